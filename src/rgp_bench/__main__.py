@@ -1,0 +1,35 @@
+"""Command-line entry: `python -m rgp_bench [overrides]` and the `rgp-bench` console script."""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from rgp_bench.config import conf_dir, register
+from rgp_bench.config.preflight import preflight
+from rgp_bench.errors import UserError
+
+register()
+
+
+@hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")
+def _hydra_entry(cfg: DictConfig) -> float | None:
+    from rgp_bench.runner import run_job
+
+    return run_job(cfg)
+
+
+def main() -> None:
+    """Validate the overrides, then hand over to Hydra (single run or `-m` multirun)."""
+    try:
+        preflight(sys.argv[1:])
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    _hydra_entry()
+
+
+if __name__ == "__main__":
+    main()

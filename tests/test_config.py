@@ -1,0 +1,79 @@
+"""Config composition, schema validation and the one-line errors of the pre-flight check."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+from tests.conftest import make_cfg
+
+from rgp_bench.config import group_options
+from rgp_bench.config.preflight import preflight
+from rgp_bench.config.schema import MagnitudeCfg, RGPCfg
+from rgp_bench.config.validate import validate_config
+from rgp_bench.data import DATASETS
+from rgp_bench.errors import UserError
+from rgp_bench.methods import METHODS
+from rgp_bench.models import MODELS
+
+
+def test_defaults_compose_to_rgp_on_digits_mlp():
+    cfg = make_cfg()
+    assert (cfg.method.name, cfg.dataset.name, cfg.model.name, cfg.ratio, cfg.seed) == ("rgp", "digits", "mlp", 0.9, 0)
+    assert OmegaConf.get_type(cfg.method) is RGPCfg
+    validate_config(cfg)
+
+
+@pytest.mark.parametrize("group", ["dataset", "model", "method", "hardware", "train", "logger"])
+def test_every_group_option_composes_and_validates(group):
+    options = [o for o in group_options(group) if not o.endswith("_schema")]
+    assert options
+    for option in options:
+        cfg = make_cfg(f"{group}={option}")
+        if group != "hardware" or option in ("auto", "cpu"):
+            validate_config(cfg)
+
+
+def test_group_options_match_registries():
+    assert set(group_options("dataset")) == set(DATASETS)
+    assert set(group_options("model")) == set(MODELS)
+    assert set(group_options("method")) == set(METHODS)
+
+
+def test_method_schema_follows_the_selected_method():
+    cfg = make_cfg("method=magnitude", "method.scope=layer")
+    assert OmegaConf.get_type(cfg.method) is MagnitudeCfg
+    assert cfg.method.scope == "layer"
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["ratio=abc"], "invalid override 'ratio=abc'"),
+    (["ratio=1.0"], "ratio=1.0 is out of range; valid range: [0.0, 1.0)"),
+    (["ratio=-0.1"], "ratio=-0.1 is out of range"),
+    (["-m", "ratio=0.5,1.5"], "ratio=1.5 is out of range"),
+    (["method=foo"], "unknown method option 'foo'; valid choices: magnitude, random, rgp"),
+    (["dataset=imagenet"], "unknown dataset option 'imagenet'; valid choices: cifar10, cifar100, digits, synthetic"),
+    (["model=resnet34"], "unknown model option 'resnet34'; valid choices: mlp, mobilenet_v2, resnet110"),
+    (["hardware=tpu"], "unknown hardware option 'tpu'; valid choices: auto, cpu, cuda, cuda_amp"),
+    (["train=long"], "unknown train option 'long'; valid choices: default"),
+    (["logger=mlflow"], "unknown logger option 'mlflow'; valid choices: none, wandb, wandb_online"),
+    (["-m", "method=rgp,bogus"], "unknown method option 'bogus'"),
+    (["method.degre=3"], "unknown key 'method.degre'; valid keys of method: canonical_regime, degree"),
+    (["ratoi=0.5"], "unknown key 'ratoi'; valid keys at the top level"),
+    (["train.optimizer=rmsprop"], "unknown train.optimizer 'rmsprop'; valid choices: adam, sgd"),
+    (["method.strategy=best"], "unknown method.strategy 'best'; valid choices: anneal, greedy, none, reference"),
+    (["method=magnitude", "method.scope=row"], "unknown method.scope 'row'; valid choices: global, layer"),
+    (["method.nodes=two"], "method.nodes='two' is invalid; valid choices: auto or an integer >= 3"),
+    (["train.epochs=-1"], "train.epochs=-1 is invalid"),
+    (["layers.types=[Conv3d]"], "unknown layers.types entry 'Conv3d'; valid choices: Conv2d, Linear"),
+])
+def test_preflight_gives_one_line_naming_value_and_choices(argv, expected):
+    with pytest.raises(UserError) as err:
+        preflight(argv)
+    message = str(err.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_preflight_accepts_sweeps_and_hydra_flags():
+    preflight(["-m", "method=rgp,magnitude,random", "seed=0,1,2", "ratio=0.5,0.9", "hydra/launcher=basic",
+               "hydra.job.chdir=false", "--cfg", "job"])
