@@ -1,0 +1,57 @@
+"""Command line: `python -m rgp_bench.report PATH... [--out DIR] [--metric best_val|final]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rgp_bench.errors import UserError
+from rgp_bench.report.aggregate import METRICS
+from rgp_bench.report.build import build_report
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m rgp_bench.report",
+        description="Aggregate rgp-bench runs (sweep dirs, outputs/, any folder) into results.csv, "
+        "report.md, report.html and plots; list failed, incomplete and missing runs.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="folders searched recursively for runs")
+    p.add_argument("--out", metavar="DIR", help="where to write the report (default: PATH/report for the first PATH)")
+    p.add_argument(
+        "--metric",
+        choices=METRICS,
+        default="best_val",
+        help="accuracy used in tables and plots: test top-1 at the best-validation epoch "
+        "(default) or at the final epoch",
+    )
+    p.add_argument(
+        "--baselines",
+        metavar="DIR",
+        help="folder of published reference numbers (default: $RGP_BENCH_BASELINES or ./baselines)",
+    )
+    p.add_argument("--no-baselines", action="store_true", help="leave published numbers out")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any run failed, is incomplete or missing")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the report CLI; return the exit code (0 ok, 1 problems with --strict, 2 bad input)."""
+    args = _parser().parse_args(argv)
+    first = Path(args.paths[0])
+    out = Path(args.out) if args.out else (first.parent if first.is_file() else first) / "report"
+    try:
+        report = build_report(
+            args.paths, out, metric=args.metric, baselines_dir=args.baselines, published=not args.no_baselines
+        )
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:  # e.g. the output folder is not writable
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    print(report.summary())
+    if args.strict and report.problems:
+        return 1
+    return 0

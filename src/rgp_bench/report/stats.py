@@ -1,0 +1,59 @@
+"""Seed statistics: mean/std, paired tests across seeds, rank correlation. None means 'not available'."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+
+def _clean(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None, int]:
+    """(mean, sample std with ddof=1, n) over the non-None values; std is None when n < 2."""
+    xs = [float(v) for v in values if v is not None]
+    if not xs:
+        return None, None, 0
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) >= 2 else None), len(xs)
+
+
+def paired_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+    """Paired comparison of `a - b` (same seeds, same order) with scipy.stats.ttest_rel.
+
+    Returns n_pairs, mean_diff, std_diff (ddof=1), t and p_value; the last three are None below 2 pairs
+    or when the test is undefined (all differences identical).
+    """
+    if len(a) != len(b):
+        raise ValueError("paired samples must have the same length")
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    out: dict[str, Any] = {"n_pairs": len(diffs), "mean_diff": None, "std_diff": None, "t": None, "p_value": None}
+    if not diffs:
+        return out
+    out["mean_diff"] = statistics.fmean(diffs)
+    if len(diffs) < 2:
+        return out
+    out["std_diff"] = statistics.stdev(diffs)
+    if out["std_diff"] == 0:
+        return out  # ttest_rel divides by zero here; a constant difference has no meaningful p
+    from scipy.stats import ttest_rel
+
+    res = ttest_rel(a, b)
+    out["t"], out["p_value"] = _clean(float(res.statistic)), _clean(float(res.pvalue))
+    return out
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
+    """Spearman rank correlation (scipy.stats.spearmanr): rho, p_value, n; None when undefined."""
+    n = len(x)
+    if n < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+        return {"rho": None, "p_value": None, "n": n}
+    from scipy.stats import spearmanr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = spearmanr(x, y)
+    return {"rho": _clean(float(res.statistic)), "p_value": _clean(float(res.pvalue)), "n": n}
