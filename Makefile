@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check src tests
 
 bench: $(STAMP)
-	$(PY) -m rgp_bench.bench $(ARGS)
+	$(PY) -m rgp_bench.graphs.bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

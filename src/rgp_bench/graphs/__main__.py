@@ -1,0 +1,5 @@
+"""``python -m rgp_bench.graphs``."""
+
+from .cli import main
+
+raise SystemExit(main())

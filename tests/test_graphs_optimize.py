@@ -1,0 +1,203 @@
+"""Optimiser strategies and build_graph of rgp_bench.graphs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import rgp_bench.graphs.optimizer as opt
+from rgp_bench.graphs import (
+    DEFAULT_STRATEGY,
+    STRATEGIES,
+    GraphError,
+    aspl,
+    aspl_lower_bound,
+    build_graph,
+    default_iters,
+    optimize,
+    path_stats,
+    random_regular,
+    ring_lattice,
+    validate_regular,
+)
+
+INFO_KEYS = {
+    "nodes",
+    "degree",
+    "strategy",
+    "start",
+    "seed",
+    "aspl",
+    "lower_bound",
+    "gap",
+    "diameter",
+    "clustering",
+    "spectral_gap",
+    "algebraic_connectivity",
+    "seconds",
+    "swaps_tried",
+    "swaps_accepted",
+    "cache_hit",
+    "algorithm_version",
+}
+
+
+def test_public_constants():
+    assert STRATEGIES == ("greedy", "anneal", "reference", "none")
+    assert DEFAULT_STRATEGY in STRATEGIES
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "anneal", "reference"])
+@pytest.mark.parametrize("n,k,start", [(20, 3, "random"), (32, 4, "ring"), (30, 5, "ring"), (24, 6, "random")])
+def test_every_accepted_swap_keeps_graph_valid(strategy, n, k, start):
+    adj0 = random_regular(n, k, 7) if start == "random" else ring_lattice(n, k)
+    seen = []
+
+    def check(adj, total):
+        validate_regular(adj, k)  # simple, k-regular, connected
+        assert path_stats(adj).total == total  # the optimiser's bookkeeping is exact
+        seen.append(total)
+
+    res = optimize(adj0, strategy, seed=1, iters=1500, callback=check)
+    assert res.swaps_accepted == len(seen) > 0
+    validate_regular(res.adjacency, k)
+    assert res.total == path_stats(res.adjacency).total
+    assert res.aspl <= aspl(adj0) + 1e-12
+    assert res.aspl >= aspl_lower_bound(n, k) - 1e-12
+    assert res.swaps_tried <= 1500
+    if strategy == "greedy":
+        assert all(b <= a for a, b in itertools.pairwise(seen))
+
+
+def test_optimizer_agrees_with_networkx():
+    res = optimize(random_regular(40, 4, 3), "anneal", seed=0, iters=3000)
+    g = nx.from_numpy_array(res.adjacency)
+    assert res.aspl == pytest.approx(nx.average_shortest_path_length(g), rel=1e-12)
+    assert res.diameter == nx.diameter(g)
+
+
+def test_input_not_modified_and_none_strategy():
+    adj0 = ring_lattice(16, 4)
+    keep = adj0.copy()
+    res = optimize(adj0, "greedy", seed=0, iters=500)
+    assert np.array_equal(adj0, keep)
+    assert res.aspl < aspl(adj0)
+    none = optimize(adj0, "none")
+    assert np.array_equal(none.adjacency, adj0) and none.swaps_tried == 0
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "anneal", "reference"])
+def test_same_seed_same_graph(strategy):
+    a1, i1 = build_graph(32, 4, strategy=strategy, seed=5, iters=3000)
+    a2, i2 = build_graph(32, 4, strategy=strategy, seed=5, iters=3000)
+    assert np.array_equal(a1, a2)
+    assert i1["aspl"] == i2["aspl"] and i1["swaps_tried"] == i2["swaps_tried"]
+    a3, _ = build_graph(32, 4, strategy=strategy, seed=6, iters=3000)
+    assert not np.array_equal(a1, a3)
+
+
+def test_exact_prefilter_changes_nothing(monkeypatch):
+    results = []
+    for flag in (True, False):
+        monkeypatch.setattr(opt._SwapState, "use_filter", flag)
+        results.append(optimize(random_regular(48, 6, 2), "anneal", seed=3, iters=20_000))
+    assert np.array_equal(results[0].adjacency, results[1].adjacency)
+    assert results[0].swaps_tried == results[1].swaps_tried
+
+
+@pytest.mark.parametrize("n,k", [(64, 8), (50, 6), (70, 16)])
+def test_level2_bound_is_exact(n, k):
+    adj = random_regular(n, k, 1)
+    st = opt._SwapState(adj, 64)
+    u, j, v, x, jx, y, valid = st.propose(np.random.default_rng(0), 200)
+    idx = np.flatnonzero(valid)
+    u, j, v, x, jx, y = (t[idx] for t in (u, j, v, x, jx, y))
+    pv = np.argmax(st.nbr[v] == u[:, None], axis=1)
+    py = np.argmax(st.nbr[y] == x[:, None], axis=1)
+    bound = st.level2_bound(u, j, v, x, jx, y, pv, py)
+    eye = np.eye(n, dtype=np.int64)
+    for i in range(idx.size):
+        b = adj.astype(np.int64)
+        b[u[i], v[i]] = b[v[i], u[i]] = b[x[i], y[i]] = b[y[i], x[i]] = 0
+        b[u[i], y[i]] = b[y[i], u[i]] = b[x[i], v[i]] = b[v[i], x[i]] = 1
+        within2 = int(((b @ b + b + eye) > 0).sum())
+        assert bound[i] == (n * n - n) + (n * n - n - n * k) + (n * n - within2)
+
+
+def test_stops_at_lower_bound():
+    _adj, info = build_graph(64, 16, seed=0)
+    assert info["reached_lower_bound"] and info["stop_reason"] == "lower_bound"
+    assert info["aspl"] == pytest.approx(aspl_lower_bound(64, 16))
+    assert info["gap"] == pytest.approx(0.0, abs=1e-12)
+    _complete, info = build_graph(8, 7)
+    assert info["aspl"] == 1.0 and info["swaps_tried"] == 0
+    cycle, info = build_graph(9, 2)  # the only connected 2-regular graph is the cycle, which meets the bound
+    assert info["reached_lower_bound"] and nx.is_isomorphic(nx.from_numpy_array(cycle), nx.cycle_graph(9))
+
+
+def test_build_graph_contract():
+    adj, info = build_graph(16, 4, seed=1)
+    assert adj.dtype == np.uint8 and adj.shape == (16, 16)
+    assert np.array_equal(adj, adj.T) and not adj.diagonal().any() and (adj.sum(1) == 4).all()
+    assert info.keys() >= INFO_KEYS
+    json.dumps(info, allow_nan=False)
+    assert info["cache_hit"] is False and info["iters"] == default_iters(16, 4, DEFAULT_STRATEGY)
+    assert info["aspl"] == pytest.approx(aspl(adj))
+    assert info["aspl"] < info["start_aspl"] or info["reached_lower_bound"]
+
+
+def test_build_graph_none_and_ring():
+    adj, info = build_graph(64, 4, strategy="none", start="ring")
+    assert np.array_equal(adj, ring_lattice(64, 4)) and info["swaps_tried"] == 0
+    assert info["aspl"] == pytest.approx(8.381, abs=5e-4)
+    adj, _ = build_graph(64, 4, strategy="none", start="random", seed=3)
+    validate_regular(adj, 4)
+
+
+def test_reference_improves_ring_lattice():
+    _, info = build_graph(16, 4, strategy="reference", start="ring", seed=0)
+    assert info["aspl"] < 2.4 - 0.05  # ring lattice 16_4 has ASPL 2.4
+    assert info["iters"] is None  # the authors' own schedule
+
+
+def test_seconds_budget_and_progress():
+    _, info = build_graph(64, 6, strategy="greedy", seconds=0.3, progress=True)
+    assert info["seconds"] < 5 and info["stop_reason"] in ("budget", "lower_bound")
+    assert info["iters"] is None and info["seconds_budget"] == 0.3
+
+
+def test_default_budget():
+    assert default_iters(16, 4) < default_iters(64, 8)
+    assert default_iters(64, 8, "none") == 0 and default_iters(64, 8, "reference") is None
+
+
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"nodes": 63, "degree": 7}, "n·k must be even"),
+        ({"nodes": 8, "degree": 8}, "[2, 7]"),
+        ({"nodes": 8, "degree": 1}, "degree 1"),
+        ({"nodes": 8, "degree": 4, "strategy": "magic"}, "unknown strategy"),
+        ({"nodes": 8, "degree": 4, "start": "lattice"}, "unknown start"),
+        ({"nodes": 8, "degree": 4, "seed": -1}, "seed"),
+        ({"nodes": 8, "degree": 4, "iters": -5}, "iters"),
+        ({"nodes": 8, "degree": 4, "iters": 2.5}, "iters"),
+        ({"nodes": 8, "degree": 4, "seconds": 0}, "seconds"),
+        ({"nodes": 8, "degree": 4, "seconds": float("nan")}, "seconds"),
+    ],
+)
+def test_build_graph_errors(kwargs, fragment):
+    with pytest.raises(GraphError) as err:
+        build_graph(**kwargs)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_optimize_errors():
+    with pytest.raises(GraphError, match="unknown strategy"):
+        optimize(ring_lattice(8, 2), "fast")
+    with pytest.raises(GraphError, match="not regular"):
+        optimize(nx.to_numpy_array(nx.path_graph(5), dtype=np.uint8))
