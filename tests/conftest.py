@@ -35,8 +35,10 @@ def run_cli(args: list[str], tmp: Path, *, fast: bool = True, timeout: int = 240
     if fast:
         extra += ["logger=none"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    return subprocess.run([sys.executable, "-m", "rgp_bench", *extra, *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=tmp)
+    flags = [a for a in args if a.startswith("-")]  # argparse wants flags before the overrides
+    overrides = [a for a in args if not a.startswith("-")]
+    return subprocess.run([sys.executable, "-m", "rgp_bench", *flags, *extra, *overrides], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=tmp)
 
 
 @pytest.fixture

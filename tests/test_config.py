@@ -51,7 +51,7 @@ def test_method_schema_follows_the_selected_method():
     (["ratio=-0.1"], "ratio=-0.1 is out of range"),
     (["-m", "ratio=0.5,1.5"], "ratio=1.5 is out of range"),
     (["method=foo"], "unknown method option 'foo'; valid choices: magnitude, random, rgp"),
-    (["dataset=imagenet"], "unknown dataset option 'imagenet'; valid choices: cifar10, cifar100, digits, synthetic"),
+    (["dataset=mnist"], "unknown dataset option 'mnist'; valid choices: cifar10, cifar100, digits, imagenet"),
     (["model=resnet34"], "unknown model option 'resnet34'; valid choices: mlp, mobilenet_v2, resnet110"),
     (["hardware=tpu"], "unknown hardware option 'tpu'; valid choices: auto, cpu, cuda, cuda_amp"),
     (["train=long"], "unknown train option 'long'; valid choices: default"),

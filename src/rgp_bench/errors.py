@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 
 
@@ -15,3 +16,14 @@ def choices_error(what: str, value: object, valid: Iterable[object]) -> UserErro
     """Build the standard 'unknown X' error that names the bad value and lists the valid choices."""
     options = ", ".join(str(v) for v in sorted(valid, key=str))
     return UserError(f"unknown {what} {value!r}; valid choices: {options}")
+
+
+def positive_int(what: str, value: object) -> int:
+    """`value` as an int >= 1 (ints and numpy ints only, not bools, floats or strings), else a UserError."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        number = 0
+    if isinstance(value, bool) or number < 1:
+        raise UserError(f"{what} must be an integer >= 1, got {value!r}")
+    return number

@@ -8,7 +8,7 @@ from __future__ import annotations
 from rgp_bench.data.dataset import DataBundle, ImageDataset
 from rgp_bench.errors import choices_error
 
-DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "synthetic")
+DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "imagenet", "synthetic")
 
 
 def build_data(cfg) -> DataBundle:
@@ -27,6 +27,10 @@ def build_data(cfg) -> DataBundle:
         from rgp_bench.data.cifar import build_cifar
 
         return build_cifar(cfg, name)
+    if name == "imagenet":
+        from rgp_bench.data.imagenet import build_imagenet
+
+        return build_imagenet(cfg)
     if name == "synthetic":
         from rgp_bench.data.synthetic import build_synthetic
 

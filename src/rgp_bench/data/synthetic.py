@@ -9,34 +9,23 @@ effect. Images are standardised per channel with training-split statistics.
 
 from __future__ import annotations
 
-import operator
-
 import torch
 import torch.nn.functional as F
 
 from rgp_bench.data.dataset import DataBundle, ImageDataset
 from rgp_bench.data.splits import check_fraction, check_seed, three_way_split
-from rgp_bench.errors import UserError
+from rgp_bench.errors import positive_int
 
 NOISE_STD = 1.0
 
 
-def _positive(key: str, value: object) -> int:
-    try:
-        number = operator.index(value)  # ints and numpy ints; not floats or strings
-    except TypeError:
-        number = 0
-    if isinstance(value, bool) or number < 1:
-        raise UserError(f"dataset.{key} must be an integer >= 1, got {value!r}")
-    return number
-
 
 def build_synthetic(cfg) -> DataBundle:
     """Generate the synthetic dataset described by `cfg` (channels, image_size, num_classes, num_samples)."""
-    channels = _positive("channels", cfg.channels)
-    size = _positive("image_size", cfg.image_size)
-    num_classes = _positive("num_classes", cfg.num_classes)
-    num_samples = _positive("num_samples", cfg.num_samples)
+    channels = positive_int("dataset.channels", cfg.channels)
+    size = positive_int("dataset.image_size", cfg.image_size)
+    num_classes = positive_int("dataset.num_classes", cfg.num_classes)
+    num_samples = positive_int("dataset.num_samples", cfg.num_samples)
     test_fraction = check_fraction("test_fraction", cfg.test_fraction)
     val_fraction = check_fraction("val_fraction", cfg.val_fraction)
     seed = check_seed(cfg.split_seed)

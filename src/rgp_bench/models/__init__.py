@@ -12,13 +12,12 @@ in the later stages.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import nn
 
-from rgp_bench.errors import UserError, choices_error
+from rgp_bench.errors import UserError, choices_error, positive_int
 from rgp_bench.models.init import init_weights
 from rgp_bench.models.mlp import MLP
 from rgp_bench.models.resnet_cifar import resnet18_cifar, resnet_cifar
@@ -48,19 +47,10 @@ class _Entry:
     min_size: Callable[[int], tuple[int, str]]
 
 
-def _positive(what: str, value: object) -> int:
-    try:
-        number = operator.index(value)  # ints and numpy ints; not floats or strings
-    except TypeError:
-        number = 0
-    if isinstance(value, bool) or number < 1:
-        raise UserError(f"{what} must be an integer >= 1, got {value!r}")
-    return number
-
 
 def _mlp(cfg, c: int, s: int, k: int) -> nn.Module:
-    width = _positive("model.width", cfg.width)
-    depth = _positive("model.depth", cfg.depth)
+    width = positive_int("model.width", cfg.width)
+    depth = positive_int("model.depth", cfg.depth)
     return MLP(c * s * s, width, depth, k)
 
 
@@ -101,9 +91,9 @@ def build_model(cfg, in_channels: int, image_size: int, num_classes: int) -> nn.
     name = str(cfg.name)
     if name not in _REGISTRY:
         raise choices_error("model", name, MODELS)
-    in_channels = _positive("in_channels", in_channels)
-    image_size = _positive("image_size", image_size)
-    num_classes = _positive("num_classes", num_classes)
+    in_channels = positive_int("in_channels", in_channels)
+    image_size = positive_int("image_size", image_size)
+    num_classes = positive_int("num_classes", num_classes)
     entry = _REGISTRY[name]
     need, why = entry.min_size(image_size)
     if image_size < need:

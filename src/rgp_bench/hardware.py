@@ -1,0 +1,88 @@
+"""Device, precision and determinism from the `hardware` config group."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from rgp_bench.errors import UserError
+
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """Resolved compute settings for one run."""
+
+    device: torch.device
+    precision: str
+    workers: int
+    deterministic: bool
+
+    @property
+    def uses_amp(self) -> bool:
+        return self.precision != "fp32"
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Autocast context for the forward pass (a no-op in fp32)."""
+        if not self.uses_amp:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=_DTYPES[self.precision])
+
+    def describe(self) -> dict[str, str]:
+        """Device metadata for the run record."""
+        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else _cpu_name()
+        return {"type": self.device.type, "name": name, "precision": self.precision,
+                "torch_threads": str(torch.get_num_threads())}
+
+
+def _cpu_name() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    import platform
+
+    return platform.processor() or "cpu"
+
+
+def resolve_hardware(cfg: DictConfig) -> Hardware:
+    """Pick the device for `hardware.device` (auto -> CUDA when available) and check it exists."""
+    want = cfg.device
+    if want == "auto":
+        want = "cuda" if torch.cuda.is_available() else "cpu"
+    if want == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"hardware={cfg.name} needs a CUDA device but none is available; valid choices here: auto, cpu")
+    precision = cfg.precision
+    if want == "cpu" and precision == "fp16":
+        raise UserError("hardware.precision=fp16 is not supported on CPU; valid choices on CPU: fp32, bf16")
+    return Hardware(torch.device(want), precision, int(cfg.workers), bool(cfg.deterministic))
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed Python, numpy and torch; with `deterministic`, also force deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+@contextlib.contextmanager
+def torch_seed(seed: int) -> Iterator[None]:
+    """Run a block under a fixed torch seed without disturbing the surrounding RNG stream."""
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        torch.random.set_rng_state(state)

@@ -1,0 +1,144 @@
+"""Parameter and MAC counts, dense and effective (sparsity-aware), per layer and in total.
+
+Convention: 1 MAC = one fused multiply-add of a conv or linear layer, as fvcore counts it. BN, pooling
+and activations are not counted, so per-layer MACs add up to the total and match the paper's accounting.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+with warnings.catch_warnings():  # fvcore imports torch.jit helpers that warn on recent torch
+    warnings.simplefilter("ignore")
+    from fvcore.nn import FlopCountAnalysis
+
+MAC_CONVENTION = (
+    "1 MAC = one fused multiply-add of a conv/linear layer (fvcore); BN, pooling and activations not counted"
+)
+_UNCOUNTED_OPS = ("aten::batch_norm", "aten::adaptive_avg_pool2d", "aten::upsample_nearest2d",
+                  "aten::upsample_bilinear2d", "aten::layer_norm", "aten::group_norm", "aten::instance_norm")
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """One conv/linear layer's size and compute, dense and after masking."""
+
+    name: str
+    type: str
+    shape: list[int]
+    prunable: bool
+    params: int
+    nonzero: int
+    density: float
+    macs: int
+    macs_effective: int
+
+
+@dataclass(frozen=True)
+class CostTotals:
+    params: int
+    params_nonzero: int
+    macs: int
+    macs_effective: int
+
+
+@dataclass(frozen=True)
+class CostReport:
+    """Whole-model totals, the prunable-layer subtotal (weights only) and the per-layer table."""
+
+    total: CostTotals
+    prunable: CostTotals
+    layers: list[LayerCost]
+
+    def to_dict(self) -> dict:
+        return {"total": asdict(self.total), "prunable": asdict(self.prunable),
+                "layers": [asdict(layer) for layer in self.layers]}
+
+
+def _masked_out(module: nn.Module) -> int:
+    """Weights removed by a torch.nn.utils.prune mask (0 for an unpruned module)."""
+    mask = getattr(module, "weight_mask", None)
+    return int((mask == 0).sum()) if mask is not None else 0
+
+
+def count_params(model: nn.Module) -> tuple[int, int]:
+    """(total, remaining) parameters; remaining = total minus the weights masked out by pruning.
+
+    Counting masked entries rather than exact zeros keeps zero-initialised biases from looking pruned.
+    """
+    total = sum(p.numel() for name, p in model.named_parameters() if not name.endswith("weight_orig"))
+    total += sum(m.weight_orig.numel() for m in model.modules() if hasattr(m, "weight_orig"))
+    return total, total - sum(_masked_out(m) for m in model.modules())
+
+
+def module_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
+    """Dense conv/linear MACs per module for one forward pass of `example` (use batch size 1)."""
+    analysis = FlopCountAnalysis(model, example)
+    for op in _UNCOUNTED_OPS:
+        analysis.set_op_handle(op, lambda _inputs, _outputs: 0)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+    was_training = model.training
+    model.eval()
+    fvcore_logger = logging.getLogger("fvcore")
+    level = fvcore_logger.level
+    fvcore_logger.setLevel(logging.ERROR)
+    try:
+        # fvcore traces with torch.jit, which recent torch marks deprecated on every call.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return {name: int(count) for name, count in analysis.by_module().items()}
+    finally:
+        fvcore_logger.setLevel(level)
+        model.train(was_training)
+
+
+def measure_costs(model: nn.Module, example: torch.Tensor, prunable: Collection[str]) -> CostReport:
+    """Count parameters and MACs of `model`; `prunable` names the layers whose weights a method may mask.
+
+    The prunable subtotal counts weights only (biases are never pruned).
+    """
+    macs = module_macs(model, example)
+    layers = []
+    prunable_weights = prunable_kept = 0
+    for name, module in model.named_modules():
+        if not isinstance(module, nn.Conv2d | nn.Linear):
+            continue
+        shape = list(module.weight.shape)
+        weights = module.weight.numel()
+        kept = weights - _masked_out(module)
+        bias = module.bias.numel() if module.bias is not None else 0
+        dense_macs = macs.get(name, 0)
+        layers.append(LayerCost(
+            name=name, type=type(module).__name__, shape=shape, prunable=name in prunable,
+            params=weights + bias, nonzero=kept + bias, density=kept / weights,
+            macs=dense_macs, macs_effective=round(dense_macs * kept / weights),
+        ))
+        if name in prunable:
+            prunable_weights += weights
+            prunable_kept += kept
+    params, remaining = count_params(model)
+    total_macs = macs.get("", 0)
+    effective = total_macs - sum(layer.macs - layer.macs_effective for layer in layers)
+    chosen = [layer for layer in layers if layer.prunable]
+    prunable_totals = CostTotals(prunable_weights, prunable_kept, sum(layer.macs for layer in chosen),
+                                 sum(layer.macs_effective for layer in chosen))
+    return CostReport(CostTotals(params, remaining, total_macs, effective), prunable_totals, layers)
+
+
+def reductions(dense: CostReport, pruned: CostReport) -> dict[str, float]:
+    """Fractions removed relative to the dense model: overall and over the prunable layers."""
+    def frac(new: int, old: int) -> float:
+        return 1.0 - new / old if old else 0.0
+
+    return {
+        "params": frac(pruned.total.params_nonzero, dense.total.params),
+        "macs": frac(pruned.total.macs_effective, dense.total.macs),
+        "prunable_params": frac(pruned.prunable.params_nonzero, dense.prunable.params),
+        "prunable_macs": frac(pruned.prunable.macs_effective, dense.prunable.macs),
+    }

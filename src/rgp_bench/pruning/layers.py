@@ -1,0 +1,84 @@
+"""Which layers a method may prune. Every method at a given ratio sees exactly this list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from rgp_bench.errors import UserError
+
+_TYPES: dict[str, type[nn.Module]] = {"Conv2d": nn.Conv2d, "Linear": nn.Linear}
+
+
+@dataclass(frozen=True)
+class PrunableLayer:
+    """A conv/linear layer selected for pruning, with its position in execution order."""
+
+    name: str
+    module: nn.Module
+    order: int
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        return tuple(self.module.weight.shape)
+
+    @property
+    def out_channels(self) -> int:
+        return self.weight_shape[0]
+
+    @property
+    def in_channels(self) -> int:
+        return self.weight_shape[1]
+
+
+def execution_order(model: nn.Module, example: torch.Tensor) -> list[str]:
+    """Names of the conv/linear modules in the order a forward pass calls them."""
+    order: list[str] = []
+    hooks = [
+        module.register_forward_pre_hook(lambda _m, _i, name=name: order.append(name))
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv2d | nn.Linear)
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return list(dict.fromkeys(order))
+
+
+def find_prunable_layers(model: nn.Module, example: torch.Tensor, cfg: DictConfig) -> list[PrunableLayer]:
+    """Select prunable layers: the configured types, minus the stem, the classifier and explicit exclusions.
+
+    The stem and the classifier are the first and the last conv/linear layer executed. Grouped convs
+    are skipped unless `include_grouped` is set.
+    """
+    modules = dict(model.named_modules())
+    unknown = [name for name in cfg.exclude if name not in modules]
+    if unknown:
+        raise UserError(f"layers.exclude names unknown module {unknown[0]!r}; see the per-layer table for valid names")
+    order = execution_order(model, example)
+    skip = set(cfg.exclude)
+    if cfg.exclude_stem and order:
+        skip.add(order[0])
+    if cfg.exclude_classifier and order:
+        skip.add(order[-1])
+    types = tuple(_TYPES[t] for t in cfg.types)
+    layers = [
+        PrunableLayer(name, modules[name], i)
+        for i, name in enumerate(order)
+        if name not in skip and isinstance(modules[name], types)
+        and (cfg.include_grouped or getattr(modules[name], "groups", 1) == 1)
+    ]
+    if not layers:
+        raise UserError(
+            "no prunable layers left after the layers.* exclusions; include more layer types or fewer exclusions"
+        )
+    return layers

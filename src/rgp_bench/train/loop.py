@@ -1,0 +1,137 @@
+"""The training loop: epochs of SGD/Adam with per-epoch validation, best-val tracking and checkpoints.
+
+Every epoch reseeds its shuffling and augmentation from (seed, phase, epoch), so a run resumed from an
+epoch checkpoint replays exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from rgp_bench.hardware import Hardware
+from rgp_bench.train.checkpoint import load_checkpoint, save_checkpoint
+from rgp_bench.train.evaluate import Scores, evaluate
+from rgp_bench.train.optim import build_optimizer, build_schedule
+
+_PHASE_SALT = {"pretrain": 1, "train": 2}
+
+
+@dataclass
+class PhaseResult:
+    """What one training phase produced."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_top1: float = float("-inf")
+    best_state: dict[str, torch.Tensor] | None = None
+    resumed_from: int = 0
+
+
+def _epoch_seed(seed: int, phase: str, epoch: int) -> int:
+    return (seed * 1_000_003 + _PHASE_SALT[phase] * 10_007 + epoch) % 2**63
+
+
+def make_loader(dataset: Dataset, batch_size: int, hw: Hardware, *, shuffle: bool, seed: int = 0) -> DataLoader:
+    """A DataLoader whose shuffle order is a pure function of `seed`."""
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      num_workers=hw.workers, pin_memory=hw.device.type == "cuda",
+                      persistent_workers=False, drop_last=False)
+
+
+def _progress_disabled(cfg: DictConfig) -> bool | None:
+    # None lets tqdm decide: bars only when stderr is a terminal.
+    return None if cfg.progress and sys.stderr.isatty() else True
+
+
+def train_phase(model: nn.Module, train_set: Dataset, val_set: Dataset, cfg: DictConfig, hw: Hardware, *,
+                phase: str, epochs: int, lr: float, seed: int,
+                checkpoint: Path | None = None,
+                on_epoch: Callable[[dict[str, Any]], None] | None = None) -> PhaseResult:
+    """Train for `epochs`, validating after each; resume from `checkpoint` when it holds this phase."""
+    optimizer = build_optimizer(model, cfg, lr)
+    schedule = build_schedule(optimizer, cfg, epochs)
+    scaler = torch.amp.GradScaler(hw.device.type, enabled=hw.precision == "fp16")
+    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    val_loader = make_loader(val_set, cfg.eval_batch_size, hw, shuffle=False)
+    result = PhaseResult()
+
+    saved = load_checkpoint(checkpoint) if checkpoint else None
+    if saved is not None and saved.get("phase") == phase:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        scaler.load_state_dict(saved["scaler"])
+        result.history = list(saved["history"])
+        result.best_epoch, result.best_val_top1 = saved["best_epoch"], saved["best_val_top1"]
+        result.best_state = saved["best_state"]
+        result.resumed_from = len(result.history)
+
+    disable = _progress_disabled(cfg)
+    epoch_bar = tqdm(range(result.resumed_from + 1, epochs + 1), desc=phase, unit="epoch",
+                     initial=result.resumed_from, total=epochs, disable=disable, leave=False)
+    for epoch in epoch_bar:
+        start = time.perf_counter()
+        torch.manual_seed(_epoch_seed(seed, phase, epoch))
+        loader = make_loader(train_set, cfg.batch_size, hw, shuffle=True, seed=_epoch_seed(seed, phase, epoch))
+        batches = tqdm(islice(loader, cfg.limit_batches), desc=f"epoch {epoch}", leave=False, disable=disable,
+                       total=min(len(loader), cfg.limit_batches or len(loader)))
+        train_scores = _train_epoch(model, optimizer, scaler, criterion, hw, batches)
+        lr_used = optimizer.param_groups[0]["lr"]
+        schedule.step()
+        val = evaluate(model, val_loader, hw, cfg.limit_batches)
+        result.history.append({
+            "phase": phase, "epoch": epoch, "lr": lr_used, "train_loss": train_scores.loss,
+            "train_top1": train_scores.top1, "val_loss": val.loss, "val_top1": val.top1,
+            "seconds": time.perf_counter() - start,
+        })
+        if on_epoch is not None:
+            on_epoch(result.history[-1])
+        if val.top1 > result.best_val_top1:
+            result.best_epoch, result.best_val_top1 = epoch, val.top1
+            result.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        epoch_bar.set_postfix(loss=f"{train_scores.loss:.3f}", train=f"{train_scores.top1:.1f}",
+                              val=f"{val.top1:.1f}")
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, {
+                "phase": phase, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(), "scaler": scaler.state_dict(), "history": result.history,
+                "best_epoch": result.best_epoch, "best_val_top1": result.best_val_top1,
+                "best_state": result.best_state,
+            })
+    epoch_bar.close()
+    return result
+
+
+def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                 criterion: nn.Module, hw: Hardware, batches: Any) -> Scores:
+    model.train()
+    loss_sum = 0.0
+    correct = count = 0
+    for inputs, targets in batches:
+        inputs, targets = inputs.to(hw.device, non_blocking=True), targets.to(hw.device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        with hw.autocast():
+            logits = model(inputs)
+            loss = criterion(logits.float(), targets)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        loss_sum += loss.item() * targets.numel()
+        correct += int((logits.argmax(dim=1) == targets).sum())
+        count += targets.numel()
+        batches.set_postfix(loss=f"{loss.item():.3f}", acc=f"{100.0 * correct / count:.1f}")
+    return Scores(loss_sum / max(count, 1), 100.0 * correct / max(count, 1), float("nan"))

@@ -1,0 +1,106 @@
+"""End-to-end runs of `python -m rgp_bench` on digits, determinism, and every bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tests.conftest import read_results, run_cli
+
+FAST = ["train.epochs=3", "model.width=128", "model.depth=3"]
+
+
+@pytest.fixture(scope="module")
+def rgp_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rgp")
+    proc = run_cli(["method=rgp", "ratio=0.9", *FAST], tmp)
+    assert proc.returncode == 0, proc.stderr
+    return proc, tmp / "run"
+
+
+def test_rgp_run_writes_a_complete_record(rgp_run):
+    proc, run_dir = rgp_run
+    record = read_results(run_dir)
+    assert record["status"] == "complete" and record["schema_version"] == 1
+    assert (record["method"], record["dataset"], record["model"], record["regime"]) == ("rgp", "digits", "mlp",
+                                                                                         "scratch")
+    assert record["epochs"] == {"pretrain": 0, "train": 3, "total": 3, "resumed_from": 0}
+    assert record["sparsity"]["achieved"] == pytest.approx(1 - 6 / 64)
+    info = record["method_info"]
+    assert (info["nodes"], info["degree"]) == (64, 6)
+    assert info["aspl"] >= info["lower_bound"] > 1
+    for key in ("final", "best_val"):
+        assert 0 <= record["accuracy"][key]["top1"] <= record["accuracy"][key]["top5"] <= 100
+    assert 1 <= record["accuracy"]["best_val"]["epoch"] <= 3
+    assert [h["epoch"] for h in record["history"]] == [1, 2, 3]
+    cost = record["cost"]
+    assert cost["reduction"]["prunable_params"] == pytest.approx(1 - 6 / 64)
+    assert cost["pruned"]["macs_effective"] < cost["dense"]["macs"]
+    assert "fused multiply-add" in cost["mac_convention"]
+    assert {row["name"] for row in cost["layers"] if row["prunable"]}
+    assert set(record["timings"]) >= {"build", "prune", "measure", "train", "evaluate", "total"}
+    assert record["config"]["seed"] == 0 and record["seed"] == 0
+    assert record["environment"]["packages"]["torch"]
+    assert record["environment"]["device"]["type"] == "cpu"
+    assert "commit" in record["environment"]["git"]
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert "test top-1 @ best val" in proc.stdout and str(run_dir / "results.json") in proc.stdout
+
+
+def test_same_seed_gives_identical_metrics(rgp_run, tmp_path):
+    _, first_dir = rgp_run
+    proc = run_cli(["method=rgp", "ratio=0.9", *FAST], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    a, b = read_results(first_dir), read_results(tmp_path / "run")
+    assert a["accuracy"] == b["accuracy"]
+    strip = lambda hist: [{k: v for k, v in h.items() if k != "seconds"} for h in hist]  # noqa: E731
+    assert strip(a["history"]) == strip(b["history"])
+    assert a["run_id"] == b["run_id"] and a["cost"] == b["cost"]
+
+
+@pytest.mark.parametrize("method", ["magnitude", "random"])
+def test_baselines_run_end_to_end(method, tmp_path):
+    proc = run_cli([f"method={method}", "ratio=0.9", *FAST, "train.pretrain_epochs=2"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    record = read_results(tmp_path / "run")
+    assert record["sparsity"]["achieved"] == pytest.approx(0.9, abs=1e-4)
+    expected = {"magnitude": ("finetune", 2, 5), "random": ("scratch", 0, 3)}[method]
+    assert (record["regime"], record["epochs"]["pretrain"], record["epochs"]["total"]) == expected
+    if method == "magnitude":
+        assert record["accuracy"]["dense"]["top1"] > 50
+
+
+def test_epochs_zero_measures_without_training(tmp_path):
+    proc = run_cli(["method=rgp", "train.epochs=0", "model.width=128"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    record = read_results(tmp_path / "run")
+    assert record["history"] == [] and record["epochs"]["total"] == 0
+    assert record["accuracy"]["final"]["epoch"] == 0 and record["cost"]["reduction"]["macs"] > 0.5
+
+
+def test_wandb_offline_run_writes_local_files(tmp_path):
+    proc = run_cli(["method=random", "train.epochs=1", "model.width=64"], tmp_path, fast=False)
+    assert proc.returncode == 0, proc.stderr
+    assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["ratio=1.5"], "ratio=1.5 is out of range; valid range: [0.0, 1.0)"),
+    (["method=prune_all"], "unknown method option 'prune_all'; valid choices: magnitude, random, rgp"),
+    (["model=vgg16"], "model vgg16 needs images of at least 32x32"),
+    (["model=resnet20", "dataset=synthetic", "dataset.image_size=8", "method.nodes=32"],
+     "method.nodes=32 is larger than masked layer"),
+    (["dataset=cifar10", "dataset.root=nowhere"], "dataset.download=true"),
+    (["hardware=cuda"], "needs a CUDA device but none is available; valid choices here: auto, cpu"),
+])
+def test_bad_input_gives_one_line_and_no_results(args, expected, tmp_path):
+    proc = run_cli([*args, "train.epochs=1"], tmp_path)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and expected in lines[0]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not (tmp_path / "run" / "results.json").exists()
+    error_file = tmp_path / "run" / "error.json"
+    if error_file.exists():  # failures inside a run are recorded as such, never as results
+        assert json.loads(error_file.read_text())["status"] == "failed"
