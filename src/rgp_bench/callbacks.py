@@ -1,0 +1,69 @@
+"""Hydra callbacks: at the end of a multirun, write the sweep's report and log it to wandb."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from rgp_bench.tracking import start_run, sweep_group
+
+log = logging.getLogger(__name__)
+
+
+class SweepReport(Callback):
+    """Writes `<sweep dir>/report/` (CSV, Markdown, HTML, plots) once every job of a multirun has ended.
+
+    Jobs may run in other processes (joblib, submitit), so the report is built from the `results.json`
+    files on disk, never from in-memory job returns.
+    """
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from rgp_bench.report import build_report
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            report = build_report([sweep_dir], sweep_dir / "report")
+        except Exception as exc:  # a report problem must not turn a finished sweep into a failure
+            log.warning("sweep report not written: %s", exc)
+            return
+        print(f"sweep report: {report.files['markdown']} ({report.summary()})")
+        log_sweep_to_wandb(config, sweep_dir, report)
+        failed = report.counts().get("failed", 0)
+        if failed:
+            print(f"error: {failed} run(s) of the sweep failed; they are listed in {report.files['markdown']}",
+                  file=sys.stderr)
+            sys.exit(1)
+
+
+def log_sweep_to_wandb(config: DictConfig, sweep_dir: Path, report: Any) -> None:
+    """A summary run in the sweep's wandb group: the tidy results table and the comparison plots."""
+    run = start_run(config.logger, sweep_dir, group=sweep_group(sweep_dir), job_type="summary",
+                    name=f"summary-{sweep_group(sweep_dir)}")
+    if run is None:
+        return
+    try:
+        import wandb
+
+        if report.rows:
+            columns = sorted({key for row in report.rows for key in row})
+            table = wandb.Table(columns=columns, data=[[row.get(c) for c in columns] for row in report.rows])
+            run.log({"results": table})
+        if report.groups:
+            columns = sorted({key for row in report.groups for key in row})
+            run.log({"groups": wandb.Table(columns=columns,
+                                           data=[[row.get(c) for c in columns] for row in report.groups])})
+        images = {name: wandb.Image(str(path)) for name, path in report.files.items() if str(path).endswith(".png")}
+        if images:
+            run.log(images)
+    except Exception as exc:
+        log.warning("wandb sweep summary failed (%s)", exc)
+    finally:
+        try:
+            run.finish()
+        except Exception as exc:
+            log.warning("wandb finish failed (%s)", exc)

@@ -1,0 +1,153 @@
+"""Multirun sweeps: launchers, the end-of-sweep report, skipping complete runs, and resuming killed ones."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tests.conftest import read_results, run_cli
+
+from rgp_bench.dense_cache import pretrained_dense
+
+TINY = ["train.epochs=2", "model.width=64", "model.depth=2"]
+
+
+@pytest.fixture(scope="module")
+def joblib_sweep(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sweep")
+    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "method=rgp,magnitude,random",
+            "ratio=0.5,0.9", "seed=0,1", *TINY]
+    proc = run_cli(args, tmp, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return tmp, args, proc
+
+
+def test_joblib_sweep_runs_every_job_and_writes_the_report(joblib_sweep):
+    tmp, _, proc = joblib_sweep
+    sweep = tmp / "sweep"
+    records = [json.loads(p.read_text()) for p in sweep.glob("*/results.json")]
+    assert len(records) == 12
+    assert {(r["method"], r["ratio"], r["seed"]) for r in records} == {
+        (m, r, s) for m in ("rgp", "magnitude", "random") for r in (0.5, 0.9) for s in (0, 1)}
+    report = sweep / "report"
+    for name in ("results.csv", "report.md", "report.html", "plots/digits_mlp_params.png",
+                 "plots/digits_mlp_macs.png"):
+        assert (report / name).is_file(), name
+    assert (report / "plots/digits_mlp_macs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len((report / "results.csv").read_text().strip().splitlines()) == 13
+    assert "0 failed, 0 incomplete, 0 missing" in proc.stdout
+
+
+def test_relaunching_the_sweep_skips_all_complete_runs(joblib_sweep):
+    tmp, args, _ = joblib_sweep
+    # A relaunch lands in a new sweep dir: completed runs are found by their content hash.
+    args = [a for a in args if not a.startswith("hydra.sweep.dir")] + [f"hydra.sweep.dir={tmp}/relaunch"]
+    start = time.perf_counter()
+    proc = run_cli(args, tmp, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    skipped = [line for line in proc.stdout.splitlines() if line.startswith("skip: run ")]
+    assert len(skipped) == 12
+    relaunch = {json.loads(p.read_text())["run_id"]: json.loads(p.read_text())
+                for p in (tmp / "relaunch").glob("*/results.json")}
+    original = {json.loads(p.read_text())["run_id"]: json.loads(p.read_text())
+                for p in (tmp / "sweep").glob("*/results.json")}
+    assert relaunch.keys() == original.keys()
+    assert all(relaunch[k]["accuracy"] == original[k]["accuracy"] for k in original)
+    assert time.perf_counter() - start < 120
+
+
+def test_submitit_local_launcher_runs_jobs(tmp_path):
+    proc = run_cli(["-m", "hydra/launcher=submitit_local", "method=rgp,random", "train.epochs=1",
+                    "model.width=32", "model.depth=2"], tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 2
+    assert (tmp_path / "sweep" / "report" / "report.md").is_file()
+
+
+def test_slurm_launcher_config_composes():
+    proc = subprocess.run([sys.executable, "-m", "rgp_bench", "hydra/launcher=slurm", "--cfg", "hydra"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "SlurmLauncher" in proc.stdout and "max_num_timeout: 3" in proc.stdout
+
+
+def test_failed_jobs_are_listed_in_the_sweep_report(tmp_path):
+    proc = run_cli(["-m", "model=mlp,vgg16", "train.epochs=1", "model.width=32", "model.depth=2"],
+                   tmp_path, timeout=600)
+    report = (tmp_path / "sweep" / "report" / "report.md").read_text()
+    assert "1 failed" in report and "vgg16 needs images of at least 32x32" in report
+    assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 1
+    assert proc.returncode != 0  # Hydra reports the failed job after the others finished
+
+
+def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path):
+    args = ["method=magnitude", "train.epochs=6", "train.pretrain_epochs=2", "model.width=256"]
+    (tmp_path / "ref").mkdir()
+    reference = run_cli(args, tmp_path / "ref")
+    assert reference.returncode == 0, reference.stderr
+
+    work = tmp_path / "work"
+    work.mkdir()
+    extra = [f"hydra.run.dir={work}/run", f"cache_dir={work}/cache", "logger=none"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "rgp_bench", *extra, *args], cwd=work, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = work / "cache" / "runs"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = list(checkpoints.glob("*/checkpoint.pt"))
+        if found and torch.load(found[0], weights_only=True)["phase"] == "train":
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be interrupted"
+    assert not (work / "run" / "results.json").exists()
+
+    resumed = run_cli(args, work)
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = read_results(tmp_path / "ref" / "run"), read_results(work / "run")
+    assert b["epochs"]["resumed_from"] >= 1
+    assert b["dense_cache"]["hit"] is True
+    assert a["accuracy"] == b["accuracy"]
+    strip = lambda hist: [{k: v for k, v in h.items() if k != "seconds"} for h in hist]  # noqa: E731
+    assert strip(a["history"]) == strip(b["history"])
+
+
+def _train_dense(cache_dir: str, marker_dir: str, queue: mp.Queue) -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+
+    def train() -> dict:
+        (Path(marker_dir) / f"trained-{os.getpid()}").touch()
+        time.sleep(0.5)  # long enough that the other process arrives while this one holds the lock
+        with torch.no_grad():
+            model.weight.fill_(float(os.getpid()))
+        return {"trainer": os.getpid()}
+
+    meta, hit = pretrained_dense(model, Path(cache_dir), "key", train)
+    queue.put((meta["trainer"], hit, float(model.weight[0, 0])))
+
+
+def test_concurrent_jobs_share_one_dense_checkpoint(tmp_path):
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_train_dense, args=(str(tmp_path / "cache"), str(tmp_path), queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert len(list(tmp_path.glob("trained-*"))) == 1  # trained exactly once
+    trainers = {r[0] for r in results}
+    assert len(trainers) == 1
+    assert sorted(r[1] for r in results) == [False, True]
+    assert all(r[2] == float(trainers.pop()) for r in results[:1]) and results[0][2] == results[1][2]
