@@ -210,9 +210,10 @@ def _compose(
     )
     doc.p(
         f"Accuracy: {plots.METRIC_TEXT[metric]}. `best_val` is the test accuracy at the epoch with the best "
-        "validation accuracy (validation carved from the training set); `final` is the last epoch. The test "
-        "split is never used to pick an epoch. Reductions are exact counts from each run (fraction of the "
-        "dense model removed; 1 MAC = one fused multiply-add). ± is the sample standard deviation over seeds."
+        "validation accuracy (ties: lower validation loss; validation carved from the training set); "
+        "`final` is the last epoch. The test split is never used to pick an epoch. Reductions are exact counts "
+        "from each run (fraction of the dense model removed; 1 MAC = one fused multiply-add). ± is the sample "
+        "standard deviation over seeds."
     )
 
     doc.h2("Results by group (mean ± std over seeds)")

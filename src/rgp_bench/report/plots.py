@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -121,16 +122,15 @@ def aspl_plot(
     for s in studies:
         pts = s["points"]
         rho = "n/a" if s["rho"] is None else f"{s['rho']:+.2f}"
-        ax.errorbar(
-            [p["aspl"] for p in pts],
-            [p["acc_mean"] for p in pts],
-            yerr=[p["acc_std"] or 0.0 for p in pts],
-            marker="o",
-            ms=4,
-            capsize=3,
-            lw=1.2,
-            label=f"{s['graph']} ({s['regime']}), Spearman ρ={rho}, n={s['n_runs']}",
-        )
+        xs, ys = [p["aspl"] for p in pts], [p["acc_mean"] for p in pts]
+        # Each point is a different graph, not a trajectory: draw points and a least-squares trend, no joining line.
+        bars = ax.errorbar(xs, ys, yerr=[p["acc_std"] or 0.0 for p in pts], marker="o", ms=4, capsize=3, ls="none",
+                           label=f"{s['graph']} ({s['regime']}), Spearman ρ={rho}, n={s['n_runs']}")
+        if len(set(xs)) >= 2:
+            slope, intercept = np.polyfit(xs, ys, 1)
+            ends = np.array([min(xs), max(xs)])
+            ax.plot(ends, slope * ends + intercept, ls="--", lw=1.0, color=bars[0].get_color(),
+                    label=f"{s['graph']} trend: {slope:+.2f} pt per unit ASPL")
         drawn += len(pts)
     lines: dict[tuple[str, Any], list[tuple[BaselineSource, BaselineEntry]]] = defaultdict(list)
     for src, e in published:

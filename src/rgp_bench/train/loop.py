@@ -36,6 +36,7 @@ class PhaseResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int = 0
     best_val_top1: float = float("-inf")
+    best_val_loss: float = float("inf")
     best_state: dict[str, torch.Tensor] | None = None
     resumed_from: int = 0
 
@@ -77,6 +78,7 @@ def train_phase(model: nn.Module, train_set: Dataset, val_set: Dataset, cfg: Dic
         scaler.load_state_dict(saved["scaler"])
         result.history = list(saved["history"])
         result.best_epoch, result.best_val_top1 = saved["best_epoch"], saved["best_val_top1"]
+        result.best_val_loss = saved["best_val_loss"]
         result.best_state = saved["best_state"]
         result.resumed_from = len(result.history)
 
@@ -100,8 +102,9 @@ def train_phase(model: nn.Module, train_set: Dataset, val_set: Dataset, cfg: Dic
         })
         if on_epoch is not None:
             on_epoch(result.history[-1])
-        if val.top1 > result.best_val_top1:
-            result.best_epoch, result.best_val_top1 = epoch, val.top1
+        # Best = highest validation accuracy; ties (common on small validation sets) go to the lower loss.
+        if (val.top1, -val.loss) > (result.best_val_top1, -result.best_val_loss):
+            result.best_epoch, result.best_val_top1, result.best_val_loss = epoch, val.top1, val.loss
             result.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
         epoch_bar.set_postfix(loss=f"{train_scores.loss:.3f}", train=f"{train_scores.top1:.1f}",
                               val=f"{val.top1:.1f}")
@@ -110,6 +113,7 @@ def train_phase(model: nn.Module, train_set: Dataset, val_set: Dataset, cfg: Dic
                 "phase": phase, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "schedule": schedule.state_dict(), "scaler": scaler.state_dict(), "history": result.history,
                 "best_epoch": result.best_epoch, "best_val_top1": result.best_val_top1,
+                "best_val_loss": result.best_val_loss,
                 "best_state": result.best_state,
             })
     epoch_bar.close()
