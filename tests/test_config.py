@@ -65,6 +65,7 @@ def test_method_schema_follows_the_selected_method():
     (["method.nodes=two"], "method.nodes='two' is invalid; valid choices: auto or an integer >= 3"),
     (["train.epochs=-1"], "train.epochs=-1 is invalid"),
     (["layers.types=[Conv3d]"], "unknown layers.types entry 'Conv3d'; valid choices: Conv2d, Linear"),
+    (["-m", "--cfg", "job"], "conflicting flags --cfg and --multirun; use only one of --run, --multirun (-m)"),
 ])
 def test_preflight_gives_one_line_naming_value_and_choices(argv, expected):
     with pytest.raises(UserError) as err:
@@ -76,4 +77,5 @@ def test_preflight_gives_one_line_naming_value_and_choices(argv, expected):
 
 def test_preflight_accepts_sweeps_and_hydra_flags():
     preflight(["-m", "method=rgp,magnitude,random", "seed=0,1,2", "ratio=0.5,0.9", "hydra/launcher=basic",
-               "hydra.job.chdir=false", "--cfg", "job"])
+               "hydra.job.chdir=false"])
+    preflight(["--cfg", "job", "method=magnitude", "--package", "method"])

@@ -88,8 +88,21 @@ def _explain(exc: BaseException, override_set: list[str], base: DictConfig | Non
     return UserError(prefix + _first_line(cause))
 
 
+_MODE_FLAGS = {"-m": "--multirun", "--multirun": "--multirun", "--cfg": "--cfg", "-c": "--cfg", "--info": "--info",
+               "-i": "--info", "--run": "--run", "-r": "--run", "--shell-completion": "--shell-completion",
+               "-sc": "--shell-completion"}
+
+
+def _check_mode_flags(argv: Sequence[str]) -> None:
+    modes = sorted({_MODE_FLAGS[a] for a in argv if a in _MODE_FLAGS})
+    if len(modes) > 1:
+        raise UserError(f"conflicting flags {' and '.join(modes)}; use only one of --run, --multirun (-m), "
+                        "--cfg, --info, --shell-completion")
+
+
 def preflight(argv: Sequence[str]) -> None:
     """Validate the command line's overrides; raise UserError with one line on the first problem."""
+    _check_mode_flags(argv)
     overrides = _user_overrides(argv)
     _check_groups(overrides)
     try:
