@@ -56,7 +56,7 @@ class RGPCfg(MethodCfg):
     # None = derived from the ratio (nearest feasible degree); an int overrides the ratio.
     degree: Any = None
     self_loops: bool = False
-    strategy: str = "greedy"
+    strategy: str = "anneal"
     start: str = "random"
     graph_iters: Any = None
     graph_seconds: Any = None
