@@ -104,3 +104,11 @@ def test_bad_input_gives_one_line_and_no_results(args, expected, tmp_path):
     error_file = tmp_path / "run" / "error.json"
     if error_file.exists():  # failures inside a run are recorded as such, never as results
         assert json.loads(error_file.read_text())["status"] == "failed"
+
+
+def test_bf16_autocast_runs_on_cpu(tmp_path):
+    proc = run_cli(["method=rgp", "hardware=cpu", "hardware.precision=bf16", *FAST], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    record = read_results(tmp_path / "run")
+    assert record["environment"]["device"]["precision"] == "bf16"
+    assert record["accuracy"]["final"]["top1"] > 50

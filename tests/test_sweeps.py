@@ -151,3 +151,18 @@ def test_concurrent_jobs_share_one_dense_checkpoint(tmp_path):
     assert len(trainers) == 1
     assert sorted(r[1] for r in results) == [False, True]
     assert all(r[2] == float(trainers.pop()) for r in results[:1]) and results[0][2] == results[1][2]
+
+
+def test_wandb_sweep_groups_runs_and_logs_a_summary_run(tmp_path):
+    proc = run_cli(["-m", "method=rgp,random", "train.epochs=1", "model.width=32", "model.depth=2"], tmp_path,
+                   fast=False, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sweep = tmp_path / "sweep"
+    assert len(list(sweep.glob("*/wandb/offline-run-*"))) == 2  # one wandb run per job
+    summary = list((sweep / "wandb").glob("offline-run-*"))
+    assert len(summary) == 1  # plus the sweep's summary run
+    logged = b"".join(p.read_bytes() for p in summary[0].glob("*.wandb"))
+    assert b"summary" in logged and b"sweep-" in logged  # job type and group of the summary run
+    job_run = next(sweep.glob("method=rgp*/wandb/offline-run-*"))
+    job_logged = b"".join(p.read_bytes() for p in job_run.glob("*.wandb"))
+    assert b"digits-mlp-r0.9" in job_logged and b"sweep-" in job_logged  # cell group, sweep tag

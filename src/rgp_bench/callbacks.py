@@ -42,8 +42,9 @@ class SweepReport(Callback):
 
 def log_sweep_to_wandb(config: DictConfig, sweep_dir: Path, report: Any) -> None:
     """A summary run in the sweep's wandb group: the tidy results table and the comparison plots."""
-    run = start_run(config.logger, sweep_dir, group=sweep_group(sweep_dir), job_type="summary",
-                    name=f"summary-{sweep_group(sweep_dir)}")
+    sweep = sweep_group(sweep_dir)
+    run = start_run(config.logger, sweep_dir, group=sweep, job_type="summary", name=f"summary-{sweep}",
+                    extra_tags=[sweep])
     if run is None:
         return
     try:

@@ -31,7 +31,7 @@ def sweep_group(sweep_dir: str | Path) -> str:
     return "sweep-" + "_".join(parts)
 
 
-def start_run(logger: DictConfig, out_dir: Path, **kwargs: Any) -> Any:
+def start_run(logger: DictConfig, out_dir: Path, *, extra_tags: list[str] | None = None, **kwargs: Any) -> Any:
     """wandb.init with this project's settings, or None when tracking is off or wandb fails."""
     if logger.mode == "disabled":
         return None
@@ -41,7 +41,7 @@ def start_run(logger: DictConfig, out_dir: Path, **kwargs: Any) -> Any:
         os.environ.setdefault("WANDB_SILENT", "true")
         return wandb.init(
             project=logger.project, entity=logger.entity, mode=logger.mode, dir=str(out_dir),
-            tags=list(logger.tags), reinit="finish_previous",
+            tags=[*logger.tags, *(extra_tags or [])], reinit="finish_previous",
             settings=wandb.Settings(console="off", x_disable_stats=True, silent=True), **kwargs,
         )
     except Exception as exc:
@@ -52,17 +52,19 @@ def start_run(logger: DictConfig, out_dir: Path, **kwargs: Any) -> Any:
 class Tracker:
     """A wandb run for one job (or nothing, with `logger=none` or when wandb fails).
 
-    Single runs are grouped by comparison cell; runs of a sweep share the sweep's group (with the cell in
-    their config), and job_type is always the method, so the wandb UI groups seeds the way reports do.
+    Runs are grouped by comparison cell (dataset-model-ratio) with the method as job_type, so the wandb UI
+    aggregates seeds and compares methods the way reports do. Runs of a sweep also carry the sweep's id
+    (tag and `sweep` config key), which names the group of the sweep's summary run.
     """
 
     def __init__(self, cfg: DictConfig, out_dir: Path, run_id: str, sweep_dir: str | None = None) -> None:
         config = OmegaConf.to_container(cfg, resolve=True)
         assert isinstance(config, dict)
-        config.update(cell=cell_name(cfg), run_id=run_id)
+        sweep = sweep_group(sweep_dir) if sweep_dir else None
+        config.update(cell=cell_name(cfg), run_id=run_id, sweep=sweep)
         self._run = start_run(
-            cfg.logger, out_dir, group=sweep_group(sweep_dir) if sweep_dir else cell_name(cfg),
-            job_type=cfg.method.name, name=f"{cfg.method.name}-s{cfg.seed}-{run_id}", config=config,
+            cfg.logger, out_dir, group=cell_name(cfg), job_type=cfg.method.name,
+            name=f"{cfg.method.name}-s{cfg.seed}-{run_id}", config=config, extra_tags=[sweep] if sweep else [],
         )
 
     def _guard(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> None:
