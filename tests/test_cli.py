@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from tests.conftest import read_results, run_cli
@@ -112,3 +115,15 @@ def test_bf16_autocast_runs_on_cpu(tmp_path):
     record = read_results(tmp_path / "run")
     assert record["environment"]["device"]["precision"] == "bf16"
     assert record["accuracy"]["final"]["top1"] > 50
+
+
+def test_wandb_failure_never_fails_the_run(tmp_path):
+    # Online mode with no API key and an unreachable server: wandb cannot start; the run must go on.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(HOME=str(tmp_path), WANDB_BASE_URL="http://127.0.0.1:9", PYTHONUNBUFFERED="1")
+    proc = subprocess.run([sys.executable, "-m", "rgp_bench", "logger=wandb_online", "train.epochs=1", "model.width=32",
+                           f"cache_dir={tmp_path}/cache", f"hydra.run.dir={tmp_path}/run"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert "wandb could not start" in proc.stdout + proc.stderr
+    assert read_results(tmp_path / "run")["status"] == "complete"
