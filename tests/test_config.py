@@ -66,6 +66,17 @@ def test_method_schema_follows_the_selected_method():
     (["train.epochs=-1"], "train.epochs=-1 is invalid"),
     (["layers.types=[Conv3d]"], "unknown layers.types entry 'Conv3d'; valid choices: Conv2d, Linear"),
     (["-m", "--cfg", "job"], "conflicting flags --cfg and --multirun; use only one of --run, --multirun (-m)"),
+    (["train.momentum=-1"], "train.momentum=-1.0 is out of range; valid range: [0.0, 1.0)"),
+    (["train.weight_decay=-1"], "train.weight_decay=-1.0 is invalid; valid range: a number >= 0"),
+    (["train.nesterov=true", "train.momentum=0"], "train.nesterov=true needs train.momentum > 0"),
+    (["train.step_size=0"], "train.step_size=0 is invalid; valid range: an integer >= 1"),
+    (["train.gamma=0"], "train.gamma=0.0 is invalid; valid range: a number > 0"),
+    (["method=magnitude", "train.finetune_lr=-0.1"], "train.finetune_lr=-0.1 is invalid; valid: null or a number > 0"),
+    (["method.graph_seconds=-1"], "method.graph_seconds=-1 is invalid; valid: null or a number > 0"),
+    (["method.graph_iters=1.5"], "method.graph_iters=1.5 is invalid; valid: null or an integer >= 0"),
+    (["method=magnitude", "method.nodes=8"],
+     "unknown key 'method.nodes'; valid keys of method: canonical_regime, name, scope"),
+    (["-m", "method=choice(rgp,bogus)"], "unknown method option 'bogus'"),
 ])
 def test_preflight_gives_one_line_naming_value_and_choices(argv, expected):
     with pytest.raises(UserError) as err:
@@ -79,3 +90,4 @@ def test_preflight_accepts_sweeps_and_hydra_flags():
     preflight(["-m", "method=rgp,magnitude,random", "seed=0,1,2", "ratio=0.5,0.9", "hydra/launcher=basic",
                "hydra.job.chdir=false"])
     preflight(["--cfg", "job", "method=magnitude", "--package", "method"])
+    preflight(["-m", "method=choice(rgp,random)", "model=glob(resnet*)"])

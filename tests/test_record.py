@@ -32,3 +32,12 @@ def test_run_id_ignores_volatile_keys_but_not_results_keys():
     assert base != run_id(make_cfg("ratio=0.8"))
     assert base != run_id(make_cfg("method=random"))
     assert len(base) == 12
+
+
+def test_run_id_hashes_the_resolved_device_not_the_preset_name():
+    import torch
+
+    if torch.cuda.is_available():
+        assert run_id(make_cfg("hardware=auto")) == run_id(make_cfg("hardware=cuda"))
+    else:
+        assert run_id(make_cfg("hardware=auto")) == run_id(make_cfg("hardware=cpu"))

@@ -10,6 +10,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from rgp_bench.record import ERROR_FILE
 from rgp_bench.tracking import start_run, sweep_group
 
 log = logging.getLogger(__name__)
@@ -28,15 +29,16 @@ class SweepReport(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
             report = build_report([sweep_dir], sweep_dir / "report")
-        except Exception as exc:  # a report problem must not turn a finished sweep into a failure
+        except Exception as exc:  # still report the failed runs below, even without a report
             log.warning("sweep report not written: %s", exc)
-            return
-        print(f"sweep report: {report.files['markdown']} ({report.summary()})")
-        log_sweep_to_wandb(config, sweep_dir, report)
-        failed = report.counts().get("failed", 0)
+            report = None
+        if report is not None:
+            print(f"sweep report: {report.files['markdown']} ({report.summary()})")
+            log_sweep_to_wandb(config, sweep_dir, report)
+        failed = len(list(sweep_dir.glob(f"**/{ERROR_FILE}")))
         if failed:
-            print(f"error: {failed} run(s) of the sweep failed; they are listed in {report.files['markdown']}",
-                  file=sys.stderr)
+            where = report.files["markdown"] if report is not None else f"the {ERROR_FILE} files under {sweep_dir}"
+            print(f"error: {failed} run(s) of the sweep failed; see {where}", file=sys.stderr)
             sys.exit(1)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,11 +52,16 @@ def _cpu_name() -> str:
     return platform.processor() or "cpu"
 
 
+def device_type(cfg: DictConfig) -> str:
+    """The device `hardware.device` stands for here: `auto` is CUDA when available, else CPU."""
+    if cfg.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(cfg.device)
+
+
 def resolve_hardware(cfg: DictConfig) -> Hardware:
     """Pick the device for `hardware.device` (auto -> CUDA when available) and check it exists."""
-    want = cfg.device
-    if want == "auto":
-        want = "cuda" if torch.cuda.is_available() else "cpu"
+    want = device_type(cfg)
     if want == "cuda" and not torch.cuda.is_available():
         raise UserError(f"hardware={cfg.name} needs a CUDA device but none is available; valid choices here: auto, cpu")
     precision = cfg.precision
@@ -67,22 +71,15 @@ def resolve_hardware(cfg: DictConfig) -> Hardware:
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
-    """Seed Python, numpy and torch; with `deterministic`, also force deterministic kernels."""
+    """Seed Python, numpy and torch, and switch deterministic kernels on or off.
+
+    Both branches set the switches, so jobs sharing a process (basic launcher) never inherit them.
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.benchmark = not deterministic
 
-
-@contextlib.contextmanager
-def torch_seed(seed: int) -> Iterator[None]:
-    """Run a block under a fixed torch seed without disturbing the surrounding RNG stream."""
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        torch.random.set_rng_state(state)

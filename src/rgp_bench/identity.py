@@ -8,17 +8,24 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from rgp_bench.hardware import device_type
+
 # Paths, logging and display settings: changing them must not change a run's identity.
 VOLATILE_KEYS: tuple[str, ...] = (
-    "logger", "cache_dir", "skip_complete", "dataset.root", "dataset.download", "train.progress",
+    "logger", "cache_dir", "skip_complete", "dataset.root", "dataset.download", "train.progress", "hardware.name",
 )
 
 
 def identity_config(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved config with volatile keys removed (Hydra's own `hydra` node is never part of it)."""
+    """The resolved config with volatile keys removed (Hydra's own `hydra` node is never part of it).
+
+    `hardware.device: auto` is replaced by the device it resolves to, so a CPU and a GPU run differ.
+    """
     data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert isinstance(data, dict)
     data.pop("hydra", None)
+    if isinstance(data.get("hardware"), dict):
+        data["hardware"]["device"] = device_type(cfg.hardware)
     for dotted in VOLATILE_KEYS:
         *parents, leaf = dotted.split(".")
         node = data

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import subprocess
 import sys
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from rgp_bench.fileio import atomic_path
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -34,26 +34,9 @@ def _clean(value: Any) -> Any:
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to a temp file in the same directory, fsync, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(_clean(payload), fh, indent=2, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """Write strict JSON atomically: readers never see a half-written file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(_clean(payload), indent=2, allow_nan=False) + "\n")
 
 
 def _git_state() -> dict[str, Any]:
@@ -62,6 +45,9 @@ def _git_state() -> dict[str, Any]:
                               check=True).stdout.strip()
 
     try:
+        # Only this project's own checkout counts, not some other repository the wheel is installed into.
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != _SOURCE_DIR.parents[1]:
+            return {"commit": None, "dirty": None}
         return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}  # installed from a wheel, or git unavailable

@@ -8,12 +8,11 @@ keeps two identical jobs from training at once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rgp_bench.fileio import file_lock
 from rgp_bench.record import RESULTS_FILE, write_json_atomic
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -46,13 +45,6 @@ class RunStore:
         write_json_atomic(self._dir(run_id) / RESULTS_FILE, record)
         self.checkpoint(run_id).unlink(missing_ok=True)
 
-    @contextlib.contextmanager
-    def lock(self, run_id: str) -> Iterator[None]:
+    def lock(self, run_id: str) -> contextlib.AbstractContextManager[None]:
         """Hold the run's lock; a second job with the same id waits here, then finds the run complete."""
-        self._dir(run_id).mkdir(parents=True, exist_ok=True)
-        with open(self._dir(run_id) / ".lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return file_lock(self._dir(run_id) / ".lock")

@@ -95,7 +95,7 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, sweep_dir: str | None 
         if regime == "finetune":
             pretrain_epochs = cfg.train.epochs if cfg.train.pretrain_epochs is None else cfg.train.pretrain_epochs
             with timer.phase("pretrain"):
-                pretrain = _pretrain_dense(cfg, model, data, hw, pretrain_epochs, test_loader, tracker)
+                pretrain = _pretrain_dense(cfg, model, data, hw, pretrain_epochs, val_loader, test_loader, tracker)
 
         # prune
         with timer.phase("prune"):
@@ -108,13 +108,13 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, sweep_dir: str | None 
 
         # measure
         with timer.phase("measure"):
-            pruned_cost = measure_costs(model, example, prunable)
+            pruned_cost = measure_costs(model, example, prunable, dense_macs=dense_cost.module_macs)
             achieved = mask_sparsity(current_masks(layers))
 
         # train
         lr = cfg.train.lr if regime == "scratch" or cfg.train.finetune_lr is None else cfg.train.finetune_lr
         with timer.phase("train"):
-            trained = train_phase(model, data.train, data.val, cfg.train, hw, phase="train", epochs=cfg.train.epochs,
+            trained = train_phase(model, data.train, val_loader, cfg.train, hw, phase="train", epochs=cfg.train.epochs,
                                   lr=lr, seed=cfg.seed, checkpoint=checkpoint, on_epoch=tracker.log_epoch)
 
         # evaluate
@@ -151,11 +151,11 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, sweep_dir: str | None 
 
 
 def _pretrain_dense(cfg: DictConfig, model: torch.nn.Module, data: Any, hw: Hardware, epochs: int,
-                    test_loader: Any, tracker: Tracker) -> dict[str, Any]:
+                    val_loader: Any, test_loader: Any, tracker: Tracker) -> dict[str, Any]:
     """Dense training for the finetune regime, shared across methods and ratios via the dense cache."""
-    def train() -> dict[str, Any]:
-        result = train_phase(model, data.train, data.val, cfg.train, hw, phase="pretrain", epochs=epochs,
-                             lr=cfg.train.lr, seed=cfg.seed, on_epoch=tracker.log_epoch)
+    def train(checkpoint: Path) -> dict[str, Any]:
+        result = train_phase(model, data.train, val_loader, cfg.train, hw, phase="pretrain", epochs=epochs,
+                             lr=cfg.train.lr, seed=cfg.seed, checkpoint=checkpoint, on_epoch=tracker.log_epoch)
         test = evaluate(model, test_loader, hw, cfg.train.limit_batches)
         return {"history": result.history, "test": test.as_dict()}
 
@@ -181,10 +181,13 @@ def _final_and_best_val(model: torch.nn.Module, trained: PhaseResult, test_loade
     if trained.best_state is None:  # no training epochs: the pruned model itself is both
         val_top1 = evaluate(model, val_loader, hw, limit).top1
         return {"final": final, "best_val": {**final, "val_top1": val_top1}}
-    final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(trained.best_state)
-    best = evaluate(model, test_loader, hw, limit).as_dict()
-    model.load_state_dict(final_state)
+    if trained.best_epoch == final_epoch:
+        best = {k: v for k, v in final.items() if k != "epoch"}
+    else:
+        final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(trained.best_state)
+        best = evaluate(model, test_loader, hw, limit).as_dict()
+        model.load_state_dict(final_state)
     return {"final": final,
             "best_val": {"epoch": trained.best_epoch, "val_top1": trained.best_val_top1, **best}}
 
@@ -192,7 +195,8 @@ def _final_and_best_val(model: torch.nn.Module, trained: PhaseResult, test_loade
 def run_job(cfg: DictConfig) -> float | None:
     """Hydra task: skip a run that is already complete, else run (resuming if interrupted) and store it.
 
-    A user mistake becomes one line and a non-zero exit (single run) or a failed job (multirun).
+    Returns the best validation accuracy (for sweepers). A user mistake becomes one line and a non-zero
+    exit (single run) or a failed job (multirun).
     """
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
@@ -206,7 +210,7 @@ def run_job(cfg: DictConfig) -> float | None:
                 print(format_summary(done, path))
                 print(f"skip: run {identity['run_id']} ({_describe(identity)}) is already complete; "
                       f"record copied from {done.get('output_dir')}")
-                return done["accuracy"]["best_val"]["top1"]
+                return done["accuracy"]["best_val"]["val_top1"]
             sweep_dir = HydraConfig.get().sweep.dir if multirun else None
             record = run(cfg, out_dir, store.checkpoint(identity["run_id"]), sweep_dir)
             store.save(identity["run_id"], {"schema_version": SCHEMA_VERSION, "status": "complete", **record})
@@ -221,14 +225,18 @@ def run_job(cfg: DictConfig) -> float | None:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(exc.exit_code)
         raise
-    return record["accuracy"]["best_val"]["top1"]
+    # Sweepers (Optuna, Ax, ...) optimise this value: it must be validation accuracy, never test accuracy.
+    return record["accuracy"]["best_val"]["val_top1"]
 
 
 def _record_failure(cfg: DictConfig, out_dir: Path, exc: Exception) -> str:
     """Write error.json for a failed run; returns its one-line description."""
     message = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
-    identity = {"method": cfg.method.name, "dataset": cfg.dataset.name, "model": cfg.model.name,
-                "ratio": cfg.ratio, "seed": cfg.seed}
+    try:
+        identity = identity_fields(cfg)
+    except Exception:  # a config too broken to hash still gets its failure recorded
+        identity = {"method": cfg.method.name, "dataset": cfg.dataset.name, "model": cfg.model.name,
+                    "ratio": cfg.ratio, "seed": cfg.seed}
     write_error(out_dir, identity, message)
     return message
 

@@ -51,8 +51,13 @@ def _expand(overrides: list[str]) -> list[list[str]]:
     choices: list[list[str]] = []
     for line, ov in zip(overrides, parsed, strict=True):
         lhs = line.split("=", 1)[0]
-        values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [None]
+        try:
+            values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [None]
+        except Exception:  # glob() expands against the config store at launch; Hydra checks it then
+            continue
         choices.append([line if v is None else f"{lhs}={v}" for v in values])
+    if not choices:
+        return [[]]
     combos = [[c[0] for c in choices]]
     for i, options in enumerate(choices):
         for value in options[1:]:
@@ -63,22 +68,35 @@ def _expand(overrides: list[str]) -> list[list[str]]:
 
 
 def _check_groups(overrides: list[str]) -> None:
-    for line in overrides:
-        lhs, rhs = line.split("=", 1)
-        group = lhs.lstrip("+~")
-        if group not in GROUPS:
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    for ov in parsed:
+        group = ov.key_or_group
+        if group not in GROUPS or ov.is_delete():
             continue
         valid = [o for o in group_options(group) if not o.endswith("_schema")]
-        for value in (v.strip() for v in rhs.split(",")):
+        if ov.is_sweep_override():
+            try:
+                values = list(ov.sweep_string_iterator())
+            except Exception:  # glob() and similar expand against the config store; Hydra checks those
+                continue
+        else:
+            values = [ov.get_value_element_as_str()]
+        for value in values:
             if value and value != "null" and value not in valid:
                 raise choices_error(f"{group} option", value, valid)
 
 
-def _explain(exc: BaseException, override_set: list[str], base: DictConfig | None) -> UserError:
+def _explain(exc: BaseException, override_set: list[str]) -> UserError:
     cause = exc.__cause__ or exc
     if isinstance(cause, ConfigAttributeError | ConfigKeyError) and getattr(cause, "full_key", None):
         full_key = str(cause.full_key)
         parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
+        # List the keys of the config the user actually chose (e.g. method=magnitude), minus the bad override.
+        others = [o for o in override_set if o.split("=", 1)[0].lstrip("+~") != full_key]
+        try:
+            base: DictConfig | None = compose("config", overrides=others)
+        except (HydraException, OmegaConfBaseException):
+            base = None
         node = OmegaConf.select(base, parent) if (base is not None and parent) else base
         if isinstance(node, DictConfig):
             where = f"of {parent}" if parent else "at the top level"
@@ -110,13 +128,9 @@ def preflight(argv: Sequence[str]) -> None:
     except HydraException as exc:
         raise UserError(f"cannot parse the command line: {_first_line(exc)}") from None
     with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-        try:
-            base: DictConfig | None = compose("config")
-        except (HydraException, OmegaConfBaseException):
-            base = None
         for combo in combos:
             try:
                 cfg = compose("config", overrides=combo)
             except (HydraException, OmegaConfBaseException) as exc:
-                raise _explain(exc, combo, base) from None
+                raise _explain(exc, combo) from None
             validate_config(cfg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from rgp_bench.errors import UserError, choices_error
+from rgp_bench.graphs import STARTS, STRATEGIES
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "train.regime": ("auto", "scratch", "finetune"),
@@ -16,7 +17,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "method.canonical_regime": ("scratch", "finetune"),
 }
 METHOD_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
-    "rgp": {"strategy": ("greedy", "anneal", "reference", "none"), "start": ("random", "ring")},
+    "rgp": {"strategy": STRATEGIES, "start": STARTS},
     "magnitude": {"scope": ("global", "layer")},
     "random": {"scope": ("layer", "global")},
 }
@@ -37,6 +38,18 @@ def _check_range(name: str, value: float, lo: float, hi: float, *, hi_open: bool
         raise UserError(f"{name}={value} is out of range; valid range: [{lo}, {hi}{bracket}")
 
 
+def _optional_positive(name: str, value: object, *, integer: bool = False, allow_zero: bool = False) -> None:
+    """null, or a number > 0 (>= 0 with allow_zero; an int when `integer`)."""
+    if value is None:
+        return
+    kinds = (int,) if integer else (int, float)
+    ok = isinstance(value, kinds) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        what = "an integer" if integer else "a number"
+        bound = ">= 0" if allow_zero else "> 0"
+        raise UserError(f"{name}={value!r} is invalid; valid: null or {what} {bound}")
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Raise UserError naming the first bad value in a composed config, with its valid choices."""
     _check_range("ratio", cfg.ratio, 0.0, 1.0)
@@ -55,6 +68,8 @@ def validate_config(cfg: DictConfig) -> None:
         degree = cfg.method.degree
         if degree is not None and not isinstance(degree, int):
             raise UserError(f"method.degree={degree!r} is invalid; valid choices: null or an integer")
+        _optional_positive("method.graph_iters", cfg.method.graph_iters, integer=True, allow_zero=True)
+        _optional_positive("method.graph_seconds", cfg.method.graph_seconds)
     train = cfg.train
     if train.epochs < 0:
         raise UserError(f"train.epochs={train.epochs} is invalid; valid range: an integer >= 0")
@@ -67,6 +82,16 @@ def validate_config(cfg: DictConfig) -> None:
         raise UserError(f"train.limit_batches={train.limit_batches!r} is invalid; valid: null or an integer >= 1")
     if train.lr <= 0:
         raise UserError(f"train.lr={train.lr} is invalid; valid range: a number > 0")
+    _optional_positive("train.finetune_lr", train.finetune_lr)
+    _check_range("train.momentum", train.momentum, 0.0, 1.0)
+    if train.nesterov and train.momentum == 0:
+        raise UserError("train.nesterov=true needs train.momentum > 0; valid: nesterov=false or a momentum in (0, 1)")
+    if train.weight_decay < 0:
+        raise UserError(f"train.weight_decay={train.weight_decay} is invalid; valid range: a number >= 0")
+    if train.step_size < 1:
+        raise UserError(f"train.step_size={train.step_size} is invalid; valid range: an integer >= 1")
+    if train.gamma <= 0:
+        raise UserError(f"train.gamma={train.gamma} is invalid; valid range: a number > 0")
     _check_range("train.label_smoothing", train.label_smoothing, 0.0, 1.0)
     bad_types = [t for t in cfg.layers.types if t not in LAYER_TYPES]
     if bad_types or not cfg.layers.types:

@@ -55,6 +55,8 @@ class CostReport:
     total: CostTotals
     prunable: CostTotals
     layers: list[LayerCost]
+    # Dense MACs per module; masks do not change them, so a pruned model's count can reuse the dense one.
+    module_macs: dict[str, int]
 
     def to_dict(self) -> dict:
         return {"total": asdict(self.total), "prunable": asdict(self.prunable),
@@ -72,8 +74,7 @@ def count_params(model: nn.Module) -> tuple[int, int]:
 
     Counting masked entries rather than exact zeros keeps zero-initialised biases from looking pruned.
     """
-    total = sum(p.numel() for name, p in model.named_parameters() if not name.endswith("weight_orig"))
-    total += sum(m.weight_orig.numel() for m in model.modules() if hasattr(m, "weight_orig"))
+    total = sum(p.numel() for p in model.parameters())  # weight_orig stands in for each pruned weight
     return total, total - sum(_masked_out(m) for m in model.modules())
 
 
@@ -98,12 +99,14 @@ def module_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
         model.train(was_training)
 
 
-def measure_costs(model: nn.Module, example: torch.Tensor, prunable: Collection[str]) -> CostReport:
+def measure_costs(model: nn.Module, example: torch.Tensor, prunable: Collection[str],
+                  dense_macs: dict[str, int] | None = None) -> CostReport:
     """Count parameters and MACs of `model`; `prunable` names the layers whose weights a method may mask.
 
-    The prunable subtotal counts weights only (biases are never pruned).
+    The prunable subtotal counts weights only (biases are never pruned). `dense_macs` (from an earlier
+    report on the same architecture) skips the fvcore trace.
     """
-    macs = module_macs(model, example)
+    macs = module_macs(model, example) if dense_macs is None else dense_macs
     layers = []
     prunable_weights = prunable_kept = 0
     for name, module in model.named_modules():
@@ -128,7 +131,7 @@ def measure_costs(model: nn.Module, example: torch.Tensor, prunable: Collection[
     chosen = [layer for layer in layers if layer.prunable]
     prunable_totals = CostTotals(prunable_weights, prunable_kept, sum(layer.macs for layer in chosen),
                                  sum(layer.macs_effective for layer in chosen))
-    return CostReport(CostTotals(params, remaining, total_macs, effective), prunable_totals, layers)
+    return CostReport(CostTotals(params, remaining, total_macs, effective), prunable_totals, layers, macs)
 
 
 def reductions(dense: CostReport, pruned: CostReport) -> dict[str, float]:

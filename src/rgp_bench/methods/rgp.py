@@ -63,7 +63,7 @@ def rgp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ct
         raise UserError(str(exc)) from None
     kept = (degree + int(cfg.self_loops)) / nodes
     nominal = 1.0 - kept
-    if abs(nominal - ratio) > 0.01:
+    if cfg.degree is None and abs(nominal - ratio) > 0.01:
         log.warning("ratio %.4f is not reachable with %d nodes; using degree %d, nominal ratio %.4f",
                     ratio, nodes, degree, nominal)
     rng = np.random.default_rng(ctx.seed)

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rgp_bench.identity import VOLATILE_KEYS
 from rgp_bench.report import stats
 from rgp_bench.report.collect import Run, normalize_value
 
@@ -29,20 +30,18 @@ GROUP_KEYS = ("dataset", "model", "regime", "ratio", "method", "variant")
 # Config keys that never make two runs different experiments: identity/grouping keys, paths, logging and
 # where the run executed.
 _IGNORED_PREFIXES = ("hydra.", "logger.", "paths.", "wandb.")
+# Keys that cannot change results come from the run identity (one list for run ids and reports).
 _IGNORED_KEYS = frozenset(
     {
+        *VOLATILE_KEYS,
         "seed",
         "ratio",
-        "cache_dir",
         "output_dir",
         "train.regime",
-        "train.progress",
         "train.eval_batch_size",
         "method.name",
         "method.canonical_regime",
         "dataset.name",
-        "dataset.root",
-        "dataset.download",
         "model.name",
         "hardware.name",
         "hardware.device",

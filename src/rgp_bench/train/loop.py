@@ -6,7 +6,7 @@ epoch checkpoint replays exactly the batches an uninterrupted run would have see
 
 from __future__ import annotations
 
-import copy
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +26,7 @@ from rgp_bench.train.checkpoint import load_checkpoint, save_checkpoint
 from rgp_bench.train.evaluate import Scores, evaluate
 from rgp_bench.train.optim import build_optimizer, build_schedule
 
+log = logging.getLogger(__name__)
 _PHASE_SALT = {"pretrain": 1, "train": 2}
 
 
@@ -58,29 +59,20 @@ def _progress_disabled(cfg: DictConfig) -> bool | None:
     return None if cfg.progress and sys.stderr.isatty() else True
 
 
-def train_phase(model: nn.Module, train_set: Dataset, val_set: Dataset, cfg: DictConfig, hw: Hardware, *,
+def train_phase(model: nn.Module, train_set: Dataset, val_loader: DataLoader, cfg: DictConfig, hw: Hardware, *,
                 phase: str, epochs: int, lr: float, seed: int,
                 checkpoint: Path | None = None,
                 on_epoch: Callable[[dict[str, Any]], None] | None = None) -> PhaseResult:
-    """Train for `epochs`, validating after each; resume from `checkpoint` when it holds this phase."""
+    """Train for `epochs`, validating after each; resume from `checkpoint` when it holds this phase.
+
+    A checkpoint that does not fit (e.g. written by another code version) is ignored with a warning.
+    """
     optimizer = build_optimizer(model, cfg, lr)
     schedule = build_schedule(optimizer, cfg, epochs)
     scaler = torch.amp.GradScaler(hw.device.type, enabled=hw.precision == "fp16")
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    val_loader = make_loader(val_set, cfg.eval_batch_size, hw, shuffle=False)
-    result = PhaseResult()
-
     saved = load_checkpoint(checkpoint) if checkpoint else None
-    if saved is not None and saved.get("phase") == phase:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        schedule.load_state_dict(saved["schedule"])
-        scaler.load_state_dict(saved["scaler"])
-        result.history = list(saved["history"])
-        result.best_epoch, result.best_val_top1 = saved["best_epoch"], saved["best_val_top1"]
-        result.best_val_loss = saved["best_val_loss"]
-        result.best_state = saved["best_state"]
-        result.resumed_from = len(result.history)
+    result = _resume(saved, phase, model, optimizer, schedule, scaler) if saved else PhaseResult()
 
     disable = _progress_disabled(cfg)
     epoch_bar = tqdm(range(result.resumed_from + 1, epochs + 1), desc=phase, unit="epoch",
@@ -105,7 +97,7 @@ def train_phase(model: nn.Module, train_set: Dataset, val_set: Dataset, cfg: Dic
         # Best = highest validation accuracy; ties (common on small validation sets) go to the lower loss.
         if (val.top1, -val.loss) > (result.best_val_top1, -result.best_val_loss):
             result.best_epoch, result.best_val_top1, result.best_val_loss = epoch, val.top1, val.loss
-            result.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            result.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         epoch_bar.set_postfix(loss=f"{train_scores.loss:.3f}", train=f"{train_scores.top1:.1f}",
                               val=f"{val.top1:.1f}")
         if checkpoint is not None:
@@ -117,6 +109,27 @@ def train_phase(model: nn.Module, train_set: Dataset, val_set: Dataset, cfg: Dic
                 "best_state": result.best_state,
             })
     epoch_bar.close()
+    return result
+
+
+def _resume(saved: dict[str, Any], phase: str, model: nn.Module, optimizer: torch.optim.Optimizer,
+            schedule: Any, scaler: torch.amp.GradScaler) -> PhaseResult:
+    """Restore a phase from its checkpoint; a foreign or stale checkpoint means starting the phase over."""
+    if saved.get("phase") != phase:
+        return PhaseResult()
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    try:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        scaler.load_state_dict(saved["scaler"])
+        result = PhaseResult(history=list(saved["history"]), best_epoch=saved["best_epoch"],
+                             best_val_top1=saved["best_val_top1"], best_val_loss=saved["best_val_loss"],
+                             best_state=saved["best_state"], resumed_from=len(saved["history"]))
+    except (KeyError, RuntimeError, ValueError) as exc:
+        log.warning("checkpoint does not fit this run (%s); starting the %s phase over", exc, phase)
+        model.load_state_dict(initial)
+        return PhaseResult()
     return result
 
 
