@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 from rgp_bench.config.schema import DatasetCfg
 from rgp_bench.data import DATASETS, DataBundle, build_data
+from rgp_bench.data.splits import check_seed
 from rgp_bench.errors import UserError
 
 PER_FILE = 20
@@ -259,6 +260,18 @@ def test_bad_synthetic_values_and_empty_splits() -> None:
         build_data(cfg("synthetic", num_samples=3, test_fraction=0.1))
     with pytest.raises(UserError, match="val_fraction"):
         build_data(cfg("synthetic", num_samples=4, test_fraction=0.5, val_fraction=0.1))
+
+
+@pytest.mark.parametrize("seed", ["abc", 1.7, 2.0, True, None, -1, "3"])
+def test_bad_split_seed_is_a_one_line_error(seed) -> None:
+    with pytest.raises(UserError, match=re.escape("dataset.split_seed")) as info:
+        check_seed(seed)
+    assert repr(seed) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_split_seed_accepts_integers() -> None:
+    assert check_seed(0) == 0 and check_seed(7) == 7
+    assert check_seed(np.int64(5)) == 5 and type(check_seed(np.int64(5))) is int
 
 
 def test_unknown_dataset() -> None:

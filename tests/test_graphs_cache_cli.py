@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
+import stat
 import subprocess
 import sys
 import threading
@@ -13,6 +16,7 @@ import numpy as np
 import pytest
 
 import rgp_bench.graphs.build as build_mod
+from rgp_bench import fileio
 from rgp_bench.graphs import ALGORITHM_VERSION, build_graph, validate_regular
 from rgp_bench.graphs import cache as gcache
 from rgp_bench.graphs.cli import main
@@ -80,8 +84,31 @@ def _corrupt_info(path):
     path.write_text(json.dumps(doc))
 
 
+def _corrupt_info_not_an_object(path):  # well-formed JSON with a valid checksum, but info is a list
+    doc = json.loads(path.read_text())
+    doc["info"] = [1, 2, 3]
+    doc["sha256"] = gcache._checksum(doc["key"], doc["edges"], doc["info"])
+    path.write_text(json.dumps(doc))
+
+
+def _corrupt_info_string(path):
+    doc = json.loads(path.read_text())
+    doc["info"] = "aspl"
+    doc["sha256"] = gcache._checksum(doc["key"], doc["edges"], doc["info"])
+    path.write_text(json.dumps(doc))
+
+
 @pytest.mark.parametrize(
-    "corrupt", [_corrupt_truncate, _corrupt_garbage, _corrupt_edge, _corrupt_edge_with_valid_checksum, _corrupt_info]
+    "corrupt",
+    [
+        _corrupt_truncate,
+        _corrupt_garbage,
+        _corrupt_edge,
+        _corrupt_edge_with_valid_checksum,
+        _corrupt_info,
+        _corrupt_info_not_an_object,
+        _corrupt_info_string,
+    ],
 )
 def test_corrupt_entry_is_regenerated(tmp_path, corrupt, caplog):
     a1, _ = build_graph(24, 4, cache_dir=tmp_path, **KW)
@@ -92,6 +119,51 @@ def test_corrupt_entry_is_regenerated(tmp_path, corrupt, caplog):
     assert "corrupt" in caplog.text
     a3, i3 = build_graph(24, 4, cache_dir=tmp_path, **KW)  # the rewritten entry is good again
     assert i3["cache_hit"] is True and np.array_equal(a1, a3)
+
+
+def test_cache_key_includes_numpy_version(tmp_path, monkeypatch):
+    key = gcache.cache_key(24, 4, "anneal", "random", 1, 2000, None, ALGORITHM_VERSION)
+    assert key["numpy"] == ".".join(np.__version__.split(".")[:2])
+    build_graph(24, 4, cache_dir=tmp_path, **KW)
+    assert gcache.load(tmp_path, key) is not None
+    monkeypatch.setattr(np, "__version__", "1.26.4")  # another numpy release: its Generator streams may differ
+    other = gcache.cache_key(24, 4, "anneal", "random", 1, 2000, None, ALGORITHM_VERSION)
+    assert other["numpy"] == "1.26" and {k: v for k, v in other.items() if k != "numpy"} == {
+        k: v for k, v in key.items() if k != "numpy"
+    }
+    assert gcache.cache_path(tmp_path, other) != gcache.cache_path(tmp_path, key)
+    assert gcache.load(tmp_path, other) is None
+    _, again = build_graph(24, 4, cache_dir=tmp_path, **KW)
+    assert again["cache_hit"] is False and len(list(tmp_path.glob("*.json"))) == 2
+
+
+@pytest.mark.parametrize("sub", ["", "sub"])
+def test_unwritable_cache_still_returns_the_graph(tmp_path, caplog, sub):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("x")
+    cache_dir = blocker / sub if sub else blocker
+    expected, _ = build_graph(24, 4, **KW)
+    with caplog.at_level(logging.WARNING, logger="rgp_bench.graphs"):
+        adj, info = build_graph(24, 4, cache_dir=cache_dir, **KW)
+    assert np.array_equal(adj, expected) and info["cache_hit"] is False and info["aspl"] > 0
+    assert "cannot write" in caplog.text and str(cache_dir) in caplog.text
+    assert blocker.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["not_a_dir"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+@pytest.mark.parametrize("proc", [True, False])
+def test_cache_file_mode_follows_umask(tmp_path, monkeypatch, umask, proc):
+    if not proc:  # the portable fallback (os.umask) when /proc is unavailable
+        monkeypatch.setattr(fileio, "PROC_STATUS", str(tmp_path / "no_proc"))
+    adj, info = build_graph(24, 4, **KW)
+    key = gcache.cache_key(24, 4, "anneal", "random", 1, 2000, None, ALGORITHM_VERSION)
+    old = os.umask(umask)
+    try:
+        path = gcache.store(tmp_path, key, adj, info)
+    finally:
+        assert os.umask(old) == umask  # the umask is left as it was
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
 def test_parallel_writers_never_expose_partial_files(tmp_path):
@@ -193,7 +265,10 @@ def test_cli_table_ratio_and_no_cache(tmp_path, capsys, monkeypatch):
         (["--nodes", "8", "--degree", "4", "--seconds", "abc"], "--seconds"),
         (["--nodes", "8", "--ratio", "1.5"], "--ratio"),
         (["--nodes", "8", "--degree", "4", "--bogus"], "unrecognized"),
-        (["--nodes", "8", "--degree", "4", "--no-cache", "--save", "/nonexistent/dir/g.edges"], "error:"),
+        (
+            ["--nodes", "8", "--degree", "4", "--no-cache", "--save", "/nonexistent/dir/g.edges"],
+            "error: No such file or directory: /nonexistent/dir/g.edges",
+        ),
     ],
 )
 def test_cli_errors_are_one_line(argv, fragment, capsys, tmp_path, monkeypatch):
@@ -204,6 +279,45 @@ def test_cli_errors_are_one_line(argv, fragment, capsys, tmp_path, monkeypatch):
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
     assert "Traceback" not in captured.err
+
+
+def test_cli_save_is_atomic_and_keeps_umask_mode(tmp_path, capsys):
+    out = tmp_path / "g.edges"
+    old = os.umask(0o027)
+    try:
+        assert main(["-n", "16", "-k", "4", "--iters", "0", "--no-cache", "-q", "--save", str(out)]) == 0
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["g.edges"]  # no temporary file left behind
+    assert len(nx.read_edgelist(out, nodetype=int).edges) == 32
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs RLIMIT_FSIZE and SIGXFSZ")
+def test_cli_failed_save_leaves_the_old_file_intact(tmp_path):
+    import resource
+    import signal
+
+    out = tmp_path / "g.edges"
+    out.write_text("old contents\n")
+
+    def small_files():  # writes past 1 KiB fail with EFBIG (the edge list of n = 64, k = 8 is ~1.7 KiB)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    argv = ["-n", "64", "-k", "8", "--iters", "0", "--no-cache", "-q", "--save", str(out)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "rgp_bench.graphs", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_files,
+    )
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == f"error: File too large: {out}\n"  # names the requested file, not the temporary one
+    assert out.read_text() == "old contents\n"  # never half-written
+    assert [p.name for p in tmp_path.iterdir()] == ["g.edges"]  # the temporary file was removed
 
 
 def test_module_entry_point(tmp_path):

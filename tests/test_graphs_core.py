@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -24,6 +26,7 @@ from rgp_bench.graphs import (
     split_sizes,
     validate_regular,
 )
+from rgp_bench.graphs.construct import from_edges
 
 
 def _nx(adj: np.ndarray) -> nx.Graph:
@@ -123,6 +126,9 @@ def test_validate_regular_rejects_bad_graphs():
     [
         (64, 0.9, 6),
         (64, 0.875, 8),
+        (64, 0.75, 16),
+        (64, 0.9375, 4),
+        (64, 0.90625, 6),
         (64, 0.0, 63),
         (64, 1.0, 2),
         (63, 0.9, 6),
@@ -130,7 +136,7 @@ def test_validate_regular_rejects_bad_graphs():
         (16, 0.75, 4),
         (3, 0.5, 2),
         (5, 0.5, 2),
-        (7, 0.3, 6),
+        (7, 0.3, 4),  # target 4.9: 4 is nearer than 6 (rounding to 5 first used to give 6)
         (9, 0.0, 8),
     ],
 )
@@ -143,6 +149,16 @@ def test_feasible_degree(n, ratio, k):
 def test_feasible_degree_tie_goes_up():
     # n = 63 needs even k; target 5 (63 * 0.92 -> round(5.04) = 5) is equidistant from 4 and 6 -> 6
     assert feasible_degree(63, 1 - 5 / 63) == 6
+    # the unrounded target decides: n = 20, ratio 0.875 keeps 2.5 -> tie between 2 and 3 -> 3 (not round(2.5) = 2)
+    assert feasible_degree(20, 0.875) == 3
+    assert feasible_degree(65, 1 - 5 / 65) == 6  # odd n: 4 and 6 are equally near 5 -> 6
+
+
+def test_feasible_degree_is_nearest_to_the_unrounded_target():
+    # n = 65 needs even k; keeping 4.6 is nearer 4 (0.6) than 6 (1.4); rounding first (5) used to give 6
+    assert feasible_degree(65, 1 - 4.6 / 65) == 4
+    assert feasible_degree(65, 1 - 5.4 / 65) == 6
+    assert feasible_degree(21, 1 - 3.4 / 21) == 4 and feasible_degree(21, 1 - 2.6 / 21) == 2
 
 
 @pytest.mark.parametrize("n,ratio", [(2, 0.5), (1, 0.0), (64, 1.5), (64, -0.1), (64, "x")])
@@ -233,6 +249,19 @@ def test_graph_metrics_against_networkx():
     assert m["gap"] == pytest.approx((m["aspl"] - m["lower_bound"]) / m["lower_bound"])
     assert average_clustering(ring_lattice(64, 4)) == pytest.approx(0.5)
     assert spectral_gaps(np.ones((5, 5)) - np.eye(5))[1] == pytest.approx(5.0)
+
+
+def test_graph_metrics_without_a_connected_bound():
+    # max degree 1 on 4 nodes (a perfect matching): no connected graph exists, so no finite bound, no error
+    m = graph_metrics(from_edges(4, np.array([[0, 1], [2, 3]])))
+    assert (m["degree"], m["connected"], m["aspl"], m["diameter"]) == (1, False, math.inf, -1)
+    assert m["lower_bound"] == math.inf and math.isnan(m["gap"]) and m["diameter_lower_bound"] == -1
+    empty = graph_metrics(np.zeros((3, 3), dtype=np.uint8))  # max degree 0
+    assert empty["lower_bound"] == math.inf and math.isnan(empty["gap"]) and empty["diameter_lower_bound"] == -1
+    k2 = graph_metrics(from_edges(2, np.array([[0, 1]])))  # a single edge is connected: the bound still applies
+    assert (k2["aspl"], k2["lower_bound"], k2["gap"], k2["diameter_lower_bound"]) == (1.0, 1.0, 0.0, 1)
+    single = graph_metrics(np.zeros((1, 1), dtype=np.uint8))
+    assert (single["lower_bound"], single["gap"], single["diameter_lower_bound"]) == (0.0, 0.0, 0)
 
 
 # --- masks ---------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from types import SimpleNamespace
 
 import networkx as nx
 import numpy as np
@@ -162,6 +163,40 @@ def test_reference_improves_ring_lattice():
     _, info = build_graph(16, 4, strategy="reference", start="ring", seed=0)
     assert info["aspl"] < 2.4 - 0.05  # ring lattice 16_4 has ASPL 2.4
     assert info["iters"] is None  # the authors' own schedule
+
+
+def test_generous_seconds_cap_does_not_change_the_graph(monkeypatch):
+    adj0 = random_regular(32, 4, 3)
+    plain = optimize(adj0, "anneal", seed=5, iters=3000)
+    capped = optimize(adj0, "anneal", seed=5, iters=3000, seconds=1e6)
+    assert np.array_equal(plain.adjacency, capped.adjacency) and plain.total == capped.total
+    # a slow machine: 90 % of the time cap is gone at once, but the cap never binds -> still the same graph
+    calls = itertools.count()
+    monkeypatch.setattr(opt, "time", SimpleNamespace(perf_counter=lambda: 0.0 if next(calls) == 0 else 90.0))
+    slow = optimize(adj0, "anneal", seed=5, iters=3000, seconds=100.0)
+    assert slow.swaps_tried == 3000 and slow.stop_reason == "budget"
+    assert np.array_equal(plain.adjacency, slow.adjacency) and plain.total == slow.total
+    # without iters the time fraction drives the schedule, and the cap stops the run
+    calls = itertools.count()
+    monkeypatch.setattr(opt, "time", SimpleNamespace(perf_counter=lambda: float(next(calls))))
+    timed = optimize(adj0, "anneal", seed=5, seconds=20.0)
+    assert timed.stop_reason == "budget" and timed.swaps_tried > 0
+
+
+def test_reference_calls_follow_generator_py(monkeypatch):
+    # Generator.py: 270 calls for k = 4, 30 fewer per +2, at least 120 (n = 64); 120 for every k at n = 16
+    assert [opt.reference_calls(64, k) for k in (4, 6, 8, 10, 12, 14, 16, 30)] == [270, 240, 210, 180, 150] + [120] * 3
+    assert [opt.reference_calls(16, k) for k in (4, 6, 8, 10)] == [120] * 4
+    calls = []
+
+    class Counting(opt._ReferenceRule):
+        def __init__(self, *args):
+            calls.append(1)
+            super().__init__(*args)
+
+    monkeypatch.setattr(opt, "_ReferenceRule", Counting)
+    res = optimize(ring_lattice(16, 4), "reference", seed=0)
+    assert res.stop_reason == "budget" and len(calls) == 120  # 6 trajectories of 20 calls
 
 
 def test_seconds_budget_and_progress():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -191,3 +192,60 @@ def test_cli_missing_imagenet_is_one_line_and_no_record(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr  # UserError
     assert not (tmp_path / "run" / "results.json").exists()
     assert f"ImageNet not found at {tmp_path / 'none' / 'imagenet'}" in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_corrupt_image_names_the_file(tree: Path, damage: str) -> None:
+    b = build_data(cfg(tree, image_size=16, val_fraction=1 / 3))
+    path = Path(b.test.path(1))
+    data = path.read_bytes()
+    path.write_bytes({"garbage": b"not a JPEG at all", "truncated": data[: len(data) // 2], "empty": b""}[damage])
+    with pytest.raises(UserError) as info:
+        b.test[1]
+    msg = str(info.value)
+    assert msg.startswith(f"cannot read image {path}: ") and "\n" not in msg
+    assert dominant(b.test[0][0]) == b.test[0][1]  # the other images still load
+
+
+def test_missing_image_names_the_file(tree: Path) -> None:
+    b = build_data(cfg(tree, image_size=16, val_fraction=1 / 3))
+    path = Path(b.test.path(0))
+    path.unlink()
+    with pytest.raises(UserError, match=f"cannot read image {path}: "):
+        b.test[0]
+
+
+def _deny(monkeypatch, denied: Path) -> None:
+    """Make `os.scandir(denied)` fail as an unreadable folder does (also inside os.walk)."""
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.path.abspath(os.fspath(path)) == str(denied):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+@pytest.mark.parametrize("where", ["train", "val", "train_class", "val_class"])
+def test_unreadable_folder_is_a_one_line_error(tree: Path, monkeypatch, where: str) -> None:
+    split, _, cls = where.partition("_")
+    denied = tree.resolve() / "imagenet" / split / (WNIDS[1] if cls else "")
+    denied = Path(str(denied).rstrip(os.sep))
+    _deny(monkeypatch, denied)
+    with pytest.raises(UserError) as info:
+        build_data(cfg(tree, image_size=16, val_fraction=1 / 3))
+    msg = str(info.value)
+    assert msg == f"cannot read ImageNet folder {denied}: Permission denied"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions and a non-root user")
+def test_unreadable_class_folder_on_disk(tree: Path) -> None:
+    denied = tree.resolve() / "imagenet" / "val" / WNIDS[2]
+    denied.chmod(0)
+    try:
+        with pytest.raises(UserError) as info:  # not silently dropped from the test split
+            build_data(cfg(tree, image_size=16, val_fraction=1 / 3))
+    finally:
+        denied.chmod(0o755)
+    assert str(info.value) == f"cannot read ImageNet folder {denied}: Permission denied"

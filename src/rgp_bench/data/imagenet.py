@@ -78,10 +78,16 @@ class FolderImages(Dataset):
         return os.path.join(self.root, os.fsdecode(self.files[int(self.indices[i])]))
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        """Decode item `i`; an unreadable or corrupt file is a UserError naming it."""
         j = int(self.indices[i])
-        with Image.open(os.path.join(self.root, os.fsdecode(self.files[j]))) as img:
-            x = self.transform(img.convert("RGB"))
-        return x, int(self.all_labels[j])
+        path = os.path.join(self.root, os.fsdecode(self.files[j]))
+        try:
+            with Image.open(path) as img:
+                rgb = img.convert("RGB")  # decodes the whole file: truncation shows up here
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # PIL's error types
+            detail = " ".join(str(exc).split())
+            raise UserError(f"cannot read image {path}: {detail}") from exc
+        return self.transform(rgb), int(self.all_labels[j])
 
 
 
@@ -116,19 +122,51 @@ def _not_found(folder: Path, missing: str) -> UserError:
     )
 
 
+def _unreadable(path: str | os.PathLike, exc: OSError) -> UserError:
+    return UserError(f"cannot read ImageNet folder {os.fspath(path)}: {exc.strerror or exc}")
+
+
 def _class_dirs(split_dir: Path) -> list[str]:
-    return sorted(e.name for e in os.scandir(split_dir) if e.is_dir()) if split_dir.is_dir() else []
+    try:
+        if not split_dir.is_dir():
+            return []
+        with os.scandir(split_dir) as entries:
+            return sorted(e.name for e in entries if e.is_dir())
+    except OSError as exc:  # e.g. PermissionError
+        raise _unreadable(exc.filename or split_dir, exc) from None
+
+
+def _check_listable(split_dir: Path, names: Sequence[str]) -> None:
+    """Raise a UserError for a class folder that exists but cannot be listed.
+
+    `make_dataset` walks with `os.walk`, which silently skips folders it cannot read: such a class would
+    look empty (train/) or quietly vanish from the test split (val/).
+    """
+    for name in names:
+        folder = split_dir / name
+        try:
+            with os.scandir(folder):
+                pass
+        except (FileNotFoundError, NotADirectoryError):  # absent: allowed in val/, reported elsewhere for train/
+            continue
+        except OSError as exc:
+            raise _unreadable(folder, exc) from None
 
 
 def _scan(split_dir: Path, class_to_idx: dict[str, int], allow_empty: bool) -> tuple[np.ndarray, torch.Tensor]:
     """Relative paths (numpy bytes) and labels of the images under `split_dir`, in sorted order."""
     try:
         samples = make_dataset(str(split_dir), class_to_idx, extensions=IMG_EXTENSIONS, allow_empty=allow_empty)
-    except FileNotFoundError as exc:  # class folders without any image file
+    except FileNotFoundError as exc:  # class folders without any image file (or unreadable ones)
+        _check_listable(split_dir, sorted(class_to_idx))
         detail = " ".join(str(exc).split())
         raise UserError(
             f"ImageNet folder {split_dir} is incomplete: {detail} (image extensions: {', '.join(IMG_EXTENSIONS)})"
         ) from None
+    except OSError as exc:
+        raise _unreadable(exc.filename or split_dir, exc) from None
+    found = {t for _, t in samples}
+    _check_listable(split_dir, sorted(name for name, idx in class_to_idx.items() if idx not in found))
     prefix = str(split_dir) + os.sep
     rel = [p[len(prefix):] if p.startswith(prefix) else os.path.relpath(p, split_dir) for p, _ in samples]
     files = np.array([os.fsencode(r) for r in rel], dtype=np.bytes_)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from rgp_bench.errors import UserError
@@ -23,10 +25,18 @@ def check_fraction(key: str, value: float) -> float:
 
 
 def check_seed(seed: int) -> int:
-    """Return the split seed as an int, or raise UserError if it is negative."""
-    if int(seed) < 0:
-        raise UserError(f"dataset.split_seed must be >= 0, got {seed}")
-    return int(seed)
+    """Return the split seed as an int, or raise UserError unless it is an integer >= 0.
+
+    Ints and numpy ints only (`operator.index`): strings, floats (no silent truncation of 1.7) and bools are
+    rejected.
+    """
+    try:
+        number = operator.index(seed)
+    except TypeError:
+        number = -1
+    if isinstance(seed, bool) or number < 0:
+        raise UserError(f"dataset.split_seed must be an integer >= 0, got {seed!r}")
+    return number
 
 
 def stratified_split(

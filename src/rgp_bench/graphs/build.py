@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -18,6 +19,7 @@ from .optimizer import ALGORITHM_VERSION, DEFAULT_STRATEGY, STRATEGIES, default_
 __all__ = ["STARTS", "build_graph"]
 
 STARTS: tuple[str, ...] = ("random", "ring")
+_log = logging.getLogger(__name__)
 
 
 def _check_options(strategy: str, start: str, seed: int, iters: int | None, seconds: float | None) -> None:
@@ -58,7 +60,9 @@ def build_graph(
     result machine-dependent. With both ``None`` the iteration budget :func:`default_iters` is used (a few seconds
     at n = 64, far less at n = 16). The same arguments always give the same graph when no ``seconds`` cap binds.
 
-    With ``cache_dir`` the result is cached on disk under (n, k, strategy, start, seed, budget, algorithm version).
+    With ``cache_dir`` the result is cached on disk under (n, k, strategy, start, seed, budget, algorithm version,
+    numpy version). Caching is best-effort: an entry that cannot be written is logged as a warning and the graph is
+    still returned.
 
     Returns ``(adjacency, info)``: an ``(n, n)`` ``uint8`` symmetric zero-diagonal matrix whose rows sum to k, and
     a JSON-serialisable dict (see the module docs for the keys).
@@ -104,5 +108,8 @@ def build_graph(
         "algorithm_version": ALGORITHM_VERSION,
     }
     if cache_dir is not None:
-        cache.store(cache_dir, key, adj, info)
+        try:
+            cache.store(cache_dir, key, adj, info)
+        except OSError as exc:
+            _log.warning("graph cache: cannot write to %s (%s); the graph is not cached", cache_dir, exc)
     return adj, info

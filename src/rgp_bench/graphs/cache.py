@@ -1,25 +1,25 @@
 """Disk cache for generated graphs.
 
-One JSON file per key ``(n, k, strategy, start, seed, budget, algorithm version)`` holding the edge list, the info
-dict and a SHA-256 checksum of both. Writes go to a temporary file in the same directory followed by
-``os.replace``, which is atomic on POSIX and Windows, so concurrent writers of the same key can only race to
-replace a complete file with another complete (identical) one; readers never see a partial file. On load the
-checksum is verified and the graph is re-validated (simple, k-regular, connected); anything that fails is treated
-as a miss and regenerated.
+One JSON file per key ``(n, k, strategy, start, seed, budget, algorithm version, numpy major.minor)`` holding the
+edge list, the info dict and a SHA-256 checksum of both (numpy's random streams are not guaranteed stable across
+releases, so graphs made with another numpy are regenerated). Writes go to a temporary file in the same directory
+followed by ``os.replace``, which is atomic on POSIX and Windows, so concurrent writers of the same key can only
+race to replace a complete file with another complete (identical) one; readers never see a partial file. Files get
+the usual ``0o666 & ~umask`` mode. On load the checksum is verified and the graph is re-validated (simple,
+k-regular, connected); anything that fails is treated as a miss and regenerated.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..fileio import atomic_write_text
 from .construct import edge_list, from_edges, validate_regular
 from .errors import GraphError
 
@@ -45,7 +45,11 @@ def cache_key(
     seconds: float | None,
     version: str,
 ) -> dict:
-    """The fields that determine a generated graph (``seconds`` makes a result machine-dependent, but still keys)."""
+    """The fields that determine a generated graph (``seconds`` makes a result machine-dependent, but still keys).
+
+    Includes numpy's ``major.minor`` version: numpy does not promise identical ``Generator`` streams across
+    releases, so the same seed may give another graph under another numpy.
+    """
     return {
         "nodes": int(nodes),
         "degree": int(degree),
@@ -55,6 +59,7 @@ def cache_key(
         "iters": None if iters is None else int(iters),
         "seconds": None if seconds is None else float(seconds),
         "algorithm_version": str(version),
+        "numpy": ".".join(np.__version__.split(".")[:2]),
     }
 
 
@@ -87,32 +92,25 @@ def load(cache_dir: str | os.PathLike, key: dict) -> tuple[np.ndarray, dict] | N
         edges, info = doc["edges"], doc["info"]
         if doc.get("sha256") != _checksum(key, edges, info):
             raise GraphError("checksum mismatch")
+        if not isinstance(info, dict):
+            raise GraphError(f"info is a {type(info).__name__}, not an object")
         adj = validate_regular(from_edges(key["nodes"], np.asarray(edges, dtype=np.int64)), key["degree"])
         if adj.shape[0] != key["nodes"]:
             raise GraphError("node count mismatch")
+        info = dict(info)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:  # GraphError is a ValueError
         _log.warning("graph cache: corrupt entry %s (%s); regenerating", path, exc)
         return None
-    return adj, dict(info)
+    return adj, info
 
 
 def store(cache_dir: str | os.PathLike, key: dict, adjacency: np.ndarray, info: dict) -> Path:
-    """Write an entry atomically (temporary file in the same directory, then ``os.replace``)."""
+    """Write an entry atomically (see :func:`rgp_bench.fileio.atomic_write_text`); raises ``OSError`` on failure."""
     directory = Path(cache_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = cache_path(directory, key)
     edges = edge_list(adjacency).tolist()
     info = json.loads(json.dumps(info))  # normalise to what a reload returns (tuples -> lists etc.)
     doc = {"format": _FORMAT, "key": key, "edges": edges, "info": info, "sha256": _checksum(key, edges, info)}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, json.dumps(doc, separators=(",", ":")))
     return path

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..fileio import atomic_write_text
 from .build import STARTS, build_graph
 from .cache import default_cache_dir
 from .construct import edge_list, feasible_degree
@@ -84,7 +85,7 @@ def _parser() -> _Parser:
     p.add_argument("--nodes", "-n", type=_int_at_least(1), required=True, help="number of nodes n")
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--degree", "-k", type=_int_at_least(0), help="degree k (n·k must be even, 2 <= k < n)")
-    size.add_argument("--ratio", type=_ratio, help="pruning ratio; k = nearest feasible round(n·(1-ratio))")
+    size.add_argument("--ratio", type=_ratio, help="pruning ratio; k = the feasible degree nearest n·(1-ratio)")
     p.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY, help="optimiser (default: %(default)s)")
     p.add_argument("--start", choices=STARTS, default="random", help="start graph (default: %(default)s)")
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: %(default)s)")
@@ -102,10 +103,14 @@ def _parser() -> _Parser:
 
 
 def save_edgelist(adjacency, path: str | Path, comment: str = "") -> None:
-    """Write ``u v`` lines (0-based node ids); ``networkx.read_edgelist(path, nodetype=int)`` reads it back."""
+    """Write ``u v`` lines (0-based node ids); ``networkx.read_edgelist(path, nodetype=int)`` reads it back.
+
+    The write is atomic (temporary file in the same directory, then ``os.replace``): a failure never leaves a
+    half-written file, and an existing file is kept as it was.
+    """
     lines = [f"# {comment}"] if comment else []
     lines += [f"{u} {v}" for u, v in edge_list(adjacency).tolist()]
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write_text(Path(path), "\n".join(lines) + "\n")
 
 
 def _format_table(info: dict) -> str:

@@ -47,9 +47,9 @@ def check_feasible(nodes: int, degree: int) -> None:
 def feasible_degree(nodes: int, ratio: float) -> int:
     """Degree for a pruning ratio.
 
-    ``k = round(n * (1 - ratio))``, then the nearest ``k`` with ``n * k`` even and ``2 <= k <= n - 1``
-    (ties go to the larger ``k``). Raises :class:`GraphError` if none exists (e.g. ``n < 3``) or the ratio is
-    outside ``[0, 1]``.
+    Among the feasible degrees (``2 <= k <= n - 1`` with ``n * k`` even) the one nearest to the unrounded
+    target ``n * (1 - ratio)``; ties go to the larger ``k``. Raises :class:`GraphError` if none exists
+    (e.g. ``n < 3``) or the ratio is outside ``[0, 1]``.
     """
     if isinstance(nodes, bool) or not isinstance(nodes, (int, np.integer)):
         raise GraphError(f"nodes must be an integer, got {nodes!r}")
@@ -61,11 +61,13 @@ def feasible_degree(nodes: int, ratio: float) -> int:
         raise GraphError(f"pruning ratio {ratio} is out of range: it must be in [0, 1]")
     if nodes < 3:
         raise GraphError(f"nodes {nodes} is too small: a connected regular graph needs nodes >= 3")
-    target = round(nodes * (1.0 - ratio))
+    target = nodes * (1.0 - ratio)
     candidates = [k for k in range(2, nodes) if (nodes * k) % 2 == 0]
     if not candidates:  # pragma: no cover - n >= 3 always has k = 2
         raise GraphError(f"no feasible degree exists for {nodes} nodes")
-    return min(candidates, key=lambda k: (abs(k - target), -k))
+    # distances rounded to 9 decimals so that float noise in the target (e.g. 63 * (1 - (1 - 5/63))) cannot
+    # break a tie
+    return min(candidates, key=lambda k: (round(abs(k - target), 9), -k))
 
 
 def ring_lattice(nodes: int, degree: int) -> np.ndarray:

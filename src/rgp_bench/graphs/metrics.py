@@ -6,6 +6,7 @@ import numpy as np
 
 from .aspl import PathStats, path_stats
 from .bounds import aspl_lower_bound, diameter_lower_bound, gap
+from .errors import GraphError
 
 __all__ = ["average_clustering", "graph_metrics", "spectral_gaps"]
 
@@ -40,22 +41,31 @@ def graph_metrics(adjacency: np.ndarray, stats: PathStats | None = None) -> dict
     """ASPL, Cerf/Moore lower bound, relative gap, diameter (and its lower bound), clustering and spectral gaps.
 
     ``degree`` is the maximum degree (the graphs here are regular). Pass ``stats`` to reuse a
-    :func:`~rgp_bench.graphs.aspl.path_stats` result. ``aspl`` is ``inf`` for a disconnected graph.
+    :func:`~rgp_bench.graphs.aspl.path_stats` result. ``aspl`` is ``inf`` (and ``diameter`` -1) for a disconnected
+    graph. When no connected graph with that maximum degree exists (``k < 2`` and ``n > 2``, or ``k = 0`` and
+    ``n = 2``) there is no finite bound: ``lower_bound`` is ``inf``, ``gap`` NaN and ``diameter_lower_bound`` -1.
     """
     a = np.asarray(adjacency)
     n = int(a.shape[0])
     k = int((a != 0).sum(1).max()) if n else 0
     stats = stats if stats is not None else path_stats(a)
     spec, alg = spectral_gaps(a)
-    lb = aspl_lower_bound(n, k) if n >= 2 and k >= 1 else 0.0
+    if n < 2:
+        lb, lb_gap, lb_diameter = 0.0, gap(stats.aspl, 0.0), 0
+    else:
+        try:
+            lb = aspl_lower_bound(n, k)
+            lb_gap, lb_diameter = gap(stats.aspl, lb), diameter_lower_bound(n, k)
+        except GraphError:  # k too small for any connected graph on n nodes
+            lb, lb_gap, lb_diameter = float("inf"), float("nan"), -1
     return {
         "nodes": n,
         "degree": k,
         "aspl": stats.aspl,
         "lower_bound": lb,
-        "gap": gap(stats.aspl, lb),
+        "gap": lb_gap,
         "diameter": stats.diameter,
-        "diameter_lower_bound": diameter_lower_bound(n, k) if n >= 2 and k >= 1 else 0,
+        "diameter_lower_bound": lb_diameter,
         "connected": stats.connected,
         "clustering": average_clustering(a),
         "spectral_gap": spec,

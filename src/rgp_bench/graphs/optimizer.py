@@ -42,7 +42,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -92,7 +92,6 @@ class OptimizeResult:
     evaluations: int = 0
     seconds: float = 0.0
     stop_reason: str = "budget"
-    history: list[tuple[int, float]] = field(default_factory=list)  # (swaps_tried, best ASPL) at improvements
 
     @property
     def nodes(self) -> int:
@@ -107,8 +106,13 @@ class OptimizeResult:
         return self.start_total / (self.nodes * (self.nodes - 1))
 
 
-def reference_calls(degree: int) -> int:
-    """Number of PathOptimizer calls in the authors' Generator.py: 270 for k=4, 30 fewer per +2, at least 120."""
+def reference_calls(nodes: int, degree: int) -> int:
+    """Number of PathOptimizer calls in the authors' Generator.py (``iter_num``, rgp-method.md §3).
+
+    120 for every k at n = 16; otherwise (their n = 64 schedule) 270 for k <= 4, 30 fewer per +2, at least 120.
+    """
+    if nodes == 16:
+        return 120
     return max(120, 270 - 15 * (degree - 4)) if degree >= 4 else 270
 
 
@@ -361,8 +365,8 @@ class _Anneal:
         f = min(1.0, max(0.0, (frac - _ANNEAL_GREEDY_FRAC) / (1.0 - _ANNEAL_GREEDY_FRAC)))
         return self.t0 * (self.t1 / self.t0) ** f
 
-    def calibrate(self, state: _SwapState, rng: np.random.Generator) -> int:
-        """Set T0 from the median uphill change of random moves; returns the number of moves scored."""
+    def calibrate(self, state: _SwapState, rng: np.random.Generator) -> None:
+        """Set T0 from the median uphill change of random moves."""
         u, j, v, x, jx, y, valid = state.propose(rng, state.max_batch)
         idx = np.flatnonzero(valid)
         totals, _ = state.score(u[idx], j[idx], v[idx], x[idx], jx[idx], y[idx], np.full(idx.size, np.inf))
@@ -370,7 +374,6 @@ class _Anneal:
         uphill = delta[np.isfinite(delta) & (delta > 0)]
         median = float(np.median(uphill)) if uphill.size else 0.0
         self.t0 = max(self.t1, _ANNEAL_T0_SCALE * median)
-        return int(idx.size)
 
     def limits(self, state: _SwapState, rng: np.random.Generator, frac: float, size: int) -> np.ndarray:
         if frac < _ANNEAL_GREEDY_FRAC:
@@ -394,10 +397,11 @@ def optimize(
     """Lower the ASPL of a connected k-regular graph with degree-preserving double-edge swaps.
 
     ``iters`` caps the number of swap trials (the reproducible budget); ``seconds`` caps wall time (stops early,
-    machine-dependent). With both ``None`` the :func:`default_iters` budget is used. Stops early at the lower
-    bound. ``progress`` shows a tqdm bar on stderr (only when it is a terminal). ``callback(adjacency,
-    distance_sum)`` is called after every accepted swap (for tests and inspection; it slows the search down).
-    The result's adjacency is a new array; the input is not modified.
+    machine-dependent). With both, the anneal schedule follows ``iters`` alone, so the graph is the same as
+    without the cap unless the cap stops the run. With both ``None`` the :func:`default_iters` budget is used.
+    Stops early at the lower bound. ``progress`` shows a tqdm bar on stderr (only when it is a terminal).
+    ``callback(adjacency, distance_sum)`` is called after every accepted swap (for tests and inspection; it
+    slows the search down). The result's adjacency is a new array; the input is not modified.
     """
     if strategy not in STRATEGIES:
         raise GraphError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
@@ -414,7 +418,6 @@ def optimize(
     lb_total = lower_bound_total(n, k)
     state = _SwapState(adj, _max_batch(n))
     result = OptimizeResult(adj.copy(), state.total, state.diameter, state.total, lb_total)
-    result.history.append((0, result.aspl))
     if strategy == "none" or state.total <= lb_total or iters == 0:
         result.stop_reason = "lower_bound" if state.total <= lb_total else "budget"
         result.seconds = time.perf_counter() - t_start
@@ -440,12 +443,16 @@ def optimize(
 
 
 def _fraction(tried: int, iters: int | None, seconds: float | None, t_start: float) -> float:
-    fracs = []
+    """Share of the budget used, which drives the anneal schedule.
+
+    With ``iters`` it is the iteration share only, so the graph does not depend on the machine's speed (a
+    ``seconds`` cap then only stops the run early); the time share is used only for a pure time budget.
+    """
     if iters:
-        fracs.append(tried / iters)
+        return tried / iters
     if seconds:
-        fracs.append((time.perf_counter() - t_start) / seconds)
-    return max(fracs) if fracs else 0.0
+        return (time.perf_counter() - t_start) / seconds
+    return 0.0
 
 
 def _out_of_budget(tried: int, iters: int | None, seconds: float | None, t_start: float) -> bool:
@@ -588,7 +595,6 @@ def _run_local_search(state, result, policy, rng, iters, seconds, t_start, bar, 
                 callback(state.adjacency(), state.total)
             if new_total < best_total:
                 best_total = new_total
-                result.history.append((result.swaps_tried, best_total / pairs))
                 if bar is not None:
                     bar.set_postfix(aspl=f"{best_total / pairs:.4f}", refresh=False)
             if new_total <= best_total:
@@ -606,7 +612,7 @@ def _run_reference(state, result, rng, iters, seconds, t_start, bar, callback) -
     pairs = n * (n - 1)
     start_adj = state.adjacency()
     start_total, start_diam = state.total, state.diameter
-    calls_per_traj = max(1, reference_calls(k) // _REF_SPLITS)
+    calls_per_traj = max(1, reference_calls(n, k) // _REF_SPLITS)
     sizer = _BatchSizer()
     best = (state.total, start_adj, state.diameter)
     stop = None
@@ -618,7 +624,6 @@ def _run_reference(state, result, rng, iters, seconds, t_start, bar, callback) -
             # the authors snapshot the graph before every call; keep the lowest-ASPL snapshot
             if state.total < best[0]:
                 best = (state.total, state.adjacency(), state.diameter)
-                result.history.append((result.swaps_tried, best[0] / pairs))
             if state.total <= result.lower_bound_total:
                 stop = "lower_bound"
             elif _out_of_budget(result.swaps_tried, iters, seconds, t_start):
@@ -645,7 +650,6 @@ def _run_reference(state, result, rng, iters, seconds, t_start, bar, callback) -
                         callback(state.adjacency(), state.total)
         if state.total < best[0]:
             best = (state.total, state.adjacency(), state.diameter)
-            result.history.append((result.swaps_tried, best[0] / pairs))
         if stop:
             break
     result.stop_reason = stop or "budget"
