@@ -369,3 +369,30 @@ def test_config_sweep_params_are_overridden_by_the_command_line(tmp_path):
     assert len(combos) == 6
     assert {c["ratio"] for c in combos} == {"0.1", "0.2", "0.3"}
     assert all("seed" not in c for c in combos)
+
+
+def test_groups_with_different_shared_settings_are_never_paired(tmp_path: Path) -> None:
+    # rgp was run at 5 and at 50 epochs, magnitude only at 50: only the 50-epoch rgp runs are paired.
+    for seed in (0, 1):
+        for epochs, acc in ((5, 80.0 + seed), (50, 95.0 + seed)):
+            rec = record("rgp", 0.9, seed, acc, acc, run_id=f"rgp-{epochs}-{seed}")
+            rec["config"]["train"]["epochs"] = epochs
+            write_job(tmp_path / f"rgp-{epochs}-{seed}", None, rec)
+        mag = record("magnitude", 0.9, seed, 94.0 + seed, 94.0 + seed, run_id=f"mag-{seed}")
+        mag["config"]["train"]["epochs"] = 50
+        write_job(tmp_path / f"mag-{seed}", None, mag)
+    report = build_report([tmp_path], tmp_path / "report", published=False)
+    pairs = [c for c in report.comparisons if c["reference"] == "magnitude"]
+    assert len(pairs) == 1
+    assert "epochs=50" in pairs[0]["method"] and pairs[0]["mean_diff"] == pytest.approx(1.0)
+
+
+def test_repeated_runs_of_one_seed_count_once(tmp_path: Path) -> None:
+    # Seed 0 was run twice (e.g. on two devices): the group mean is over seeds, n is the number of seeds.
+    write_job(tmp_path / "a", None, record("rgp", 0.9, 0, 90.0, 90.0, run_id="a"))
+    write_job(tmp_path / "b", None, record("rgp", 0.9, 0, 92.0, 92.0, run_id="b"))
+    write_job(tmp_path / "c", None, record("rgp", 0.9, 1, 97.0, 97.0, run_id="c"))
+    report = build_report([tmp_path], tmp_path / "report", published=False)
+    (group,) = report.groups
+    assert group["n"] == 2
+    assert group["acc_mean"] == pytest.approx((91.0 + 97.0) / 2)

@@ -125,6 +125,8 @@ def assign_variants(runs: Sequence[Run]) -> None:
         keys = sorted(split_keys[(row["dataset"], row["model"], row["regime"], row["method"])])
         cfg = _relevant(r.config)
         row["variant"] = ", ".join(f"{k.removeprefix('method.')}={cfg.get(k, 'unset')}" for k in keys)
+        # Settings shared by every method (training budget, data, layers...): comparisons need them to agree.
+        row["_settings"] = {k: v for k, v in cfg.items() if not k.startswith("method.")}
 
 
 def label(row: dict[str, Any]) -> str:
@@ -155,15 +157,33 @@ def group_rows(rows: Iterable[dict[str, Any]], metric: str) -> list[dict[str, An
         g["variant"] = g["variant"] or ""
         g["label"] = label(g)
         g["metric"] = metric
-        g["n"] = len(members)
-        g["seeds"] = sorted({m["seed"] for m in members if m.get("seed") is not None})
-        g["acc_mean"], g["acc_std"], g["acc_n"] = stats.mean_std([m.get(col) for m in members])
-        for c in NUMERIC:
-            g[f"{c}_mean"], g[f"{c}_std"], _ = stats.mean_std([m.get(c) for m in members])
         g["_rows"] = members
+        g["_settings"] = _common_settings(members)
+        g["seeds"] = sorted({m["seed"] for m in members if m.get("seed") is not None})
+        # Statistics are over seeds: several runs of one seed (e.g. on two devices) count once, averaged.
+        per_seed = _per_seed(g, col)
+        g["n"] = len(per_seed) if per_seed else len(members)
+        g["acc_mean"], g["acc_std"], g["acc_n"] = stats.mean_std(list(per_seed.values()))
+        for c in NUMERIC:
+            g[f"{c}_mean"], g[f"{c}_std"], _ = stats.mean_std(list(_per_seed(g, c).values()) or
+                                                             [m.get(c) for m in members])
         groups.append(g)
     groups.sort(key=_sort_key)
     return groups
+
+
+def _common_settings(members: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The non-method settings with one value across all of a group's runs."""
+    settings = [m.get("_settings", {}) for m in members]
+    if not settings:
+        return {}
+    return {k: v for k, v in settings[0].items() if all(s.get(k) == v for s in settings[1:])}
+
+
+def _comparable(g: dict[str, Any], h: dict[str, Any]) -> bool:
+    """Two groups may be paired only if every setting both pin down agrees (e.g. the same train.epochs)."""
+    a, b = g["_settings"], h["_settings"]
+    return all(a[k] == b[k] for k in a.keys() & b.keys())
 
 
 def _per_seed(group: dict[str, Any], col: str) -> dict[int, float]:
@@ -180,7 +200,9 @@ def compare(
 ) -> list[dict[str, Any]]:
     """Each group against every `references` group at the same (dataset, model, ratio), paired by seed.
 
-    Regimes may differ between the two sides (both are reported). Differences are method minus reference.
+    Only groups whose shared settings agree are paired (an rgp variant at 30 epochs is never compared with
+    magnitude at 100). Regimes may differ between the two sides (both are reported). Differences are
+    method minus reference.
     """
     col = metric_column(metric)
     out = []
@@ -193,6 +215,8 @@ def compare(
                 if g["method"] in references and references.index(g["method"]) > references.index(ref):
                     continue
                 if (h["dataset"], h["model"], h["ratio"]) != (g["dataset"], g["model"], g["ratio"]):
+                    continue
+                if not _comparable(g, h):
                     continue
                 a, b = _per_seed(g, col), _per_seed(h, col)
                 seeds = sorted(set(a) & set(b))
