@@ -79,16 +79,14 @@ class FolderImages(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         """Decode item `i`; an unreadable or corrupt file is a UserError naming it."""
-        j = int(self.indices[i])
-        path = os.path.join(self.root, os.fsdecode(self.files[j]))
+        path = self.path(i)
         try:
             with Image.open(path) as img:
                 rgb = img.convert("RGB")  # decodes the whole file: truncation shows up here
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # PIL's error types
             detail = " ".join(str(exc).split())
             raise UserError(f"cannot read image {path}: {detail}") from exc
-        return self.transform(rgb), int(self.all_labels[j])
-
+        return self.transform(rgb), int(self.all_labels[int(self.indices[i])])
 
 
 def train_transform(size: int, augment: bool) -> Callable[[Image.Image], torch.Tensor]:

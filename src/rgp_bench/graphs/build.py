@@ -12,7 +12,7 @@ import numpy as np
 from . import cache
 from .aspl import path_stats
 from .construct import check_feasible, random_regular, ring_lattice, validate_regular
-from .errors import GraphError
+from .errors import GraphError, is_int
 from .metrics import graph_metrics
 from .optimizer import ALGORITHM_VERSION, DEFAULT_STRATEGY, STRATEGIES, default_iters, optimize
 
@@ -27,9 +27,9 @@ def _check_options(strategy: str, start: str, seed: int, iters: int | None, seco
         raise GraphError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
     if start not in STARTS:
         raise GraphError(f"unknown start {start!r}: choose one of {', '.join(STARTS)}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise GraphError(f"seed must be a non-negative integer, got {seed!r}")
-    if iters is not None and (isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 0):
+    if iters is not None and (not is_int(iters) or iters < 0):
         raise GraphError(f"iters must be a non-negative integer, got {iters!r}")
     if seconds is not None and (
         isinstance(seconds, bool)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import GraphError
+from .errors import GraphError, is_int
 
 __all__ = [
     "check_feasible",
@@ -29,7 +29,7 @@ def check_feasible(nodes: int, degree: int) -> None:
     That is the case exactly when ``2 <= degree <= nodes - 1`` and ``nodes * degree`` is even.
     """
     for name, value in (("nodes", nodes), ("degree", degree)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if not is_int(value):
             raise GraphError(f"{name} must be an integer, got {value!r}")
     if nodes < 3:
         raise GraphError(f"nodes {nodes} is too small: a connected regular graph needs nodes >= 3")
@@ -51,7 +51,7 @@ def feasible_degree(nodes: int, ratio: float) -> int:
     target ``n * (1 - ratio)``; ties go to the larger ``k``. Raises :class:`GraphError` if none exists
     (e.g. ``n < 3``) or the ratio is outside ``[0, 1]``.
     """
-    if isinstance(nodes, bool) or not isinstance(nodes, (int, np.integer)):
+    if not is_int(nodes):
         raise GraphError(f"nodes must be an integer, got {nodes!r}")
     try:
         ratio = float(ratio)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import GraphError
+from .errors import GraphError, is_int
 
 __all__ = ["block_mask", "split_sizes"]
 
@@ -13,7 +13,7 @@ def split_sizes(channels: int, nodes: int) -> np.ndarray:
     """Sizes of ``nodes`` contiguous channel groups: ``channels // nodes`` each, the first ``channels % nodes``
     groups one more. Raises :class:`GraphError` if ``nodes > channels`` or either is < 1."""
     for name, value in (("channels", channels), ("nodes", nodes)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if not is_int(value):
             raise GraphError(f"{name} must be an integer, got {value!r}")
     if nodes < 1:
         raise GraphError(f"nodes {nodes} is out of range: it must be >= 1")
@@ -45,7 +45,7 @@ def block_mask(
     if isinstance(kernel_size, (int, np.integer)) and not isinstance(kernel_size, bool):
         kernel_size = (int(kernel_size), int(kernel_size))
     kernel = tuple(kernel_size)
-    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in kernel):
+    if any(not is_int(s) or s < 1 for s in kernel):
         raise GraphError(f"kernel_size {kernel_size!r} is invalid: every entry must be an integer >= 1")
     n = a.shape[0]
     out_sizes = split_sizes(out_channels, n)

@@ -49,7 +49,7 @@ import numpy as np
 from .aspl import batch_distance_totals, identity_bitsets
 from .bounds import lower_bound_total
 from .construct import neighbour_table, validate_regular
-from .errors import GraphError
+from .errors import GraphError, is_int
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -130,6 +130,18 @@ def default_iters(nodes: int, degree: int, strategy: str = DEFAULT_STRATEGY) -> 
     if strategy == "reference":
         return None
     return int(max(2_000, min(15 * (nodes * degree) ** 2, 2_000_000 * (64 / nodes) ** 2)))
+
+
+def _swap_in_place(nbr: np.ndarray, adj: np.ndarray, u: int, j: int, v: int, x: int, jx: int, y: int) -> None:
+    """Rewire edges (u, v), (x, y) to (u, y), (x, v) in a neighbour table and adjacency matrix.
+
+    ``j`` and ``jx`` are the slots of v in u's row and of y in x's row; the reverse slots are looked up.
+    """
+    pv = int(np.flatnonzero(nbr[v] == u)[0])
+    py = int(np.flatnonzero(nbr[y] == x)[0])
+    nbr[u, j], nbr[v, pv], nbr[x, jx], nbr[y, py] = y, x, v, u
+    adj[u, v] = adj[v, u] = adj[x, y] = adj[y, x] = False
+    adj[u, y] = adj[y, u] = adj[x, v] = adj[v, x] = True
 
 
 class _SwapState:
@@ -283,13 +295,7 @@ class _SwapState:
         self.u2 = self.n * self.n - int(self.r2_count.sum())
 
     def apply(self, u: int, j: int, v: int, x: int, jx: int, y: int) -> None:
-        nbr = self.nbr
-        pv = int(np.flatnonzero(nbr[v] == u)[0])
-        py = int(np.flatnonzero(nbr[y] == x)[0])
-        nbr[u, j], nbr[v, pv], nbr[x, jx], nbr[y, py] = y, x, v, u
-        a = self.adj
-        a[u, v] = a[v, u] = a[x, y] = a[y, x] = False
-        a[u, y] = a[y, u] = a[x, v] = a[v, x] = True
+        _swap_in_place(self.nbr, self.adj, u, j, v, x, jx, y)
         rows = np.array([u, v, x, y])
         _flip(self.r1, rows, np.array([v, u, y, x]))  # two calls: a row may hold both bits in one word
         _flip(self.r1, rows, np.array([y, x, v, u]))
@@ -314,11 +320,7 @@ class _SwapState:
             x, jx = divmod(e[1][i], k)
             v, y = int(nbr[u, j]), int(nbr[x, jx])
             if u != x and u != y and v != x and v != y and not adj[u, y] and not adj[x, v]:
-                pv = int(np.flatnonzero(nbr[v] == u)[0])
-                py = int(np.flatnonzero(nbr[y] == x)[0])
-                nbr[u, j], nbr[v, pv], nbr[x, jx], nbr[y, py] = y, x, v, u
-                adj[u, v] = adj[v, u] = adj[x, y] = adj[y, x] = False
-                adj[u, y] = adj[y, u] = adj[x, v] = adj[v, x] = True
+                _swap_in_place(nbr, adj, u, j, v, x, jx, y)
                 moves[i] = (u, j, v, x, jx, y)
                 valid[i] = True
             tables[:, i, :] = nbr.T
@@ -405,7 +407,7 @@ def optimize(
     """
     if strategy not in STRATEGIES:
         raise GraphError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    if iters is not None and (isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 0):
+    if iters is not None and (not is_int(iters) or iters < 0):
         raise GraphError(f"iters must be a non-negative integer, got {iters!r}")
     if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0 and math.isfinite(seconds)):
         raise GraphError(f"seconds must be a positive number, got {seconds!r}")
