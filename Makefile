@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-fast lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -13,23 +13,38 @@ $(PY):
 
 # Reinstall only when the dependency list changes.
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e ".[dev,launchers]"
+	$(PY) -m pip install -q -e ".[dev,launchers,export]"
 	$(PY) -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# The main example: RGP at ratio 0.9 on MNIST-1D's MLP (the discriminating track, README "The default track"),
+# with its measured latency.
 run: $(STAMP)
-	$(PY) -m rgp_bench method=rgp ratio=0.9 $(ARGS)
+	$(PY) -m rgp_bench experiment=mnist1d_compare method=rgp ratio=0.9 measure.latency.enabled=true $(ARGS)
+
+# One pytest worker per core (pytest-xdist); each test file stays on one worker, so a module's fixtures (the
+# preset smoke runs, the joblib sweep) are built once. TEST_JOBS=0 runs everything in this process.
+TEST_JOBS ?= auto
+PYTEST    := $(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 test: $(STAMP)
-	$(PY) -m pytest -q $(ARGS)
+	$(PYTEST) $(ARGS)
+
+# The edit loop: everything but the tests marked slow (subprocess sweeps, kill/resume, preset smoke runs).
+test-fast: $(STAMP)
+	$(PYTEST) -m "not slow" $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests
 
+# Every benchmark writes its own section of BENCHMARKS.md (between its markers); the rest of the file stays.
 bench: $(STAMP)
-	$(PY) -m rgp_bench.graphs.bench $(ARGS)
+	$(PY) -m rgp_bench.graphs.bench --output BENCHMARKS.md
+	$(PY) -m rgp_bench.speedup.bench --output BENCHMARKS.md
+	$(PY) -m rgp_bench.pruning.collapse_bench --output BENCHMARKS.md
+	$(PY) -m rgp_bench.gnnrl.bench --output BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Schema of baselines/*.yaml (published reference numbers) and the loader in rgp_bench.report.baselines."""
+"""Schema of baselines/*.yaml (published reference numbers) and the loader in rgp_bench.report.published."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from rgp_bench.errors import UserError
-from rgp_bench.report import baselines as bl
+from rgp_bench.report import published as bl
 
 BASELINES = Path(__file__).resolve().parents[1] / "baselines"
 FILES = bl.baseline_files(BASELINES)
@@ -64,8 +64,8 @@ def test_file_follows_schema(path: Path) -> None:
     assert len(loaded.entries) == len(doc["entries"])
 
 
-def _entries(source_id: str) -> list[bl.BaselineEntry]:
-    (src,) = [s for s in bl.load_baselines(BASELINES) if s.source["id"] == source_id]
+def _entries(source_id: str) -> list[bl.PublishedEntry]:
+    (src,) = [s for s in bl.load_published(BASELINES) if s.source["id"] == source_id]
     return list(src.entries)
 
 
@@ -83,7 +83,7 @@ def test_rgp_imagenet_values() -> None:
 
 
 def test_rgp_figure_values() -> None:
-    src = next(s for s in bl.load_baselines(BASELINES) if s.source["id"] == "rgp-figures-aspl")
+    src = next(s for s in bl.load_published(BASELINES) if s.source["id"] == "rgp-figures-aspl")
     assert src.convention["read_off_figure"] is True and src.convention["uncertainty"] == 0.2
     es = {(e.dataset, e.model, e.label): e for e in src.entries}
     best4 = es[("cifar10", "resnet18", "64_4 best")]
@@ -136,13 +136,22 @@ def test_loader_ignores_runs_and_rejects_duplicates(tmp_path: Path) -> None:
     (tmp_path / "runs" / "x").mkdir(parents=True)
     (tmp_path / "runs" / "x" / "config.yaml").write_text("not a baselines file: [")
     (tmp_path / "a.yaml").write_text(yaml.safe_dump(_good_doc(), allow_unicode=True))
-    assert [s.source["id"] for s in bl.load_baselines(tmp_path)] == ["gnnrl-readme"]
+    assert [s.source["id"] for s in bl.load_published(tmp_path)] == ["gnnrl-readme"]
     (tmp_path / "b.yaml").write_text(yaml.safe_dump(_good_doc(), allow_unicode=True))
     with pytest.raises(UserError, match="used by both"):
-        bl.load_baselines(tmp_path)
+        bl.load_published(tmp_path)
     bad = _good_doc()
     bad["entries"][0]["top1"] = "high"
     (tmp_path / "b.yaml").write_text(yaml.safe_dump(bad, allow_unicode=True))
     with pytest.raises(UserError, match=r"invalid baselines file .*b\.yaml"):
-        bl.load_baselines(tmp_path)
-    assert bl.load_baselines(tmp_path / "nowhere") == []
+        bl.load_published(tmp_path)
+    assert bl.load_published(tmp_path / "nowhere") == []
+
+
+def test_configs_presets_and_baselines_cite_no_file_outside_the_repository() -> None:
+    root = Path(__file__).resolve().parents[1]
+    files = [*root.glob("conf/**/*.yaml"), *root.glob("baselines/**/*.yaml"), root / "baselines" / "README.md"]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for outside in ("/work/", "shared/research", "rgp-method.md", "gnn-rl-method.md", "research notes"):
+            assert outside not in text, f"{path.relative_to(root)} cites {outside!r}"

@@ -278,3 +278,11 @@ def test_unknown_dataset() -> None:
     with pytest.raises(UserError, match="'mnist'") as info:
         build_data(cfg("mnist"))
     assert all(name in str(info.value) for name in DATASETS)
+
+
+def test_the_readme_lists_the_cifar_files_the_error_message_names() -> None:
+    from rgp_bench.data.cifar import SPECS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for spec in SPECS.values():
+        assert f"`data/{spec.folder}/` with {spec.expected}" in " ".join(readme.split())

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from rgp_bench.bench_file import write_section
 from rgp_bench.graphs import bench
 
 
 def test_write_section_creates_and_replaces_only_its_section(tmp_path):
     path = tmp_path / "BENCHMARKS.md"
-    bench.write_section(path, "first run")
+    begin, end = "<!-- graphs:begin -->", "<!-- graphs:end -->"
+    write_section(path, "graphs", "first run")
     text = path.read_text()
-    assert text.startswith("# ") and bench.BEGIN in text and "first run" in text
+    assert text.startswith("# ") and begin in text and "first run" in text
     path.write_text(text + "\n<!-- other:begin -->\nother section\n<!-- other:end -->\n")
-    bench.write_section(path, "second run")
+    write_section(path, "graphs", "second run")
     text = path.read_text()
     assert "second run" in text and "first run" not in text and "other section" in text
-    assert text.count(bench.BEGIN) == 1 and text.count(bench.END) == 1
+    assert text.count(begin) == 1 and text.count(end) == 1
 
 
 def test_render_and_rows_on_a_tiny_case():

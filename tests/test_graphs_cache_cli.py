@@ -10,16 +10,17 @@ import stat
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pytest
 
 import rgp_bench.graphs.build as build_mod
-from rgp_bench import fileio
 from rgp_bench.graphs import ALGORITHM_VERSION, build_graph, validate_regular
 from rgp_bench.graphs import cache as gcache
 from rgp_bench.graphs.cli import main
+from rgp_bench.store import fileio
 
 KW = {"strategy": "anneal", "seed": 1, "iters": 2000}
 
@@ -196,11 +197,28 @@ def test_parallel_writers_never_expose_partial_files(tmp_path):
     assert np.array_equal(gcache.load(tmp_path, key)[0], adj)
 
 
-def test_default_cache_dir(monkeypatch, tmp_path):
+def test_default_cache_dir_is_the_runs_one(monkeypatch, tmp_path):
     monkeypatch.setenv("RGP_BENCH_CACHE", str(tmp_path / "c"))
-    assert gcache.default_cache_dir() == tmp_path / "c"
+    assert gcache.default_cache_dir() == tmp_path / "c" / "graphs"
     monkeypatch.delenv("RGP_BENCH_CACHE")
-    assert gcache.default_cache_dir().parts[-3:] == (".cache", "rgp_bench", "graphs")
+    assert gcache.default_cache_dir() == Path(".rgp_cache") / "graphs"
+
+
+@pytest.mark.slow
+def test_a_graph_built_by_the_cli_is_reused_by_a_run(tmp_path):
+    import json
+    import os
+
+    env = {**os.environ, "RGP_BENCH_CACHE": str(tmp_path / "cache")}
+    cli = subprocess.run([sys.executable, "-m", "rgp_bench.graphs", "--nodes", "64", "--degree", "6", "--seed", "0"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    run = subprocess.run([sys.executable, "-m", "rgp_bench", "train.epochs=1", "model.width=64", "logger=none",
+                          "measure.latency.enabled=false", f"hydra.run.dir={tmp_path}/run"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    info = json.loads((tmp_path / "run" / "results.json").read_text())["method_info"]
+    assert (info["nodes"], info["degree"], info["cache_hit"]) == (64, 6, True)
 
 
 # --- CLI -----------------------------------------------------------------------------------------------------
@@ -232,7 +250,7 @@ def test_cli_json_save_and_cache(tmp_path, capsys, monkeypatch):
     adj = nx.to_numpy_array(g, nodelist=range(32), dtype=np.uint8)
     validate_regular(adj, 4)
     assert nx.average_shortest_path_length(g) == pytest.approx(info["aspl"])
-    assert len(list((tmp_path / "cache").glob("*.json"))) == 1
+    assert len(list((tmp_path / "cache" / "graphs").glob("*.json"))) == 1
     assert main(["-n", "32", "-k", "4", "--iters", "3000", "--seed", "2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["cache_hit"] is True
 

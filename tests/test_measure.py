@@ -9,7 +9,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from rgp_bench.measure import measure_costs, reductions
 from rgp_bench.methods import MaskContext, get_method
-from rgp_bench.models import MODELS, build_model
+from rgp_bench.models import IMAGE_MODELS, build_model
 from rgp_bench.pruning import apply_masks, find_prunable_layers
 
 
@@ -19,7 +19,7 @@ def _build(name: str, channels: int = 3, size: int = 32):
     return build_model(cfg.model, channels, size, 10), torch.randn(1, channels, size, size), cfg
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", IMAGE_MODELS)
 def test_fvcore_macs_agree_with_torch_flop_counter_on_dense_models(name):
     model, x, _ = _build(name)
     report = measure_costs(model, x, prunable=set())
@@ -63,9 +63,9 @@ def test_rgp_effective_macs_match_analytic_count_resnet20(tmp_path):
     assert dense.total.macs == stem + body + fc
     assert pruned.total.macs_effective == stem + body // 4 + fc
     red = reductions(dense, pruned)
-    assert red["prunable_macs"] == pytest.approx(0.75)
-    assert red["prunable_params"] == pytest.approx(0.75)
-    assert red["macs"] == pytest.approx(1 - (stem + body / 4 + fc) / (stem + body + fc))
+    assert red.prunable_macs == pytest.approx(0.75)
+    assert red.prunable_params == pytest.approx(0.75)
+    assert red.macs == pytest.approx(1 - (stem + body / 4 + fc) / (stem + body + fc))
 
 
 def test_layer_table_reports_shape_density_and_macs(tmp_path):

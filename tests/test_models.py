@@ -9,7 +9,7 @@ from torch import nn
 
 from rgp_bench.config.schema import ModelCfg
 from rgp_bench.errors import UserError
-from rgp_bench.models import MODELS, build_model
+from rgp_bench.models import IMAGE_MODELS, build_model
 from rgp_bench.models.resnet_cifar import PadShortcut
 
 
@@ -37,7 +37,7 @@ def execution_order(model: nn.Module, x: torch.Tensor) -> list[str]:
     return order
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", IMAGE_MODELS)
 @pytest.mark.parametrize("in_channels", [3, 1])
 def test_every_model_builds_and_runs(name: str, in_channels: int) -> None:
     model = make(name, in_channels=in_channels, num_classes=7).eval()
@@ -48,7 +48,7 @@ def test_every_model_builds_and_runs(name: str, in_channels: int) -> None:
     assert torch.isfinite(y).all()
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", IMAGE_MODELS)
 def test_pruning_conventions(name: str) -> None:
     model = make(name).eval()
     layers = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

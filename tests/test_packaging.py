@@ -36,7 +36,7 @@ def test_wheel_ships_conf_and_runs_from_a_fresh_venv(tmp_path):
     where = subprocess.run([py, "-c", "import rgp_bench.config as c; print(c.conf_dir())"], check=True,
                            capture_output=True, text=True, cwd=tmp_path).stdout.strip()
     assert where.startswith(str(site)), where
-    count = "from rgp_bench.report.baselines import load_baselines; print(len(load_baselines()))"
+    count = "from rgp_bench.report.published import load_published; print(len(load_published()))"
     found = subprocess.run([py, "-c", count], check=True, capture_output=True, text=True, cwd=tmp_path).stdout.strip()
     assert int(found) >= 3
     for cmd in ([str(py), "-m", "rgp_bench"], [str(venv / "bin" / "rgp-bench")]):

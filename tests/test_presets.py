@@ -24,7 +24,7 @@ from rgp_bench.graphs import build_graph, feasible_degree
 
 PRESETS = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
 
-# rgp-method.md §4: the paper's training recipes.
+# The RGP authors' training recipes (their configs/ and orders/experiment/).
 CIFAR = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": False, "schedule": "cosine", "epochs": 100,
          "batch_size": 256, "weight_decay": 5e-4, "label_smoothing": 0.0}
 IMAGENET = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": False, "schedule": "step", "step_size": 30,
@@ -51,6 +51,8 @@ ASPL_ITERS = [0, 2, 4, 8, 16, 64, None]  # aspl_study: ring lattice ... the engi
 SMOKE = ["train.epochs=1", "train.limit_batches=1", "train.batch_size=2", "train.eval_batch_size=2",
          "hardware=cpu", "train.progress=false"]
 SMOKE_EXTRA = {"imagenet": ["dataset.image_size=64", "dataset.val_fraction=0.25"]}
+# A tiny search budget: the presets' own (50 episodes per action) is the real experiment's.
+SMOKE_METHOD = {"gnnrl": ["method.episodes=2"], "random_search": ["method.evaluations=2"]}
 MULTIRUN = "multirun_aspl_study"  # key of the `-m` run in cli_runs
 
 
@@ -85,7 +87,8 @@ def cli_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, P
     write_imagenet(root)
     jobs: dict[str, tuple[list[str], Path]] = {}
     for name in PRESETS:
-        extra = SMOKE_EXTRA.get(make_cfg(f"experiment={name}").dataset.name, [])
+        cfg = make_cfg(f"experiment={name}")
+        extra = [*SMOKE_EXTRA.get(cfg.dataset.name, []), *SMOKE_METHOD.get(cfg.method.name, [])]
         jobs[name] = ([f"experiment={name}", *SMOKE, f"dataset.root={root}", *extra], Path("run"))
     jobs[MULTIRUN] = (["-m", "experiment=aspl_study", "seed=0", *SMOKE], Path("sweep"))
     base = tmp_path_factory.mktemp("cli")
@@ -161,6 +164,7 @@ def test_aspl_study_spans_ring_to_optimised_graph() -> None:
     assert aspl[-1] < 3.0  # the optimised graph (Moore bound 2.857)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_runs_one_batch_end_to_end(name: str, cli_runs: dict) -> None:
     cfg = make_cfg(f"experiment={name}")
@@ -179,6 +183,7 @@ def test_preset_runs_one_batch_end_to_end(name: str, cli_runs: dict) -> None:
         assert record["sparsity"]["achieved"] == pytest.approx(1 - k_single / nodes)
 
 
+@pytest.mark.slow
 def test_sweep_params_in_a_preset_drive_multirun(cli_runs: dict) -> None:
     # `-m` expands the preset's hydra.sweeper.params; a value given on the command line (seed) replaces its sweep.
     proc, sweep_dir = cli_runs[MULTIRUN]

@@ -6,8 +6,9 @@ import json
 
 from tests.conftest import make_cfg
 
-from rgp_bench.identity import run_id
-from rgp_bench.record import write_error, write_json_atomic, write_results
+from rgp_bench.record.io import write_error, write_results
+from rgp_bench.store.fileio import write_json_atomic
+from rgp_bench.store.identity import run_id
 
 
 def test_atomic_write_leaves_no_temp_files_and_strict_json(tmp_path):
@@ -41,3 +42,45 @@ def test_run_id_hashes_the_resolved_device_not_the_preset_name():
         assert run_id(make_cfg("hardware=auto")) == run_id(make_cfg("hardware=cuda"))
     else:
         assert run_id(make_cfg("hardware=auto")) == run_id(make_cfg("hardware=cpu"))
+
+
+def test_results_neutral_keys_are_stated_once():
+    """Hydra's job-dir exclusions and the README's list are the run identity's VOLATILE_KEYS."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from rgp_bench.config import conf_dir
+    from rgp_bench.store.identity import VOLATILE_KEYS
+
+    config = yaml.safe_load((conf_dir() / "config.yaml").read_text())
+    assert config["hydra"]["job"]["config"]["override_dirname"]["exclude_keys"] == list(VOLATILE_KEYS)
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    listed = re.search(r"minus the keys that cannot change\s+results \(([^)]*)\)", readme)
+    assert listed, "README must list the results-neutral keys"
+    assert re.findall(r"`([^`]+)`", listed.group(1)) == list(VOLATILE_KEYS)
+
+
+def test_run_record_round_trips_and_rejects_incomplete_records(tmp_path):
+    import pytest
+
+    from rgp_bench.record.io import read_record
+    from rgp_bench.record.schema import SCHEMA_VERSION, RecordError, RunRecord
+    from rgp_bench.runner import run
+
+    cfg = make_cfg("logger=none", "train.epochs=1", "model.width=32", "model.depth=2", f"cache_dir={tmp_path}",
+                   "train.progress=false", "measure.latency.enabled=false")
+    written = run(cfg, tmp_path, tmp_path / "checkpoint.pt")
+    record, stored = read_record(tmp_path / "results.json")
+    assert record == RunRecord.from_dict(written.to_dict())
+    as_json = json.loads(json.dumps(written.to_dict()))
+    assert stored == {"schema_version": SCHEMA_VERSION, "status": "complete", **as_json}
+    for broken, message in ((lambda r: r.pop("accuracy"), "missing key 'accuracy'"),
+                            (lambda r: r["accuracy"]["final"].update(top1="high"), "accuracy.final.top1 is not"),
+                            (lambda r: r["cost"].update(layers={}), "cost.layers is not a list"),
+                            (lambda r: r.update(schema_version=0), "schema_version 0")):
+        bad = json.loads(json.dumps(stored))
+        broken(bad)
+        with pytest.raises(RecordError, match=message):
+            RunRecord.from_dict(bad)

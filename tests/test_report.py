@@ -14,7 +14,17 @@ import pytest
 import yaml
 from scipy import stats as sps
 
-from rgp_bench.report import Report, build_report, main
+from rgp_bench.report import Report, main
+from rgp_bench.report import build_report as _build_report
+
+REFERENCES = ("magnitude", "random")
+
+
+def build_report(paths, out, **kwargs) -> Report:
+    """The report as a sweep with the default sweep config builds it (references magnitude and random)."""
+    kwargs.setdefault("references", REFERENCES)
+    kwargs.setdefault("with_published", "baselines_dir" in kwargs)
+    return _build_report(paths, out, **kwargs)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REGIME = {"rgp": "scratch", "magnitude": "finetune", "random": "scratch"}
@@ -55,7 +65,7 @@ def record(
     return {
         "schema_version": 1, "status": "complete", "run_id": run_id or f"{method}-{ratio}-{seed}-{best}",
         "created": "2026-11-21T08:00:00+00:00", "method": method, "dataset": dataset, "model": model,
-        "ratio": ratio, "seed": seed, "regime": REGIME[method],
+        "ratio": ratio, "seed": seed, "regime": REGIME.get(method, "scratch"),
         "epochs": {"pretrain": 0, "train": 5, "total": 5},
         "accuracy": {"final": {"epoch": 5, "top1": final, "top5": 99.0, "loss": 0.1},
                      "best_val": {"epoch": 4, "val_top1": best + 1, "top1": best, "top5": 99.5, "loss": 0.1},
@@ -120,7 +130,7 @@ def make_sweep(root: Path) -> Path:
 def sweep_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Report]:
     root = tmp_path_factory.mktemp("sweep")
     sweep = make_sweep(root)
-    return sweep, build_report([sweep], root / "report", published=False)
+    return sweep, build_report([sweep], root / "report")
 
 
 def _group(report: Report, method: str, ratio: float) -> dict:
@@ -178,7 +188,7 @@ def test_paired_difference_matches_scipy(sweep_report: tuple[Path, Report]) -> N
 
 def test_final_metric(tmp_path: Path, sweep_report: tuple[Path, Report]) -> None:
     sweep, _ = sweep_report
-    report = build_report([sweep], tmp_path / "r", metric="final", published=False)
+    report = build_report([sweep], tmp_path / "r", metric="final")
     assert _group(report, "rgp", 0.9)["acc_mean"] == pytest.approx(89.5)
     (c,) = [
         c for c in report.comparisons if c["method"] == "rgp" and c["reference"] == "magnitude" and c["ratio"] == 0.9
@@ -210,12 +220,12 @@ def test_plots_markdown_html(sweep_report: tuple[Path, Report]) -> None:
         assert png.name == f"{key}.png" and png.parent.name == "plots"
         assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 5000
     md = report.files["markdown"].read_text()
-    assert "| dataset | model | ratio | method | regime | n | seeds |" in md
-    assert "| digits | mlp | 0.9 | rgp | scratch | 2 | 0,1 | 90.50 ± 0.71 |" in md
+    assert "| dataset | model | ratio | budget | method | regime | n | seeds |" in md
+    assert "| digits | mlp | 0.9 | weights | rgp | scratch | 2 | 0,1 | **90.50 ± 0.71** |" in md  # best at 0.9
     assert "![digits / mlp: accuracy vs parameter reduction](plots/digits_mlp_params.png)" in md
     html = report.files["html"].read_text()
     assert html.startswith("<!DOCTYPE html>") and html.count("data:image/png;base64,") == 2
-    assert '<td class="num">90.50 ± 0.71</td>' in html
+    assert '<td class="num best">90.50 ± 0.71</td>' in html and '<td class="num">89.25 ± 1.77</td>' in html
     summary = json.loads(report.files["json"].read_text())
     assert summary["counts"]["missing"] == 4 and len(summary["groups"]) == 6
 
@@ -239,8 +249,9 @@ def test_published_points_and_variants(tmp_path: Path) -> None:
     assert _group_by_label(report, "rgp [start=ring]")["acc_mean"] == pytest.approx(81.0)
     md = report.files["markdown"].read_text()
     assert "made-up point" in md and "## Published reference numbers" in md
-    assert report.files["digits_mlp_macs"].read_bytes()[:8] == PNG_MAGIC
-    assert "digits_mlp_params" in report.files  # runs are drawn even though the entry has no params value
+    assert report.files["digits_mlp_macs"].read_bytes()[:8] == PNG_MAGIC  # the published entry has MACs
+    # it has no parameter reduction, so that plot would hold one point per variant and nothing else
+    assert "digits_mlp_params" not in report.files and "single point" in report.skipped_plots["digits_mlp_params"]
 
 
 def _group_by_label(report: Report, label: str) -> dict:
@@ -258,7 +269,7 @@ def test_aspl_study_spearman(tmp_path: Path) -> None:
             write_job(tmp_path / "outputs" / f"g{i}s{seed}", None, rec)
             xs.append(aspl)
             ys.append(acc)
-    report = build_report([tmp_path / "outputs"], tmp_path / "r", published=False)
+    report = build_report([tmp_path / "outputs"], tmp_path / "r")
     (study,) = report.aspl
     expected = sps.spearmanr(xs, ys)
     assert study["n_runs"] == 8 and study["n_graphs"] == 4 and study["graph"] == "64_4"
@@ -272,17 +283,33 @@ def test_aspl_study_spearman(tmp_path: Path) -> None:
 def test_corrupt_and_duplicate_records(tmp_path: Path) -> None:
     out = tmp_path / "outputs"
     write_job(out / "a", None, record("magnitude", 0.5, 0, 90.0, 90.0))
-    shutil.copytree(out / "a", out / "a-copy")  # same run_id: counted once
+    rerun = record("magnitude", 0.5, 0, 90.0, 90.0)
+    rerun["created"] = "2026-11-22T08:00:00+00:00"  # same run_id, a different record: counted once, listed
+    write_job(out / "a-rerun", None, rerun)
     (out / "b" / ".hydra").mkdir(parents=True)
     (out / "b" / "results.json").write_text('{"method": "rgp", "accura')
     (out / "c").mkdir()
     (out / "c" / "results.json").write_text(json.dumps({"method": "rgp", "dataset": "d", "model": "m"}))
-    report = build_report([out], tmp_path / "r", published=False)
+    report = build_report([out], tmp_path / "r")
     assert len(report.rows) == 1
     failed = {Path(p["path"]).name: p["detail"] for p in report.problems if p["status"] == "failed"}
     assert failed["b"].startswith("corrupt results.json:") and "missing key 'accuracy'" in failed["c"]
     (dup,) = [p for p in report.problems if p["status"] == "duplicate"]
-    assert "same run_id" in dup["detail"]
+    assert Path(dup["path"]).name == "a" and "same run_id" in dup["detail"] and "(created differ)" in dup["detail"]
+    assert report.rows[0]["output_dir"].endswith("a-rerun")  # the newest is kept
+
+
+def test_skipped_rerun_copies_are_not_duplicates(tmp_path: Path) -> None:
+    """A relaunched sweep skips complete runs and copies their stored record into its new job dirs."""
+    first, second = tmp_path / "multirun" / "1", tmp_path / "multirun" / "2"
+    for seed in (0, 1):
+        rec = record("rgp", 0.5, seed, 90.0 + seed, 90.0)
+        write_job(first / str(seed), None, rec)
+        write_job(second / str(seed), None, rec)
+    report = build_report([tmp_path / "multirun"], tmp_path / "r")
+    assert report.counts()["duplicate"] == 0 and len(report.rows) == 2 and report.groups[0]["n"] == 2
+    assert any(n.startswith("2 identical record copies dropped") for n in report.notes)
+    assert "2 identical record copies dropped" in report.files["markdown"].read_text()
 
 
 def test_cli_ok_prints_one_line(
@@ -320,7 +347,7 @@ def test_seed_interpolated_keys_are_not_variants(tmp_path: Path) -> None:
         rec = record("random", 0.5, seed, 80.0 + seed, 80.0)
         rec["config"]["dataset"]["split_seed"] = seed  # as if `split_seed: ${seed}`
         write_job(tmp_path / "outputs" / str(seed), None, rec)
-    report = build_report([tmp_path / "outputs"], tmp_path / "r", published=False)
+    report = build_report([tmp_path / "outputs"], tmp_path / "r")
     (g,) = report.groups
     assert g["variant"] == "" and g["n"] == 3 and g["acc_mean"] == pytest.approx(81.0)
 
@@ -381,7 +408,7 @@ def test_groups_with_different_shared_settings_are_never_paired(tmp_path: Path) 
         mag = record("magnitude", 0.9, seed, 94.0 + seed, 94.0 + seed, run_id=f"mag-{seed}")
         mag["config"]["train"]["epochs"] = 50
         write_job(tmp_path / f"mag-{seed}", None, mag)
-    report = build_report([tmp_path], tmp_path / "report", published=False)
+    report = build_report([tmp_path], tmp_path / "report")
     pairs = [c for c in report.comparisons if c["reference"] == "magnitude"]
     assert len(pairs) == 1
     assert "epochs=50" in pairs[0]["method"] and pairs[0]["mean_diff"] == pytest.approx(1.0)
@@ -392,7 +419,7 @@ def test_repeated_runs_of_one_seed_count_once(tmp_path: Path) -> None:
     write_job(tmp_path / "a", None, record("rgp", 0.9, 0, 90.0, 90.0, run_id="a"))
     write_job(tmp_path / "b", None, record("rgp", 0.9, 0, 92.0, 92.0, run_id="b"))
     write_job(tmp_path / "c", None, record("rgp", 0.9, 1, 97.0, 97.0, run_id="c"))
-    report = build_report([tmp_path], tmp_path / "report", published=False)
+    report = build_report([tmp_path], tmp_path / "report")
     (group,) = report.groups
     assert group["n"] == 2
     assert group["acc_mean"] == pytest.approx((91.0 + 97.0) / 2)

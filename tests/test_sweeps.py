@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import read_results, run_cli
+from tests.conftest import make_cfg, read_results, run_cli
 
-from rgp_bench.dense_cache import pretrained_dense
+from hydra_plugins.rgp_bench_launcher.resilient import threads_per_worker
+from rgp_bench.store.dense import pretrained_dense
+from rgp_bench.store.identity import run_id
 
 TINY = ["train.epochs=2", "model.width=64", "model.depth=2"]
 
@@ -23,13 +25,16 @@ TINY = ["train.epochs=2", "model.width=64", "model.depth=2"]
 @pytest.fixture(scope="module")
 def joblib_sweep(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sweep")
+    # A stated thread count keeps the run ids the same under another launcher (the relaunch test), which would
+    # otherwise resolve hardware.threads to another count.
     args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "method=rgp,magnitude,random",
-            "ratio=0.5,0.9", "seed=0,1", *TINY]
+            "ratio=0.5,0.9", "seed=0,1", "hardware.threads=1", *TINY]
     proc = run_cli(args, tmp, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp, args, proc
 
 
+@pytest.mark.slow
 def test_joblib_sweep_runs_every_job_and_writes_the_report(joblib_sweep):
     tmp, _, proc = joblib_sweep
     sweep = tmp / "sweep"
@@ -46,10 +51,14 @@ def test_joblib_sweep_runs_every_job_and_writes_the_report(joblib_sweep):
     assert "0 failed, 0 incomplete, 0 missing" in proc.stdout
 
 
+@pytest.mark.slow
 def test_relaunching_the_sweep_skips_all_complete_runs(joblib_sweep):
     tmp, args, _ = joblib_sweep
-    # A relaunch lands in a new sweep dir: completed runs are found by their content hash.
-    args = [a for a in args if not a.startswith("hydra.sweep.dir")] + [f"hydra.sweep.dir={tmp}/relaunch"]
+    # A relaunch lands in a new sweep dir: completed runs are found by their content hash. It runs in-process
+    # (basic launcher): skipping is the job's logic, whatever the launcher (the lost-worker test relaunches under
+    # joblib), and twelve worker processes would only add their start-up.
+    args = [a for a in args if not a.startswith(("hydra.sweep.dir", "hydra/launcher", "hydra.launcher"))]
+    args += ["hydra/launcher=basic", f"hydra.sweep.dir={tmp}/relaunch"]
     start = time.perf_counter()
     proc = run_cli(args, tmp, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -64,6 +73,7 @@ def test_relaunching_the_sweep_skips_all_complete_runs(joblib_sweep):
     assert time.perf_counter() - start < 120
 
 
+@pytest.mark.slow
 def test_submitit_local_launcher_runs_jobs(tmp_path):
     proc = run_cli(["-m", "hydra/launcher=submitit_local", "method=rgp,random", "train.epochs=1",
                     "model.width=32", "model.depth=2"], tmp_path, timeout=600)
@@ -79,15 +89,18 @@ def test_slurm_launcher_config_composes():
     assert "SlurmLauncher" in proc.stdout and "max_num_timeout: 3" in proc.stdout
 
 
+@pytest.mark.slow
 def test_failed_jobs_are_listed_in_the_sweep_report(tmp_path):
-    proc = run_cli(["-m", "model=mlp,vgg16", "train.epochs=1", "model.width=32", "model.depth=2"],
+    # A divergence passes every pre-launch check and fails only at run time, inside its job.
+    proc = run_cli(["-m", "train.lr=0.05,1e6", "train.epochs=1", "model.width=32", "model.depth=2"],
                    tmp_path, timeout=600)
     report = (tmp_path / "sweep" / "report" / "report.md").read_text()
-    assert "1 failed" in report and "vgg16 needs images of at least 32x32" in report
+    assert "1 failed" in report and "diverged: the training loss became nan" in report
     assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 1
     assert proc.returncode != 0  # Hydra reports the failed job after the others finished
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("phase", ["pretrain", "train"])
 def test_killed_run_resumes_and_matches_an_uninterrupted_run(phase, tmp_path):
     args = ["method=magnitude", "train.epochs=6", "train.pretrain_epochs=6", "model.width=256"]
@@ -97,7 +110,7 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run(phase, tmp_path):
 
     work = tmp_path / "work"
     work.mkdir()
-    extra = [f"hydra.run.dir={work}/run", f"cache_dir={work}/cache", "logger=none"]
+    extra = [f"hydra.run.dir={work}/run", f"cache_dir={work}/cache", "logger=none", "measure.latency.enabled=false"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "rgp_bench", *extra, *args], cwd=work, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -158,6 +171,7 @@ def test_concurrent_jobs_share_one_dense_checkpoint(tmp_path):
     assert all(r[2] == float(trainers.pop()) for r in results[:1]) and results[0][2] == results[1][2]
 
 
+@pytest.mark.slow
 def test_wandb_sweep_groups_runs_and_logs_a_summary_run(tmp_path):
     proc = run_cli(["-m", "method=rgp,random", "train.epochs=1", "model.width=32", "model.depth=2"], tmp_path,
                    fast=False, timeout=600)
@@ -171,3 +185,42 @@ def test_wandb_sweep_groups_runs_and_logs_a_summary_run(tmp_path):
     job_run = next(sweep.glob("method=rgp*/wandb/offline-run-*"))
     job_logged = b"".join(p.read_bytes() for p in job_run.glob("*.wandb"))
     assert b"digits-mlp-r0.9" in job_logged and b"sweep-" in job_logged  # cell group, sweep tag
+
+
+@pytest.mark.slow
+def test_a_lost_joblib_worker_fails_only_its_job_and_a_relaunch_completes_it(tmp_path):
+    common = ["train.epochs=8", "model.width=256", "logger=none", "measure.latency.enabled=false"]
+    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "method=rgp,random", "seed=0,1", *common,
+            f"hydra.sweep.dir={tmp_path}/sweep", f"cache_dir={tmp_path}/cache"]
+    # Job 0 of the sweep; its own checkpoint (not just any) must exist when it is killed, or it restarts from 0.
+    # The launcher gives each of its 2 workers their share of the cores, and the thread count is part of the run id.
+    job0 = make_cfg("method=rgp", "seed=0", f"hardware.threads={threads_per_worker(2)}", *common)
+    job0_checkpoint = tmp_path / "cache" / "runs" / run_id(job0) / "checkpoint.pt"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "rgp_bench", *args], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    victim = None
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and victim is None and proc.poll() is None:
+        pid_file = tmp_path / "sweep" / ".launcher" / "0.pid"
+        if job0_checkpoint.is_file() and pid_file.is_file():  # job 0 is training and has a checkpoint: kill it
+            victim = int(pid_file.read_text())
+            os.kill(victim, signal.SIGKILL)
+        time.sleep(0.05)
+    output, _ = proc.communicate(timeout=600)
+    assert victim is not None, output[-3000:]
+    assert proc.returncode != 0  # a failed job makes the sweep exit non-zero, after the others finished
+    jobs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if "method=" in p.name)
+    errors = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/error.json")]
+    assert len(errors) == 1 and "lost: the job's worker process was killed by signal SIGKILL" in errors[0]["error"]
+    assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 3, jobs
+    report = (tmp_path / "sweep" / "report" / "report.md").read_text()
+    assert "1 failed" in report and "killed by signal SIGKILL" in report
+
+    again = subprocess.run([sys.executable, "-m", "rgp_bench", *args], cwd=tmp_path, env=env, text=True,
+                           capture_output=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    records = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/results.json")]
+    assert len(records) == 4 and not list((tmp_path / "sweep").glob("*/error.json"))
+    assert sum(r["epochs"]["resumed_from"] >= 1 for r in records) == 1  # the lost job resumed from its checkpoint
+    assert again.stdout.count("skip: run ") == 3

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from enum import Enum
+
 import pytest
 import torch
 from tests.conftest import make_cfg
 from torch.utils.data import TensorDataset
 
-from rgp_bench.dense_cache import dense_key
+from rgp_bench.config.schema import TrainCfg
 from rgp_bench.hardware import resolve_hardware, seed_everything
+from rgp_bench.store.dense import NOT_PRETRAINING, dense_key
 from rgp_bench.train import make_loader, train_phase
 from rgp_bench.train.checkpoint import save_checkpoint
 
@@ -81,3 +85,24 @@ def test_dense_key_covers_what_shapes_the_dense_weights():
     assert key != dense_key(make_cfg("method=magnitude", "train.limit_batches=1"), 5)
     assert key != dense_key(make_cfg("method=magnitude", "seed=1"), 5)
     assert key != dense_key(make_cfg("method=magnitude", "train.lr=0.05"), 5)
+
+
+def _changed(value: object) -> str:
+    """An override value different from `value`, of the same kind."""
+    if isinstance(value, bool):
+        return str(not value).lower()
+    if isinstance(value, Enum):
+        return next(str(m) for m in type(value) if m != value)
+    if value is None:
+        return "1"
+    if isinstance(value, int):
+        return str(value + 1)
+    return str(value / 2 if value else 0.05)
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(TrainCfg)])
+def test_dense_key_covers_every_training_field_but_the_named_exclusions(field: str) -> None:
+    base = make_cfg("method=magnitude")
+    other = make_cfg("method=magnitude", f"train.{field}={_changed(base.train[field])}")
+    same = dense_key(base, 5) == dense_key(other, 5)
+    assert same == (field in NOT_PRETRAINING), field

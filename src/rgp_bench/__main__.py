@@ -10,21 +10,28 @@ from omegaconf import DictConfig
 from rgp_bench.config import conf_dir, register
 from rgp_bench.config.preflight import preflight
 from rgp_bench.errors import UserError
-
-register()
+from rgp_bench.slurm_check import check_command_line
 
 
 @hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> float | None:
-    from rgp_bench.runner import run_job
+    from rgp_bench.job import run_job
 
     return run_job(cfg)
 
 
 def main() -> None:
-    """Validate the overrides, then hand over to Hydra (single run or `-m` multirun)."""
+    """Register the schemas, validate the overrides, then hand over to Hydra (single run or `-m` multirun)."""
+    if any(arg in ("--help", "-h") for arg in sys.argv[1:]):
+        from rgp_bench.help import help_text
+
+        register()
+        print(help_text())
+        return
     try:
+        register()
         preflight(sys.argv[1:])
+        check_command_line(sys.argv[1:])
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

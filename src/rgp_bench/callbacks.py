@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from rgp_bench.record import ERROR_FILE
-from rgp_bench.tracking import start_run, sweep_group
+from rgp_bench.record.io import ERROR_FILE
+from rgp_bench.record.tracking import start_run, sweep_group
 
 log = logging.getLogger(__name__)
 
@@ -20,15 +21,19 @@ class SweepReport(Callback):
     """Writes `<sweep dir>/report/` (CSV, Markdown, HTML, plots) once every job of a multirun has ended.
 
     Jobs may run in other processes (joblib, submitit), so the report is built from the `results.json`
-    files on disk, never from in-memory job returns.
+    files on disk, never from in-memory job returns. `reference`: the methods every other method is
+    compared with (set in conf/config.yaml; override with `hydra.callbacks.sweep_report.reference=[...]`).
     """
+
+    def __init__(self, reference: Sequence[str] = ()) -> None:
+        self.reference = tuple(reference)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from rgp_bench.report import build_report
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            report = build_report([sweep_dir], sweep_dir / "report")
+            report = build_report([sweep_dir], sweep_dir / "report", references=self.reference)
         except Exception as exc:  # still report the failed runs below, even without a report
             log.warning("sweep report not written: %s", exc)
             report = None

@@ -12,6 +12,12 @@ class UserError(Exception):
     exit_code = 2
 
 
+class RunFailed(UserError):
+    """A run that cannot give a result (e.g. training diverged): recorded as failed, reported in one line."""
+
+    exit_code = 1
+
+
 def choices_error(what: str, value: object, valid: Iterable[object]) -> UserError:
     """Build the standard 'unknown X' error that names the bad value and lists the valid choices."""
     options = ", ".join(str(v) for v in sorted(valid, key=str))

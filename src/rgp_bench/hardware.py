@@ -24,6 +24,8 @@ class Hardware:
     precision: str
     workers: int
     deterministic: bool
+    # torch's intra-op thread count for this run (floating-point results depend on it).
+    threads: int = 1
 
     @property
     def uses_amp(self) -> bool:
@@ -39,7 +41,7 @@ class Hardware:
         """Device metadata for the run record."""
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else _cpu_name()
         return {"type": self.device.type, "name": name, "precision": self.precision,
-                "torch_threads": str(torch.get_num_threads())}
+                "torch_threads": str(torch.get_num_threads()), "threads": str(self.threads)}
 
 
 def _cpu_name() -> str:
@@ -50,6 +52,24 @@ def _cpu_name() -> str:
     import platform
 
     return platform.processor() or "cpu"
+
+
+def available_threads() -> int:
+    """The cores this process may use: $OMP_NUM_THREADS where set (joblib workers set it to 1), else its CPU
+    affinity (what SLURM or taskset grants), else the machine's CPU count."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def resolved_threads(cfg: DictConfig) -> int:
+    """`hardware.threads`, with null meaning the cores available to this process."""
+    threads = cfg.get("threads")
+    return available_threads() if threads is None else int(threads)
 
 
 def device_type(cfg: DictConfig) -> str:
@@ -64,10 +84,12 @@ def resolve_hardware(cfg: DictConfig) -> Hardware:
     want = device_type(cfg)
     if want == "cuda" and not torch.cuda.is_available():
         raise UserError(f"hardware={cfg.name} needs a CUDA device but none is available; valid choices here: auto, cpu")
-    precision = cfg.precision
+    precision = str(cfg.precision)
     if want == "cpu" and precision == "fp16":
         raise UserError("hardware.precision=fp16 is not supported on CPU; valid choices on CPU: fp32, bf16")
-    return Hardware(torch.device(want), precision, int(cfg.workers), bool(cfg.deterministic))
+    threads = resolved_threads(cfg)
+    torch.set_num_threads(threads)
+    return Hardware(torch.device(want), precision, int(cfg.workers), bool(cfg.deterministic), threads)
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:

@@ -1,147 +1,181 @@
-"""One benchmark run, top to bottom: build -> prune -> measure -> train -> evaluate -> record."""
+"""One benchmark run, top to bottom: build -> (pretrain) -> prune -> measure -> train -> evaluate -> record."""
 
 from __future__ import annotations
 
+import itertools
 import logging
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from torch.utils.data import DataLoader
 
+from rgp_bench.config.choices import Budget, Regime, Sanity, Scope
 from rgp_bench.config.validate import validate_config
-from rgp_bench.data import build_data
-from rgp_bench.dense_cache import dense_key, pretrained_dense
-from rgp_bench.errors import UserError
+from rgp_bench.data import DataBundle, build_data
+from rgp_bench.errors import RunFailed
+from rgp_bench.export.state import save_model_state
 from rgp_bench.hardware import Hardware, resolve_hardware, seed_everything
-from rgp_bench.identity import run_id
-from rgp_bench.measure import MAC_CONVENTION, measure_costs, reductions
-from rgp_bench.methods import MaskContext, get_method
+from rgp_bench.measure import MAC_CONVENTION, CostReport, Timer, measure_costs, reductions
+from rgp_bench.methods import MaskContext, MaskResult, Method, Need, get_method
+from rgp_bench.methods.base import check_result
 from rgp_bench.models import build_model
-from rgp_bench.pruning import apply_masks, current_masks, find_prunable_layers, mask_sparsity
-from rgp_bench.record import SCHEMA_VERSION, environment, now_iso, write_error, write_results
-from rgp_bench.run_store import RunStore
-from rgp_bench.summary import format_summary
-from rgp_bench.tracking import Tracker
-from rgp_bench.train import PhaseResult, evaluate, make_loader, train_phase
+from rgp_bench.pruning import (
+    PrunableLayer,
+    apply_channel_gates,
+    apply_masks,
+    apply_param_masks,
+    copy_model,
+    current_masks,
+    find_prunable_layers,
+    mask_sparsity,
+)
+from rgp_bench.pruning.collapse import layer_collapse
+from rgp_bench.pruning.sanity import inverted, reinitialise, shuffled
+from rgp_bench.record.io import write_results
+from rgp_bench.record.provenance import environment, now_iso
+from rgp_bench.record.schema import (
+    BudgetFacts,
+    CollapseFacts,
+    Cost,
+    DenseCache,
+    DenseScores,
+    Epochs,
+    HistoryRow,
+    Latency,
+    RunRecord,
+    Sparsity,
+)
+from rgp_bench.record.summary import format_summary
+from rgp_bench.record.tracking import Tracker
+from rgp_bench.store.dense import dense_key, pretrained_dense
+from rgp_bench.store.identity import run_id
+from rgp_bench.train import PhaseResult, evaluate, final_and_best_val, make_loader, train_phase
 
 log = logging.getLogger(__name__)
+_PRUNE_DATA_SALT = 3  # seeds the training batches a method may draw, apart from the training phases' own
 
 
-class Timer:
-    """Wall time per pipeline phase."""
+@dataclass
+class Bench:
+    """What a run is built from: the data, the model, its prunable layers and the dense costs."""
 
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._start = time.perf_counter()
+    data: DataBundle
+    model: nn.Module
+    example: torch.Tensor
+    layers: list[PrunableLayer]
+    dense_cost: CostReport
+    val_loader: DataLoader
+    test_loader: DataLoader
 
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
-
-    def totals(self) -> dict[str, float]:
-        return {**self.seconds, "total": time.perf_counter() - self._start}
+    @property
+    def prunable(self) -> set[str]:
+        return {layer.name for layer in self.layers}
 
 
-def resolve_regime(cfg: DictConfig) -> str:
+def resolve_regime(cfg: DictConfig, method: Method) -> Regime:
     """`train.regime`, with `auto` meaning the method's canonical regime."""
-    return cfg.method.canonical_regime if cfg.train.regime == "auto" else cfg.train.regime
+    return method.canonical_regime if cfg.train.regime == Regime.auto else Regime(cfg.train.regime)
 
 
 def identity_fields(cfg: DictConfig) -> dict[str, Any]:
     """The fields that name a run in records, reports and error files."""
+    regime = resolve_regime(cfg, get_method(cfg.method.name))
     return {"run_id": run_id(cfg), "method": cfg.method.name, "dataset": cfg.dataset.name,
-            "model": cfg.model.name, "ratio": cfg.ratio, "seed": cfg.seed, "regime": resolve_regime(cfg)}
+            "model": cfg.model.name, "ratio": cfg.ratio, "seed": cfg.seed, "regime": str(regime),
+            "sanity": str(cfg.sanity)}
 
 
-def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, sweep_dir: str | None = None) -> dict[str, Any]:
-    """Run one experiment end to end and write its record; returns the record.
+def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | None = None,
+        sweep_dir: str | None = None) -> RunRecord:
+    """Run one experiment end to end and write its record and model; returns the record.
 
-    `checkpoint` is the epoch checkpoint to resume from (if it exists) and to keep up to date;
-    `sweep_dir` is set in a multirun, so tracking can group the sweep's runs.
+    `checkpoint` is the epoch checkpoint to resume from (if it exists) and to keep up to date; `method_state`
+    is a directory private to the method (a search's checkpoints); `sweep_dir` is set in a multirun, so
+    tracking can group the sweep's runs.
     """
     validate_config(cfg)
     timer = Timer()
     hw = resolve_hardware(cfg.hardware)
     seed_everything(cfg.seed, hw.deterministic)
     method = get_method(cfg.method.name)
-    regime = resolve_regime(cfg)
+    regime = resolve_regime(cfg, method)
     identity = identity_fields(cfg)
 
-    # build
     with timer.phase("build"):
-        data = build_data(cfg.dataset)
-        model = build_model(cfg.model, data.in_channels, data.image_size, data.num_classes).to(hw.device)
-        example = data.test[0][0].unsqueeze(0).to(hw.device)
-        layers = find_prunable_layers(model, example, cfg.layers)
-        prunable = {layer.name for layer in layers}
-        dense_cost = measure_costs(model, example, prunable)
-        test_loader = make_loader(data.test, cfg.train.eval_batch_size, hw, shuffle=False)
-        val_loader = make_loader(data.val, cfg.train.eval_batch_size, hw, shuffle=False)
+        bench = build_bench(cfg, hw)
 
     tracker = Tracker(cfg, out_dir, identity["run_id"], sweep_dir)
     try:
         pretrain_epochs, pretrain = 0, None
-        if regime == "finetune":
+        if regime == Regime.finetune:
             pretrain_epochs = cfg.train.epochs if cfg.train.pretrain_epochs is None else cfg.train.pretrain_epochs
             with timer.phase("pretrain"):
-                pretrain = _pretrain_dense(cfg, model, data, hw, pretrain_epochs, val_loader, test_loader, tracker)
+                pretrain = pretrain_dense(cfg, bench, hw, pretrain_epochs, tracker)
 
-        # prune
         with timer.phase("prune"):
-            context = MaskContext(seed=cfg.seed, cache_dir=Path(cfg.cache_dir) / "graphs",
-                                  progress=cfg.train.progress)
-            masks = method.compute_masks(cfg.method, layers, cfg.ratio, context)
-            if regime == "scratch":
-                _rescale_init(layers, masks.init_scale)
-            apply_masks(layers, masks.masks)
+            context = mask_context(method, cfg, bench, hw, state_dir=method_state, log=tracker.log)
+            result = method.compute_masks(cfg.method, bench.layers, cfg.ratio, context)
+            check_result(result, bench.layers, method.name)
+            result = apply_sanity_check(cfg, bench, result)
+            apply_pruning(bench, result, regime)
+            collapse = layer_collapse(bench.model, bench.layers, result.masks, bench.example)
 
-        # measure
         with timer.phase("measure"):
-            pruned_cost = measure_costs(model, example, prunable, dense_macs=dense_cost.module_macs)
-            achieved = mask_sparsity(current_masks(layers))
+            pruned_cost = measure_costs(bench.model, bench.example, bench.prunable,
+                                        dense_macs=bench.dense_cost.module_macs)
+            achieved = mask_sparsity(current_masks(bench.layers))
+            reduction = reductions(bench.dense_cost, pruned_cost)
 
-        # train
-        lr = cfg.train.lr if regime == "scratch" or cfg.train.finetune_lr is None else cfg.train.finetune_lr
+        lr = cfg.train.lr if regime == Regime.scratch or cfg.train.finetune_lr is None else cfg.train.finetune_lr
         with timer.phase("train"):
-            trained = train_phase(model, data.train, val_loader, cfg.train, hw, phase="train", epochs=cfg.train.epochs,
-                                  lr=lr, seed=cfg.seed, checkpoint=checkpoint, on_epoch=tracker.log_epoch)
+            trained = train_phase(bench.model, bench.data.train, bench.val_loader, cfg.train, hw, phase="train",
+                                  epochs=cfg.train.epochs, lr=lr, seed=cfg.seed, checkpoint=checkpoint,
+                                  on_epoch=tracker.log_epoch)
+            if cfg.train.limit_batches is None:  # a smoke budget (limit_batches) is not expected to learn
+                check_learned(trained, bench.data.num_classes, len(bench.data.val))
 
-        # evaluate
         with timer.phase("evaluate"):
-            accuracy = _final_and_best_val(model, trained, test_loader, val_loader, hw, cfg.train.limit_batches)
-            accuracy["dense"] = pretrain["test"] if pretrain else None
+            accuracy = final_and_best_val(bench.model, trained, bench.test_loader, bench.val_loader, hw,
+                                          cfg.train.limit_batches)
+            accuracy.dense = DenseScores(**pretrain["test"]) if pretrain else None
 
-        # record
-        record = {
-            **identity, "created": now_iso(),
-            "epochs": {"pretrain": pretrain_epochs, "train": cfg.train.epochs,
-                       "total": pretrain_epochs + cfg.train.epochs, "resumed_from": trained.resumed_from},
-            "accuracy": accuracy,
-            "sparsity": {"requested": cfg.ratio, "achieved": achieved,
-                         "overall": 1.0 - pruned_cost.total.params_nonzero / pruned_cost.total.params},
-            "cost": {"mac_convention": MAC_CONVENTION, "dense": vars(dense_cost.total),
-                     "pruned": vars(pruned_cost.total), "prunable": vars(pruned_cost.prunable),
-                     "prunable_dense": vars(dense_cost.prunable),
-                     "reduction": reductions(dense_cost, pruned_cost), "layers": pruned_cost.to_dict()["layers"]},
-            "method_info": masks.info,
-            "history": (pretrain["history"] if pretrain else []) + trained.history,
-            "dense_cache": {"key": pretrain["key"], "hit": pretrain["hit"]} if pretrain else None,
-            "timings": timer.totals(),
-            "config": OmegaConf.to_container(cfg, resolve=True),
-            "environment": environment(hw.describe()),
-            "output_dir": str(out_dir.resolve()),
-        }
+        latency = None
+        if cfg.measure.latency.enabled:
+            with timer.phase("latency"):
+                latency = run_latency(cfg, bench, method, hw)
+
+        config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        save_model_state(out_dir, bench.model, input_shape=tuple(bench.example.shape[1:]),
+                         num_classes=bench.data.num_classes, config=config)  # type: ignore[arg-type]
+        record = RunRecord(
+            **identity, created=now_iso(),
+            epochs=Epochs(pretrain=pretrain_epochs, train=cfg.train.epochs, total=pretrain_epochs + cfg.train.epochs,
+                          resumed_from=trained.resumed_from),
+            accuracy=accuracy,
+            sparsity=Sparsity(requested=cfg.ratio, achieved=achieved,
+                              overall=1.0 - pruned_cost.total.params_nonzero / pruned_cost.total.params),
+            collapse=CollapseFacts(collapsed=collapse.collapsed, no_path=collapse.no_path,
+                                   empty_layers=list(collapse.empty_layers), narrowest_layer=collapse.narrowest[0],
+                                   narrowest_kept=collapse.narrowest[1]),
+            budget=BudgetFacts(basis=str(method.budget), requested=cfg.ratio,
+                               achieved=reduction.macs if method.budget == Budget.macs else achieved),
+            cost=Cost(mac_convention=MAC_CONVENTION, dense=bench.dense_cost.total, pruned=pruned_cost.total,
+                      prunable=pruned_cost.prunable, prunable_dense=bench.dense_cost.prunable,
+                      reduction=reduction, layers=pruned_cost.layers, latency=latency),
+            method_info=result.info,
+            history=[HistoryRow(**row) for row in (pretrain["history"] if pretrain else []) + trained.history],
+            dense_cache=DenseCache(key=pretrain["key"], hit=pretrain["hit"]) if pretrain else None,
+            timings=timer.totals(),
+            config=config,  # type: ignore[arg-type]
+            environment=environment(hw.describe()),
+            output_dir=str(out_dir.resolve()),
+        )
         path = write_results(out_dir, record)
         tracker.log_record(record)
     finally:
@@ -150,97 +184,111 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, sweep_dir: str | None 
     return record
 
 
-def _pretrain_dense(cfg: DictConfig, model: torch.nn.Module, data: Any, hw: Hardware, epochs: int,
-                    val_loader: Any, test_loader: Any, tracker: Tracker) -> dict[str, Any]:
+def build_bench(cfg: DictConfig, hw: Hardware) -> Bench:
+    """Data, model, prunable layers, dense costs and evaluation loaders (deterministic under the seed)."""
+    data = build_data(cfg.dataset, Path(cfg.cache_dir) / "data")
+    model = build_model(cfg.model, data.in_channels, data.image_size, data.num_classes,
+                        data.spatial_dims).to(hw.device)
+    example = data.test[0][0].unsqueeze(0).to(hw.device)
+    layers = find_prunable_layers(model, example, cfg.layers)
+    dense_cost = measure_costs(model, example, {layer.name for layer in layers})
+    return Bench(data=data, model=model, example=example, layers=layers, dense_cost=dense_cost,
+                 val_loader=make_loader(data.val, cfg.train.eval_batch_size, hw, shuffle=False),
+                 test_loader=make_loader(data.test, cfg.train.eval_batch_size, hw, shuffle=False))
+
+
+def pretrain_dense(cfg: DictConfig, bench: Bench, hw: Hardware, epochs: int, tracker: Tracker) -> dict[str, Any]:
     """Dense training for the finetune regime, shared across methods and ratios via the dense cache."""
     def train(checkpoint: Path) -> dict[str, Any]:
-        result = train_phase(model, data.train, val_loader, cfg.train, hw, phase="pretrain", epochs=epochs,
-                             lr=cfg.train.lr, seed=cfg.seed, checkpoint=checkpoint, on_epoch=tracker.log_epoch)
-        test = evaluate(model, test_loader, hw, cfg.train.limit_batches)
+        result = train_phase(bench.model, bench.data.train, bench.val_loader, cfg.train, hw, phase="pretrain",
+                             epochs=epochs, lr=cfg.train.lr, seed=cfg.seed, checkpoint=checkpoint,
+                             on_epoch=tracker.log_epoch)
+        test = evaluate(bench.model, bench.test_loader, hw, cfg.train.limit_batches)
         return {"history": result.history, "test": test.as_dict()}
 
     key = dense_key(cfg, epochs)
-    meta, hit = pretrained_dense(model, Path(cfg.cache_dir) / "dense", key, train)
+    meta, hit = pretrained_dense(bench.model, Path(cfg.cache_dir) / "dense", key, train)
     if hit:
         log.info("dense model loaded from cache (key %s)", key)
     return {**meta, "key": key, "hit": hit}
 
 
-def _rescale_init(layers: list, scale: dict[str, float]) -> None:
-    with torch.no_grad():
-        for layer in layers:
-            if layer.name in scale:
-                layer.module.weight.mul_(scale[layer.name])
+def mask_context(method: Method, cfg: DictConfig, bench: Bench, hw: Hardware, *, state_dir: Path | None = None,
+                 log: Callable[[dict[str, Any]], None] | None = None) -> MaskContext:
+    """The run inputs `method` declared it needs, and nothing more; never the test split."""
+    supplied: dict[str, Any] = {"log": log} if log is not None else {}
+    if Need.model in method.needs:
+        supplied["model"] = copy_model(bench.model)
+    if Need.train_batches in method.needs:
+        supplied["train_batches"] = lambda count=None: _train_batches(cfg, bench, hw, count)
+    if Need.evaluate in method.needs:
+        supplied["evaluate"] = lambda model: evaluate(model, bench.val_loader, hw, cfg.train.limit_batches).top1
+    if Need.costs in method.needs:
+        supplied["costs"] = lambda model: measure_costs(model, bench.example, bench.prunable,
+                                                        dense_macs=bench.dense_cost.module_macs)
+    return MaskContext(seed=cfg.seed, cache_dir=Path(cfg.cache_dir) / "graphs", progress=cfg.train.progress,
+                       device=hw.device, example=bench.example, state_dir=state_dir, **supplied)
 
 
-def _final_and_best_val(model: torch.nn.Module, trained: PhaseResult, test_loader: Any, val_loader: Any,
-                        hw: Hardware, limit: int | None) -> dict[str, Any]:
-    """Test scores of the final weights and of the weights at the best validation epoch."""
-    final_epoch = trained.history[-1]["epoch"] if trained.history else 0
-    final = {"epoch": final_epoch, **evaluate(model, test_loader, hw, limit).as_dict()}
-    if trained.best_state is None:  # no training epochs: the pruned model itself is both
-        val_top1 = evaluate(model, val_loader, hw, limit).top1
-        return {"final": final, "best_val": {**final, "val_top1": val_top1}}
-    if trained.best_epoch == final_epoch:
-        best = {k: v for k, v in final.items() if k != "epoch"}
-    else:
-        final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        model.load_state_dict(trained.best_state)
-        best = evaluate(model, test_loader, hw, limit).as_dict()
-        model.load_state_dict(final_state)
-    return {"final": final,
-            "best_val": {"epoch": trained.best_epoch, "val_top1": trained.best_val_top1, **best}}
+def _train_batches(cfg: DictConfig, bench: Bench, hw: Hardware, count: int | None) -> Iterator[Any]:
+    """`count` training batches (one pass over the training split when None), in a seeded order."""
+    for epoch in itertools.count():
+        seed = cfg.seed * 1_000_003 + _PRUNE_DATA_SALT * 10_007 + epoch
+        torch.manual_seed(seed)  # augmentation draws from the global generator
+        loader = make_loader(bench.data.train, cfg.train.batch_size, hw, shuffle=True, seed=seed)
+        for batch in loader:
+            if count is not None and count <= 0:
+                return
+            yield tuple(t.to(hw.device) for t in batch)
+            count = None if count is None else count - 1
+        if count is None:
+            return
 
 
-def run_job(cfg: DictConfig) -> float | None:
-    """Hydra task: skip a run that is already complete, else run (resuming if interrupted) and store it.
+def run_latency(cfg: DictConfig, bench: Bench, method: Method, hw: Hardware) -> Latency:
+    """The trained model's inference latency, dense vs masked vs materialised (see measure/inference.py)."""
+    from rgp_bench.measure.inference import measure_inference
 
-    Returns the best validation accuracy (for sweepers). A user mistake becomes one line and a non-zero
-    exit (single run) or a failed job (multirun).
+    settings = cfg.measure.latency
+    return measure_inference(bench.model, bench.example, sorted(bench.prunable), budget=str(method.budget),
+                             batch_sizes=list(settings.batch_sizes), rounds=settings.rounds,
+                             min_run_time=settings.min_run_time, device=hw.device, threads=hw.threads,
+                             build_kernel=settings.build_kernel)
+
+
+def check_learned(trained: PhaseResult, classes: int, val_size: int) -> None:
+    """A run whose final validation accuracy is at chance after training failed: it is not a result.
+
+    Chance means within two standard errors of a uniform guess (100/classes %) on this many validation samples.
     """
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    try:
-        identity = identity_fields(cfg)
-        store = RunStore(Path(cfg.cache_dir) / "runs")
-        with store.lock(identity["run_id"]):
-            done = store.completed(identity["run_id"]) if cfg.skip_complete else None
-            if done is not None:
-                path = write_results(out_dir, {k: v for k, v in done.items() if k not in ("schema_version", "status")})
-                print(format_summary(done, path))
-                print(f"skip: run {identity['run_id']} ({_describe(identity)}) is already complete; "
-                      f"record copied from {done.get('output_dir')}")
-                return done["accuracy"]["best_val"]["val_top1"]
-            sweep_dir = HydraConfig.get().sweep.dir if multirun else None
-            record = run(cfg, out_dir, store.checkpoint(identity["run_id"]), sweep_dir)
-            store.save(identity["run_id"], {"schema_version": SCHEMA_VERSION, "status": "complete", **record})
-    except Exception as exc:
-        failure = _record_failure(cfg, out_dir, exc)
-        if multirun:
-            # Keep the sweep going: the failure is in error.json, the traceback in the job's log, and the
-            # end-of-sweep report lists it (and makes the sweep exit non-zero).
-            log.error("run failed: %s", failure, exc_info=not isinstance(exc, UserError))
-            return None
-        if isinstance(exc, UserError):
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(exc.exit_code)
-        raise
-    # Sweepers (Optuna, Ax, ...) optimise this value: it must be validation accuracy, never test accuracy.
-    return record["accuracy"]["best_val"]["val_top1"]
+    if not trained.history:
+        return
+    chance = 1.0 / classes
+    bound = 100.0 * (chance + 2.0 * math.sqrt(chance * (1.0 - chance) / max(val_size, 1)))
+    final = trained.history[-1]
+    if final["val_top1"] <= bound:
+        raise RunFailed(f"did not learn: validation top-1 is {final['val_top1']:.2f} % after {final['epoch']} "
+                        f"epochs, at chance for {classes} classes (<= {bound:.2f} %); check train.lr and the masks")
 
 
-def _record_failure(cfg: DictConfig, out_dir: Path, exc: Exception) -> str:
-    """Write error.json for a failed run; returns its one-line description."""
-    message = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
-    try:
-        identity = identity_fields(cfg)
-    except Exception:  # a config too broken to hash still gets its failure recorded
-        identity = {"method": cfg.method.name, "dataset": cfg.dataset.name, "model": cfg.model.name,
-                    "ratio": cfg.ratio, "seed": cfg.seed}
-    write_error(out_dir, identity, message)
-    return message
+def apply_sanity_check(cfg: DictConfig, bench: Bench, result: MaskResult) -> MaskResult:
+    """The `sanity` check on the method's masks: shuffled within each layer, inverted scores, or new weights."""
+    if cfg.sanity == Sanity.shuffle:
+        return shuffled(result, cfg.seed)
+    if cfg.sanity == Sanity.invert:
+        return inverted(result, cfg.ratio, Scope(str(cfg.method.get("scope", "global"))))
+    if cfg.sanity == Sanity.reinit:
+        reinitialise(bench.layers, cfg.seed)
+    return result
 
 
-def _describe(identity: dict[str, Any]) -> str:
-    return (f"{identity['method']} {identity['model']}/{identity['dataset']} ratio={identity['ratio']} "
-            f"seed={identity['seed']}")
+def apply_pruning(bench: Bench, result: MaskResult, regime: Regime) -> None:
+    """Freeze the method's masks into the model (and rescale the init first, where asked)."""
+    if regime == Regime.scratch and result.init_scale:
+        with torch.no_grad():
+            for layer in bench.layers:
+                if layer.name in result.init_scale:
+                    layer.module.weight.mul_(result.init_scale[layer.name])
+    apply_masks(bench.layers, result.masks)
+    apply_param_masks(bench.model, result.param_masks)
+    apply_channel_gates(bench.model, result.input_gates)

@@ -6,43 +6,73 @@ names the bad value and the valid choices instead. Sweep values are checked one 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Sequence
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from rgp_bench.config.location import GROUPS, conf_dir, group_options
-from rgp_bench.config.validate import validate_config
+from rgp_bench.config.fields import lookup_check, show
+from rgp_bench.config.location import GROUPS, HYDRA_GROUPS, conf_dir, group_options, hydra_group_options
+from rgp_bench.config.validate import check_output_dir, check_structure, check_with_model, validate_config
 from rgp_bench.errors import UserError, choices_error
+
+_ENUM_CHOICES = re.compile(r"expected one of \[(.*)\]")
 
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _user_overrides(argv: Sequence[str]) -> list[str]:
-    """Config overrides from a command line, leaving out Hydra's flags and `hydra.*` settings."""
-    out: list[str] = []
-    skip_next = False
-    for arg in argv:
-        if skip_next:
-            skip_next = False
-            continue
+_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-path", "-cp", "--config-dir",
+                "-cd", "--info", "-i", "--experimental-rerun"}
+_QUOTING = ("write KEY=VALUE, and quote a value with spaces, brackets or non-ASCII characters "
+            "(e.g. 'cache_dir=\"/my dir\"')")
+
+
+def _split_argv(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """(overrides, flags with values) of a command line."""
+    overrides: list[str] = []
+    flags: dict[str, str] = {}
+    args = iter(argv)
+    for arg in args:
         if arg.startswith("-"):
-            # Flags that take a separate value.
-            skip_next = arg in {"--cfg", "-c", "--package", "-p", "--config-name", "-cn",
-                                "--config-path", "-cp", "--config-dir", "-cd", "--info", "-i"}
+            flag, eq, value = arg.partition("=")
+            if eq and flag in _VALUE_FLAGS:
+                flags[flag] = value
+            elif arg in _VALUE_FLAGS:
+                flags[arg] = next(args, "")
             continue
-        if "=" not in arg:
-            continue
-        key = arg.split("=", 1)[0].lstrip("+~")
-        if key.startswith("hydra"):
-            continue
-        out.append(arg)
-    return out
+        overrides.append(arg)
+    return overrides, flags
+
+
+def _parse(overrides: list[str]) -> list[Override]:
+    """Parse every override; a malformed one is one line naming it."""
+    parser = OverridesParser.create()
+    parsed = []
+    for arg in overrides:
+        try:
+            (override,) = parser.parse_overrides([arg])
+        except HydraException as exc:
+            reason = _first_line(exc).removeprefix("Error parsing override").removeprefix("LexerNoViableAltException:")
+            reason = reason.strip(" '\"")
+            detail = f" ({reason})" if reason and reason != arg else ""
+            raise UserError(f"cannot parse the override {arg!r}{detail}; {_QUOTING}") from None
+        if not override.key_or_group:
+            raise UserError(f"the override {arg!r} has no key; write KEY=VALUE")
+        parsed.append(override)
+    return parsed
+
+
+def _user_overrides(overrides: list[str], parsed: list[Override]) -> list[str]:
+    """The config overrides, leaving out `hydra.*` settings and Hydra's own groups."""
+    return [arg for arg, ov in zip(overrides, parsed, strict=True) if not ov.key_or_group.startswith("hydra")]
 
 
 def _expand(overrides: list[str]) -> list[list[str]]:
@@ -67,13 +97,17 @@ def _expand(overrides: list[str]) -> list[list[str]]:
     return combos
 
 
-def _check_groups(overrides: list[str]) -> None:
-    parsed = OverridesParser.create().parse_overrides(overrides)
+def _check_groups(parsed: list[Override]) -> None:
     for ov in parsed:
         group = ov.key_or_group
-        if group not in GROUPS or ov.is_delete():
+        if ov.is_delete():
+            raise UserError(f"~{group} deletes a setting every run needs; set it instead ({group}=VALUE)")
+        if group in GROUPS:
+            valid = group_options(group)
+        elif group in HYDRA_GROUPS:
+            valid = hydra_group_options(group)
+        else:
             continue
-        valid = [o for o in group_options(group) if not o.endswith("_schema")]
         if ov.is_sweep_override():
             try:
                 values = list(ov.sweep_string_iterator())
@@ -86,21 +120,56 @@ def _check_groups(overrides: list[str]) -> None:
                 raise choices_error(f"{group} option", value, valid)
 
 
+def _check_hydra_settings(parsed: list[Override]) -> None:
+    for ov in parsed:
+        if ov.key_or_group in ("hydra.run.dir", "hydra.sweep.dir") and not str(ov.value() or "").strip():
+            raise UserError(f"{ov.key_or_group} is empty; valid: a directory path")
+        if ov.key_or_group in ("hydra.run.dir", "hydra.sweep.dir") and "${" not in str(ov.value()):
+            check_output_dir(ov.key_or_group, str(ov.value()))
+
+
+def _check_flags(flags: dict[str, str]) -> None:
+    name = flags.get("--config-name", flags.get("-cn"))
+    if name is not None:
+        valid = sorted(p.stem for p in conf_dir().glob("*.yaml"))
+        if name not in valid:
+            raise choices_error("--config-name", name, valid)
+
+
+def _compose_without(override_set: list[str], key: str) -> DictConfig | None:
+    """The config the user chose (e.g. method=magnitude) minus the override of `key`, or None."""
+    others = [o for o in override_set if o.split("=", 1)[0].lstrip("+~") != key]
+    try:
+        return compose("config", overrides=others)
+    except (HydraException, OmegaConfBaseException):
+        return None
+
+
 def _explain(exc: BaseException, override_set: list[str]) -> UserError:
     cause = exc.__cause__ or exc
-    if isinstance(cause, ConfigAttributeError | ConfigKeyError) and getattr(cause, "full_key", None):
-        full_key = str(cause.full_key)
+    full_key = str(getattr(cause, "full_key", "") or "")
+    if isinstance(cause, ConfigAttributeError | ConfigKeyError) and full_key:
         parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
-        # List the keys of the config the user actually chose (e.g. method=magnitude), minus the bad override.
-        others = [o for o in override_set if o.split("=", 1)[0].lstrip("+~") != full_key]
-        try:
-            base: DictConfig | None = compose("config", overrides=others)
-        except (HydraException, OmegaConfBaseException):
-            base = None
+        # List the keys of the config the user actually chose, minus the bad override.
+        base = _compose_without(override_set, full_key)
         node = OmegaConf.select(base, parent) if (base is not None and parent) else base
+        if isinstance(node, DictConfig) and not dataclasses.is_dataclass(OmegaConf.get_type(node)) and parent:
+            # a free-form mapping (e.g. dataset.generator): new keys need Hydra's leading `+`
+            return UserError(f"unknown key '{full_key}'; {parent} takes new keys with a leading +, "
+                             f"e.g. +{full_key}=VALUE")
         if isinstance(node, DictConfig):
             where = f"of {parent}" if parent else "at the top level"
             return UserError(f"unknown key '{full_key}'; valid keys {where}: {', '.join(sorted(node.keys()))}")
+    if isinstance(cause, ValidationError) and full_key:
+        value = getattr(cause, "value", None)
+        choices = _ENUM_CHOICES.search(str(cause))
+        if choices:  # an enum field: name the choices the way every other choice error does
+            key = re.sub(r"\[\d+\]$", " entry", full_key)
+            return choices_error(key, value, [c.strip() for c in choices.group(1).split(",")])
+        base = _compose_without(override_set, full_key)
+        check = lookup_check(base, full_key) if base is not None else None
+        if check is not None:  # a value of the wrong type: say what the setting accepts
+            return UserError(f"{full_key}={show(value)} is invalid; {check.valid}")
     bad = next((o for o in override_set if o.split("=", 1)[0].lstrip("+~") in str(exc)), None)
     prefix = f"invalid override '{bad}': " if bad else ""
     return UserError(prefix + _first_line(cause))
@@ -119,18 +188,25 @@ def _check_mode_flags(argv: Sequence[str]) -> None:
 
 
 def preflight(argv: Sequence[str]) -> None:
-    """Validate the command line's overrides; raise UserError with one line on the first problem."""
+    """Validate a command line before Hydra runs anything; raise UserError with one line on the first problem.
+
+    Every value of a sweep is composed and validated, and checks that need the model (the prunable layers, a
+    method's feasibility) run on it too, so a mistake fails before any output directory is created.
+    """
     _check_mode_flags(argv)
-    overrides = _user_overrides(argv)
-    _check_groups(overrides)
-    try:
-        combos = _expand(overrides)
-    except HydraException as exc:
-        raise UserError(f"cannot parse the command line: {_first_line(exc)}") from None
+    words, flags = _split_argv(argv)
+    _check_flags(flags)
+    parsed = _parse(words)
+    _check_groups(parsed)
+    _check_hydra_settings(parsed)
+    overrides = _user_overrides(words, parsed)
+    combos = _expand(overrides)
     with initialize_config_dir(str(conf_dir()), version_base="1.3"):
         for combo in combos:
             try:
                 cfg = compose("config", overrides=combo)
-            except (HydraException, OmegaConfBaseException) as exc:
+            except (HydraException, OmegaConfBaseException, ValueError) as exc:
                 raise _explain(exc, combo) from None
+            check_structure(cfg)
             validate_config(cfg)
+            check_with_model(cfg)

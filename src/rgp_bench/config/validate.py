@@ -1,100 +1,113 @@
-"""Checks that need more than a type: ranges and closed sets of choices. Each failure is one line."""
+"""Validation of a composed config: each setting's own range (declared on its schema field), the config's
+structure, the rules that span several fields, the output directories, and the checks that need the model
+(but no data). Types and enum choices were already enforced by OmegaConf at composition. Each failure is
+one line naming the bad value and what is valid.
+"""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+import dataclasses
+import os
+import shutil
+from pathlib import Path
 
-from rgp_bench.errors import UserError, choices_error
-from rgp_bench.graphs import STARTS, STRATEGIES
+from omegaconf import DictConfig, OmegaConf
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "train.regime": ("auto", "scratch", "finetune"),
-    "train.optimizer": ("sgd", "adam"),
-    "train.schedule": ("cosine", "step", "constant"),
-    "hardware.device": ("auto", "cpu", "cuda"),
-    "hardware.precision": ("fp32", "bf16", "fp16"),
-    "logger.mode": ("offline", "online", "disabled"),
-    "method.canonical_regime": ("scratch", "finetune"),
-}
-METHOD_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
-    "rgp": {"strategy": STRATEGIES, "start": STARTS},
-    "magnitude": {"scope": ("global", "layer")},
-    "random": {"scope": ("layer", "global")},
-}
-LAYER_TYPES: tuple[str, ...] = ("Conv2d", "Linear")
+from rgp_bench.config.choices import Regime, Sanity
+from rgp_bench.config.fields import check_fields
+from rgp_bench.errors import UserError
 
-
-def _select(cfg: DictConfig, dotted: str) -> object:
-    node: object = cfg
-    for part in dotted.split("."):
-        node = node[part]  # type: ignore[index]
-    return node
-
-
-def _check_range(name: str, value: float, lo: float, hi: float, *, hi_open: bool = True) -> None:
-    ok = lo <= value < hi if hi_open else lo <= value <= hi
-    if not ok:
-        bracket = ")" if hi_open else "]"
-        raise UserError(f"{name}={value} is out of range; valid range: [{lo}, {hi}{bracket}")
-
-
-def _optional_positive(name: str, value: object, *, integer: bool = False, allow_zero: bool = False) -> None:
-    """null, or a number > 0 (>= 0 with allow_zero; an int when `integer`)."""
-    if value is None:
-        return
-    kinds = (int,) if integer else (int, float)
-    ok = isinstance(value, kinds) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        what = "an integer" if integer else "a number"
-        bound = ">= 0" if allow_zero else "> 0"
-        raise UserError(f"{name}={value!r} is invalid; valid: null or {what} {bound}")
+MIN_FREE_BYTES = 64 * 2**20  # below this a run cannot even write its checkpoints
 
 
 def validate_config(cfg: DictConfig) -> None:
-    """Raise UserError naming the first bad value in a composed config, with its valid choices."""
-    _check_range("ratio", cfg.ratio, 0.0, 1.0)
-    for key, valid in CHOICES.items():
-        value = _select(cfg, key)
-        if value not in valid:
-            raise choices_error(key, value, valid)
-    for key, valid in METHOD_CHOICES.get(cfg.method.name, {}).items():
-        value = cfg.method[key]
-        if value not in valid:
-            raise choices_error(f"method.{key}", value, valid)
-    if cfg.method.name == "rgp":
-        nodes = cfg.method.nodes
-        if nodes != "auto" and not (isinstance(nodes, int) and nodes >= 3):
-            raise UserError(f"method.nodes={nodes!r} is invalid; valid choices: auto or an integer >= 3")
-        degree = cfg.method.degree
-        if degree is not None and not isinstance(degree, int):
-            raise UserError(f"method.degree={degree!r} is invalid; valid choices: null or an integer")
-        _optional_positive("method.graph_iters", cfg.method.graph_iters, integer=True, allow_zero=True)
-        _optional_positive("method.graph_seconds", cfg.method.graph_seconds)
+    """Raise UserError for the first bad value in a composed config."""
+    check_fields(cfg)
+    _check_cross_field_rules(cfg)
+    check_output_dir("cache_dir", str(cfg.cache_dir))
+
+
+def _check_cross_field_rules(cfg: DictConfig) -> None:
+    from rgp_bench.methods import get_method
+
     train = cfg.train
-    if train.epochs < 0:
-        raise UserError(f"train.epochs={train.epochs} is invalid; valid range: an integer >= 0")
-    if train.pretrain_epochs is not None and (not isinstance(train.pretrain_epochs, int) or train.pretrain_epochs < 0):
-        raise UserError(f"train.pretrain_epochs={train.pretrain_epochs!r} is invalid; valid: null or an integer >= 0")
-    for key in ("batch_size", "eval_batch_size"):
-        if train[key] < 1:
-            raise UserError(f"train.{key}={train[key]} is invalid; valid range: an integer >= 1")
-    if train.limit_batches is not None and (not isinstance(train.limit_batches, int) or train.limit_batches < 1):
-        raise UserError(f"train.limit_batches={train.limit_batches!r} is invalid; valid: null or an integer >= 1")
-    if train.lr <= 0:
-        raise UserError(f"train.lr={train.lr} is invalid; valid range: a number > 0")
-    _optional_positive("train.finetune_lr", train.finetune_lr)
-    _check_range("train.momentum", train.momentum, 0.0, 1.0)
     if train.nesterov and train.momentum == 0:
         raise UserError("train.nesterov=true needs train.momentum > 0; valid: nesterov=false or a momentum in (0, 1)")
-    if train.weight_decay < 0:
-        raise UserError(f"train.weight_decay={train.weight_decay} is invalid; valid range: a number >= 0")
-    if train.step_size < 1:
-        raise UserError(f"train.step_size={train.step_size} is invalid; valid range: an integer >= 1")
-    if train.gamma <= 0:
-        raise UserError(f"train.gamma={train.gamma} is invalid; valid range: a number > 0")
-    _check_range("train.label_smoothing", train.label_smoothing, 0.0, 1.0)
-    bad_types = [t for t in cfg.layers.types if t not in LAYER_TYPES]
-    if bad_types or not cfg.layers.types:
-        raise choices_error("layers.types entry", bad_types[0] if bad_types else "[]", LAYER_TYPES)
-    if cfg.hardware.workers < 0:
-        raise UserError(f"hardware.workers={cfg.hardware.workers} is invalid; valid range: an integer >= 0")
+    method = get_method(cfg.method.name)
+    if train.regime != Regime.auto and train.regime not in method.regimes:
+        valid = ", ".join(["auto", *sorted(str(r) for r in method.regimes)])
+        raise UserError(f"train.regime={train.regime} is not supported by method {method.name}; valid choices: {valid}")
+    regime = method.canonical_regime if train.regime == Regime.auto else train.regime
+    if cfg.sanity == Sanity.invert and not method.scored:
+        from rgp_bench.methods import METHODS
+
+        scored = ", ".join(sorted(name for name, m in METHODS.items() if m.scored))
+        raise UserError(f"sanity=invert needs a method that ranks weights by a score; {method.name} does not; "
+                        f"valid methods: {scored}")
+    if cfg.sanity == Sanity.reinit and regime != Regime.finetune:
+        raise UserError(f"sanity=reinit draws new weights for a pruned trained model, but {method.name} runs in the "
+                        f"{regime} regime (its weights are fresh anyway); valid: train.regime=finetune, or "
+                        "sanity=shuffle")
+    if regime == Regime.finetune and train.pretrain_epochs is None and train.epochs == 0:
+        raise UserError(f"method {method.name} prunes a trained model, but train.epochs=0 leaves it untrained "
+                        "(train.pretrain_epochs defaults to train.epochs); set train.pretrain_epochs=N, or "
+                        "train.pretrain_epochs=0 to prune the untrained model on purpose")
+
+
+def check_output_dir(key: str, path: str) -> None:
+    """A directory runs write into: not empty, not a file, writable, and on a disk that is not full."""
+    if not path.strip():
+        raise UserError(f"{key} is empty; valid: a directory path")
+    target = Path(path).expanduser()
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{key}={path} is a file, not a directory; valid: a directory path")
+    existing = next(p for p in (target, *target.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"{key}={path} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{key}={path} is not writable ({existing} is read-only); valid: a writable directory")
+    free = shutil.disk_usage(existing).free
+    if free < MIN_FREE_BYTES:
+        raise UserError(f"{key}={path} is on a full disk ({free // 2**20} MiB free at {existing}); "
+                        f"free some space or choose another {key}")
+
+
+def check_structure(cfg: DictConfig, prefix: str = "") -> None:
+    """Every key of a typed node is one of its schema's fields, and no field is missing (e.g. `~ratio`, `+foo=1`)."""
+    schema = OmegaConf.get_type(cfg)
+    if not dataclasses.is_dataclass(schema):
+        return
+    fields = {f.name for f in dataclasses.fields(schema)}
+    where = f"of {prefix.rstrip('.')}" if prefix else "at the top level"
+    for key in cfg:
+        if key not in fields:
+            raise UserError(f"unknown key '{prefix}{key}'; valid keys {where}: {', '.join(sorted(fields))}")
+    for name in sorted(fields - set(cfg)):
+        raise UserError(f"'{prefix}{name}' is missing (deleted with ~?); every setting needs a value")
+    for key in cfg:
+        node = cfg._get_node(key)
+        if isinstance(node, DictConfig):
+            check_structure(node, f"{prefix}{key}.")
+
+
+def check_with_model(cfg: DictConfig) -> None:
+    """Checks that need the architecture but no data: the model fits the dataset's shape, `layers.*` leaves a
+    prunable layer, and the method can prune those layers at this ratio (e.g. RGP's nodes and degree)."""
+    import torch
+
+    from rgp_bench.data import dataset_shape
+    from rgp_bench.methods import get_method
+    from rgp_bench.models import build_model
+    from rgp_bench.pruning import find_prunable_layers
+
+    shape = dataset_shape(cfg.dataset)
+    state = torch.random.get_rng_state()
+    try:
+        model = build_model(cfg.model, shape.channels, shape.size, shape.classes, shape.spatial_dims)
+    finally:
+        torch.random.set_rng_state(state)
+    example = torch.zeros(1, shape.channels, *([shape.size] * shape.spatial_dims))
+    layers = find_prunable_layers(model, example, cfg.layers)
+    method = get_method(cfg.method.name)
+    if method.check is not None:
+        method.check(cfg.method, layers, cfg.ratio, model, example)

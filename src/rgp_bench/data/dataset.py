@@ -34,8 +34,10 @@ class ImageDataset(Dataset):
         self.images = images
         self.all_labels = labels.to(torch.long)
         self.indices = torch.as_tensor(np.asarray(indices), dtype=torch.long)
-        self.mean = torch.tensor(list(mean), dtype=torch.float32).view(-1, 1, 1)
-        self.std = torch.tensor(list(std), dtype=torch.float32).view(-1, 1, 1)
+        # One value per channel, broadcast over the spatial dims (2 for images, 1 for signals).
+        per_channel = (-1,) + (1,) * (images.dim() - 2)
+        self.mean = torch.tensor(list(mean), dtype=torch.float32).view(per_channel)
+        self.std = torch.tensor(list(std), dtype=torch.float32).view(per_channel)
         self.augment = augment
         self.pad = pad
 
@@ -79,7 +81,10 @@ class DataBundle:
     val: Dataset
     test: Dataset
     in_channels: int
+    # Side length of a square image, or the length of a 1-D signal.
     image_size: int
     num_classes: int
     # Human-readable class names where the dataset ships them (CIFAR meta files); else empty.
     classes: tuple[str, ...] = ()
+    # 2 for images (C x H x W), 1 for signals (C x L).
+    spatial_dims: int = 2

@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
 
+from ..bench_file import machine as shared_machine
+from ..bench_file import write_section
 from .aspl import path_stats
 from .build import build_graph
 from .construct import random_regular
 from .optimizer import DEFAULT_STRATEGY, default_iters
-
-BEGIN, END = "<!-- graphs:begin -->", "<!-- graphs:end -->"
-TITLE = "# rgp-bench benchmarks\n"
 
 GRAPH_CONFIGS: tuple[tuple[int, int], ...] = (
     *((64, k) for k in (4, 6, 8, 10, 12, 14, 16, 18, 20)),  # the issue's k plus 14 and 18 (the k >= 14 target)
@@ -43,7 +39,7 @@ STRATEGY_DEGREES: tuple[int, ...] = (4, 8)
 # Longer (still reproducible) budgets for the pairs with a published result: how much more search buys.
 LONG_RUNS: tuple[tuple[int, int, int], ...] = ((64, 8, 20_000_000), (256, 8, 1_000_000))
 # Lowest ASPL among the authors' stored graphs (M0 in Adjacency/64/<k>/*_information.csv at commit 20a9de9,
-# from docs rgp-method.md §3); they generated n = 64 only.
+# from the authors' Adjacency/*_information.csv at commit 20a9de9); they generated n = 64 only.
 AUTHORS_BEST: dict[tuple[int, int], float] = {
     (64, 4): 3.046, (64, 6): 2.409, (64, 8): 2.128, (64, 10): 1.950, (64, 12): 1.848,
     (64, 14): 1.784, (64, 16): 1.746, (64, 18): 1.714, (64, 20): 1.683,
@@ -56,23 +52,8 @@ MAX_SECONDS_BEAT, MAX_SECONDS_BOUND = 10.0, 1.0
 
 
 def machine() -> dict[str, str]:
-    """CPU model, core count and library versions of this machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "networkx": nx.__version__,
-        "os": platform.platform(terse=True),
-    }
+    """This machine, plus the library versions the graph engine's speed depends on."""
+    return {**shared_machine(), "numpy": np.__version__, "networkx": nx.__version__}
 
 
 def _best_time(fn, repeat: int, min_seconds: float = 0.0) -> float:
@@ -254,22 +235,6 @@ def _notes(rows: Sequence[dict]) -> list[str]:
     return notes
 
 
-def write_section(path: str | os.PathLike, section: str) -> None:
-    """Replace the text between the graphs markers in ``path`` (creating the file with a title if missing)."""
-    p = Path(path)
-    text = p.read_text(encoding="utf-8") if p.exists() else TITLE
-    block = f"{BEGIN}\n{section.rstrip()}\n{END}"
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, p)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rgp_bench.graphs.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--output", default="BENCHMARKS.md", help="markdown file to update (default: %(default)s)")
@@ -300,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"long n={n:4d} k={k:2d} iters={iters:,}: aspl {r['aspl']:.4f} in {r['wall']:.1f} s", flush=True)
     command = "make bench  # = python -m rgp_bench.graphs.bench"
     section = render(rows, speed, machine(), command, time.perf_counter() - t0, strategies, long_runs)
-    write_section(args.output, section)
+    write_section(args.output, "graphs", section)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_write_text
+from ..store.fileio import atomic_write_text
 from .construct import edge_list, from_edges, validate_regular
 from .errors import GraphError
 
@@ -30,9 +30,11 @@ _log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
-    """``$RGP_BENCH_CACHE`` if set, else ``~/.cache/rgp_bench/graphs``."""
-    env = os.environ.get("RGP_BENCH_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "rgp_bench" / "graphs"
+    """``<cache_dir>/graphs``, with runs' default cache_dir: ``$RGP_BENCH_CACHE`` if set, else ``.rgp_cache``.
+
+    The CLI and runs share it, so a graph built by one is reused by the other.
+    """
+    return Path(os.environ.get("RGP_BENCH_CACHE") or ".rgp_cache").expanduser() / "graphs"
 
 
 def cache_key(
@@ -105,7 +107,7 @@ def load(cache_dir: str | os.PathLike, key: dict) -> tuple[np.ndarray, dict] | N
 
 
 def store(cache_dir: str | os.PathLike, key: dict, adjacency: np.ndarray, info: dict) -> Path:
-    """Write an entry atomically (see :func:`rgp_bench.fileio.atomic_write_text`); raises ``OSError`` on failure."""
+    """Write an entry atomically (see :func:`rgp_bench.store.fileio.atomic_write_text`); ``OSError`` on failure."""
     directory = Path(cache_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = cache_path(directory, key)

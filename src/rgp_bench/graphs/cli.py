@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..fileio import atomic_write_text
+from ..store.fileio import atomic_write_text
 from .build import STARTS, build_graph
 from .cache import default_cache_dir
 from .construct import edge_list, feasible_degree
@@ -95,7 +95,8 @@ def _parser() -> _Parser:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     cache = p.add_mutually_exclusive_group()
     cache.add_argument(
-        "--cache-dir", help="graph cache directory (default: $RGP_BENCH_CACHE or ~/.cache/rgp_bench/graphs)"
+        "--cache-dir",
+        help="graph cache directory (default: the runs' one: $RGP_BENCH_CACHE/graphs or .rgp_cache/graphs)",
     )
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -23,16 +23,29 @@ __all__ = [
 ]
 
 
+# Exact all-pairs ASPL keeps n x n bitsets (several at once while optimising): 16384 nodes is 32 MiB each.
+MAX_NODES = 16384
+
+
+def check_nodes(nodes: int) -> None:
+    """Raise :class:`GraphError` unless ``nodes`` is an integer in [3, MAX_NODES]."""
+    if not is_int(nodes):
+        raise GraphError(f"nodes must be an integer, got {nodes!r}")
+    if nodes < 3:
+        raise GraphError(f"nodes {nodes} is too small: a connected regular graph needs nodes >= 3")
+    if nodes > MAX_NODES:
+        raise GraphError(f"nodes {nodes} is too large: at most {MAX_NODES} (the exact ASPL keeps n x n bit matrices, "
+                         f"{nodes * nodes // 8 // 2**20} MiB each at this size)")
+
+
 def check_feasible(nodes: int, degree: int) -> None:
     """Raise :class:`GraphError` unless a connected simple ``degree``-regular graph on ``nodes`` nodes exists.
 
     That is the case exactly when ``2 <= degree <= nodes - 1`` and ``nodes * degree`` is even.
     """
-    for name, value in (("nodes", nodes), ("degree", degree)):
-        if not is_int(value):
-            raise GraphError(f"{name} must be an integer, got {value!r}")
-    if nodes < 3:
-        raise GraphError(f"nodes {nodes} is too small: a connected regular graph needs nodes >= 3")
+    check_nodes(nodes)
+    if not is_int(degree):
+        raise GraphError(f"degree must be an integer, got {degree!r}")
     if degree < 2:
         raise GraphError(
             f"degree {degree} with {nodes} nodes is infeasible: degree must be in [2, {nodes - 1}]"
@@ -51,16 +64,13 @@ def feasible_degree(nodes: int, ratio: float) -> int:
     target ``n * (1 - ratio)``; ties go to the larger ``k``. Raises :class:`GraphError` if none exists
     (e.g. ``n < 3``) or the ratio is outside ``[0, 1]``.
     """
-    if not is_int(nodes):
-        raise GraphError(f"nodes must be an integer, got {nodes!r}")
+    check_nodes(nodes)
     try:
         ratio = float(ratio)
     except (TypeError, ValueError):
         raise GraphError(f"pruning ratio must be a number in [0, 1], got {ratio!r}") from None
     if not 0.0 <= ratio <= 1.0:
         raise GraphError(f"pruning ratio {ratio} is out of range: it must be in [0, 1]")
-    if nodes < 3:
-        raise GraphError(f"nodes {nodes} is too small: a connected regular graph needs nodes >= 3")
     target = nodes * (1.0 - ratio)
     candidates = [k for k in range(2, nodes) if (nodes * k) % 2 == 0]
     if not candidates:  # pragma: no cover - n >= 3 always has k = 2

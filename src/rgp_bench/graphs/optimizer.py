@@ -26,7 +26,7 @@ Strategies:
     temperature is calibrated from the median uphill change of random moves at that point and falls geometrically
     over the rest of the budget; returns the best graph seen.
 ``reference``
-    The authors' bounded random walk (rgp-method.md §3, ``graph/optimizer.py`` + ``Adjacency/Generator.py``):
+    The authors' bounded random walk (their ``graph/optimizer.py`` + ``Adjacency/Generator.py`` at commit 20a9de9):
     calls of at most n(n-1) trials each; within a call ``P0`` (the ASPL at the start of the call) is fixed, a move
     is undone if ``P > P0`` or ``P0 - P > 0.2``, and the call returns as soon as ``0.05 < P0 - P < 0.2``;
     6 trajectories from the start graph of ``iter_num/6`` calls each, and the lowest-ASPL snapshot is returned.
@@ -107,7 +107,7 @@ class OptimizeResult:
 
 
 def reference_calls(nodes: int, degree: int) -> int:
-    """Number of PathOptimizer calls in the authors' Generator.py (``iter_num``, rgp-method.md §3).
+    """Number of PathOptimizer calls in the authors' Generator.py (``iter_num``).
 
     120 for every k at n = 16; otherwise (their n = 64 schedule) 270 for k <= 4, 30 fewer per +2, at least 120.
     """

@@ -1,5 +1,15 @@
 """Cost measurement: parameters and MACs, dense and effective."""
 
-from rgp_bench.measure.costs import MAC_CONVENTION, CostReport, LayerCost, measure_costs, reductions
+from rgp_bench.measure.costs import (
+    MAC_CONVENTION,
+    CostReport,
+    CostTotals,
+    LayerCost,
+    Reduction,
+    measure_costs,
+    reductions,
+)
+from rgp_bench.measure.timer import Timer
 
-__all__ = ["MAC_CONVENTION", "CostReport", "LayerCost", "measure_costs", "reductions"]
+__all__ = ["MAC_CONVENTION", "CostReport", "CostTotals", "LayerCost", "Reduction", "Timer", "measure_costs",
+           "reductions"]

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from rgp_bench.layer_types import WEIGHT_LAYERS
 
 with warnings.catch_warnings():  # fvcore imports torch.jit helpers that warn on recent torch
     warnings.simplefilter("ignore")
@@ -42,6 +44,8 @@ class LayerCost:
 
 @dataclass(frozen=True)
 class CostTotals:
+    """Parameters (all, and those not masked out) and MACs (dense, and scaled by each layer's weight density)."""
+
     params: int
     params_nonzero: int
     macs: int
@@ -58,24 +62,26 @@ class CostReport:
     # Dense MACs per module; masks do not change them, so a pruned model's count can reuse the dense one.
     module_macs: dict[str, int]
 
-    def to_dict(self) -> dict:
-        return {"total": asdict(self.total), "prunable": asdict(self.prunable),
-                "layers": [asdict(layer) for layer in self.layers]}
 
-
-def _masked_out(module: nn.Module) -> int:
-    """Weights removed by a torch.nn.utils.prune mask (0 for an unpruned module)."""
-    mask = getattr(module, "weight_mask", None)
+def _masked_out(module: nn.Module, param: str = "weight") -> int:
+    """Entries of `param` removed by a torch.nn.utils.prune mask (0 when it is not pruned)."""
+    mask = getattr(module, f"{param}_mask", None)
     return int((mask == 0).sum()) if mask is not None else 0
 
 
+def _all_masked_out(module: nn.Module) -> int:
+    """Entries removed from every pruned parameter of `module` itself (weights, biases, BN γ/β)."""
+    return sum(int((mask == 0).sum()) for name, mask in module.named_buffers(recurse=False)
+               if name.endswith("_mask"))
+
+
 def count_params(model: nn.Module) -> tuple[int, int]:
-    """(total, remaining) parameters; remaining = total minus the weights masked out by pruning.
+    """(total, remaining) parameters; remaining = total minus the entries masked out by pruning.
 
     Counting masked entries rather than exact zeros keeps zero-initialised biases from looking pruned.
     """
-    total = sum(p.numel() for p in model.parameters())  # weight_orig stands in for each pruned weight
-    return total, total - sum(_masked_out(m) for m in model.modules())
+    total = sum(p.numel() for p in model.parameters())  # each `*_orig` stands in for its pruned parameter
+    return total, total - sum(_all_masked_out(m) for m in model.modules())
 
 
 def module_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
@@ -110,17 +116,18 @@ def measure_costs(model: nn.Module, example: torch.Tensor, prunable: Collection[
     layers = []
     prunable_weights = prunable_kept = 0
     for name, module in model.named_modules():
-        if not isinstance(module, nn.Conv2d | nn.Linear):
+        if not isinstance(module, WEIGHT_LAYERS):
             continue
         shape = list(module.weight.shape)
         weights = module.weight.numel()
         kept = weights - _masked_out(module)
         bias = module.bias.numel() if module.bias is not None else 0
-        dense_macs = macs.get(name, 0)
+        bias_kept = bias - _masked_out(module, "bias")
+        layer_macs = macs.get(name, 0)
         layers.append(LayerCost(
             name=name, type=type(module).__name__, shape=shape, prunable=name in prunable,
-            params=weights + bias, nonzero=kept + bias, density=kept / weights,
-            macs=dense_macs, macs_effective=round(dense_macs * kept / weights),
+            params=weights + bias, nonzero=kept + bias_kept, density=kept / weights,
+            macs=layer_macs, macs_effective=round(layer_macs * kept / weights),
         ))
         if name in prunable:
             prunable_weights += weights
@@ -134,14 +141,24 @@ def measure_costs(model: nn.Module, example: torch.Tensor, prunable: Collection[
     return CostReport(CostTotals(params, remaining, total_macs, effective), prunable_totals, layers, macs)
 
 
-def reductions(dense: CostReport, pruned: CostReport) -> dict[str, float]:
+@dataclass(frozen=True)
+class Reduction:
     """Fractions removed relative to the dense model: overall and over the prunable layers."""
+
+    params: float
+    macs: float
+    prunable_params: float
+    prunable_macs: float
+
+
+def reductions(dense: CostReport, pruned: CostReport) -> Reduction:
+    """What pruning removed, as fractions of the dense model (overall and over the prunable layers)."""
     def frac(new: int, old: int) -> float:
         return 1.0 - new / old if old else 0.0
 
-    return {
-        "params": frac(pruned.total.params_nonzero, dense.total.params),
-        "macs": frac(pruned.total.macs_effective, dense.total.macs),
-        "prunable_params": frac(pruned.prunable.params_nonzero, dense.prunable.params),
-        "prunable_macs": frac(pruned.prunable.macs_effective, dense.prunable.macs),
-    }
+    return Reduction(
+        params=frac(pruned.total.params_nonzero, dense.total.params),
+        macs=frac(pruned.total.macs_effective, dense.total.macs),
+        prunable_params=frac(pruned.prunable.params_nonzero, dense.prunable.params),
+        prunable_macs=frac(pruned.prunable.macs_effective, dense.prunable.macs),
+    )

@@ -1,33 +1,29 @@
-"""L1-magnitude unstructured pruning, global or layer-wise, via torch.nn.utils.prune.L1Unstructured."""
+"""L1-magnitude unstructured pruning of a trained model, global or layer-wise (torch.nn.utils.prune.L1Unstructured)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-import torch
 from omegaconf import DictConfig
-from torch.nn.utils import prune
 
-from rgp_bench.config.schema import MagnitudeCfg
-from rgp_bench.methods.base import MaskContext, MaskResult, Method
+from rgp_bench.config.choices import Regime, Scope
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
+from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
+from rgp_bench.pruning.selection import keep_top
 
 
-def _l1_mask(weights: torch.Tensor, ratio: float) -> torch.Tensor:
-    method = prune.L1Unstructured(amount=round(ratio * weights.numel()))
-    return method.compute_mask(weights, torch.ones_like(weights)).bool()
+@dataclass
+class MagnitudeCfg(MethodCfg):
+    name: str = "magnitude"
+    scope: Scope = Scope["global"]
 
 
+@register_method(MagnitudeCfg, canonical_regime=Regime.finetune, scored=True,
+                 description="L1-magnitude unstructured pruning")
 def magnitude_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep the largest-|w| weights: over all prunable layers at once (`global`) or within each layer."""
-    weights = [layer.module.weight.detach().float().cpu() for layer in layers]
-    if cfg.scope == "layer":
-        flat = [_l1_mask(w.flatten(), ratio) for w in weights]
-    else:
-        pooled = _l1_mask(torch.cat([w.flatten() for w in weights]), ratio)
-        flat = list(torch.split(pooled, [w.numel() for w in weights]))
-    masks = {layer.name: m.view(layer.weight_shape) for layer, m in zip(layers, flat, strict=True)}
-    return MaskResult(masks, {"scope": cfg.scope})
-
-
-METHOD = Method("magnitude", MagnitudeCfg, magnitude_masks, "L1-magnitude unstructured pruning")
+    scores = {layer.name: layer.module.weight.detach().abs().float().cpu() for layer in layers}
+    kept = keep_top(list(scores.values()), ratio, cfg.scope)
+    return MaskResult(dict(zip(scores, kept, strict=True)), {"scope": str(cfg.scope)}, scores=scores)

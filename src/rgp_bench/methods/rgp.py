@@ -5,19 +5,58 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from rgp_bench.config.schema import RGPCfg
+from rgp_bench.config.choices import Choice, Regime
+from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.errors import UserError
-from rgp_bench.graphs import GraphError, block_mask, build_graph, feasible_degree
-from rgp_bench.methods.base import MaskContext, MaskResult, Method
+from rgp_bench.graphs import (
+    DEFAULT_STRATEGY,
+    STARTS,
+    STRATEGIES,
+    GraphError,
+    block_mask,
+    build_graph,
+    check_feasible,
+    feasible_degree,
+)
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
+from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
 
 log = logging.getLogger(__name__)
 MAX_AUTO_NODES = 64
+Strategy = Choice.of("Strategy", STRATEGIES)
+Start = Choice.of("Start", STARTS)
+
+
+@dataclass
+class RGPCfg(MethodCfg):
+    """Defaults: no self-loops, n = 64 capped at the narrowest layer, k from the ratio, the same graph and channel
+    map in every layer, the engine's annealing optimiser (see README, "Methods")."""
+
+    name: str = "rgp"
+    # "auto" = 64 capped at the narrowest masked layer; an int is used as is (error if too large).
+    nodes: Any = setting("auto", check=AutoOr(3))
+    # None = derived from the ratio (nearest feasible degree); an int overrides the ratio.
+    degree: int | None = setting(None, check=Number(lo=2, integer=True, nullable=True))
+    # true = graph2nn variant: every node also keeps its own group, keep (k+1)/n.
+    self_loops: bool = False
+    # The graph engine's benchmarked default (see BENCHMARKS.md); reference = the authors' bounded random walk.
+    strategy: Strategy = Strategy[DEFAULT_STRATEGY]  # type: ignore[valid-type]
+    start: Start = Start["random"]  # type: ignore[valid-type]
+    # null = the engine's default, reproducible swap budget; graph_seconds caps wall time (machine-dependent).
+    graph_iters: int | None = setting(None, check=Number(lo=0, integer=True, nullable=True))
+    graph_seconds: float | None = setting(None, check=Number(lo=0, lo_open=True, nullable=True))
+    # Ablation: permute the node->channel map independently in every layer.
+    permute_layers: bool = False
+    # Scratch regime only: rescale the init by 1/sqrt(density) to keep the dense fan-in variance.
+    rescale_init: bool = False
 
 
 def choose_nodes(requested: object, layers: Sequence[PrunableLayer]) -> tuple[int, str | None]:
@@ -48,6 +87,34 @@ def choose_degree(cfg: DictConfig, nodes: int, ratio: float) -> int:
     return feasible_degree(nodes, ratio)
 
 
+def graph_layer_masks(adjacency: np.ndarray, layers: Sequence[PrunableLayer], *, self_loops: bool = False,
+                      permute: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
+    """One block mask per layer from a graph's adjacency (whole kernels kept between adjacent channel groups).
+
+    With `permute`, each layer's output and input channels are permuted independently (the permute_layers ablation).
+    """
+    masks: dict[str, torch.Tensor] = {}
+    for layer in layers:
+        mask = block_mask(adjacency, layer.out_channels, layer.in_channels, self_loops=self_loops)
+        if permute is not None:
+            mask = mask[permute.permutation(layer.out_channels)][:, permute.permutation(layer.in_channels)]
+        kernel = layer.weight_shape[2:]
+        block = torch.from_numpy(np.array(mask, dtype=bool)).reshape(mask.shape + (1,) * len(kernel))
+        masks[layer.name] = block.expand(layer.weight_shape).contiguous()
+    return masks
+
+
+def check_rgp(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, model: object, example: object) -> None:
+    """Pre-flight: the node count fits every masked layer, and the degree gives a feasible regular graph."""
+    nodes, _ = choose_nodes(cfg.nodes, layers)
+    try:
+        check_feasible(nodes, choose_degree(cfg, nodes, ratio))
+    except GraphError as exc:
+        raise UserError(str(exc)) from None
+
+
+@register_method(RGPCfg, canonical_regime=Regime.scratch, check=check_rgp,
+                 description="Regular Graph Pruning (Chen et al., TNNLS 2023)")
 def rgp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Build (or load from cache) the graph and return one block mask per layer."""
     nodes, note = choose_nodes(cfg.nodes, layers)
@@ -56,28 +123,22 @@ def rgp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ct
     try:
         degree = choose_degree(cfg, nodes, ratio)
         adjacency, graph = build_graph(
-            nodes, degree, strategy=cfg.strategy, start=cfg.start, seed=ctx.seed,
+            nodes, degree, strategy=str(cfg.strategy), start=str(cfg.start), seed=ctx.seed,
             iters=cfg.graph_iters, seconds=cfg.graph_seconds, cache_dir=ctx.cache_dir, progress=ctx.progress,
         )
     except GraphError as exc:
         raise UserError(str(exc)) from None
+    log.info("graph: n=%d k=%d %s/%s, ASPL %.4f (bound %.4f), %s", nodes, degree, cfg.start, cfg.strategy,
+             graph["aspl"], graph["lower_bound"],
+             "from the cache" if graph.get("cache_hit") else f"built in {graph['seconds']:.2f} s")
     kept = (degree + int(cfg.self_loops)) / nodes
     nominal = 1.0 - kept
     if cfg.degree is None and abs(nominal - ratio) > 0.01:
         log.warning("ratio %.4f is not reachable with %d nodes; using degree %d, nominal ratio %.4f",
                     ratio, nodes, degree, nominal)
-    rng = np.random.default_rng(ctx.seed)
-    masks: dict[str, torch.Tensor] = {}
-    for layer in layers:
-        mask = block_mask(adjacency, layer.out_channels, layer.in_channels, self_loops=cfg.self_loops)
-        if cfg.permute_layers:
-            mask = mask[rng.permutation(layer.out_channels)][:, rng.permutation(layer.in_channels)]
-        kernel = layer.weight_shape[2:]
-        block = torch.from_numpy(np.array(mask, dtype=bool)).reshape(mask.shape + (1,) * len(kernel))
-        masks[layer.name] = block.expand(layer.weight_shape).contiguous()
+    permute = np.random.default_rng(ctx.seed) if cfg.permute_layers else None
+    masks = graph_layer_masks(adjacency, layers, self_loops=cfg.self_loops, permute=permute)
     info = {"nodes": nodes, "degree": degree, "nominal_ratio": nominal, "nodes_note": note, **graph}
     init_scale = {layer.name: 1.0 / math.sqrt(kept) for layer in layers} if cfg.rescale_init else {}
     return MaskResult(masks, info, init_scale)
 
-
-METHOD = Method("rgp", RGPCfg, rgp_masks, "Regular Graph Pruning (Chen et al., TNNLS 2023)")

@@ -1,4 +1,4 @@
-"""CIFAR ResNets: ResNet-20/56/110 (He et al. 2016, option-A shortcuts) and the CIFAR ResNet-18.
+"""CIFAR ResNets: ResNet-20/44/56/110 (He et al. 2016, option-A shortcuts) and the CIFAR ResNet-18.
 
 Every module is registered in the order forward runs it, so the stem is the first conv and the
 classifier (`fc`) the last one in both `named_modules()` and execution order.

@@ -9,13 +9,14 @@ gets stride 1 (total stride 16). From SMALL_IMAGE up the ImageNet stems are kept
 from __future__ import annotations
 
 from torch import nn
-from torchvision.models import mobilenet_v2, resnet50
 
 SMALL_IMAGE = 64
 
 
 def resnet50_adapted(in_channels: int, image_size: int, num_classes: int) -> nn.Module:
     """torchvision ResNet-50 (bottleneck, 1×1 conv projection shortcuts) for the given input."""
+    from torchvision.models import resnet50  # imported on demand: torchvision adds seconds to every start-up
+
     model = resnet50(weights=None, num_classes=num_classes)
     if image_size < SMALL_IMAGE:
         model.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
@@ -27,6 +28,8 @@ def resnet50_adapted(in_channels: int, image_size: int, num_classes: int) -> nn.
 
 def mobilenet_v2_adapted(in_channels: int, image_size: int, num_classes: int) -> nn.Module:
     """torchvision MobileNetV2 (depthwise convs are ordinary grouped nn.Conv2d) for the given input."""
+    from torchvision.models import mobilenet_v2
+
     model = mobilenet_v2(weights=None, num_classes=num_classes)
     stride = 1 if image_size < SMALL_IMAGE else 2
     if stride != 2 or in_channels != 3:

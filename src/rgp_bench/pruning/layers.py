@@ -9,8 +9,8 @@ from omegaconf import DictConfig
 from torch import nn
 
 from rgp_bench.errors import UserError
-
-_TYPES: dict[str, type[nn.Module]] = {"Conv2d": nn.Conv2d, "Linear": nn.Linear}
+from rgp_bench.forward import forward_once
+from rgp_bench.layer_types import BY_NAME, WEIGHT_LAYERS
 
 
 @dataclass(frozen=True)
@@ -37,20 +37,11 @@ class PrunableLayer:
 def execution_order(model: nn.Module, example: torch.Tensor) -> list[str]:
     """Names of the conv/linear modules in the order a forward pass calls them."""
     order: list[str] = []
-    hooks = [
+    forward_once(model, example, [
         module.register_forward_pre_hook(lambda _m, _i, name=name: order.append(name))
         for name, module in model.named_modules()
-        if isinstance(module, nn.Conv2d | nn.Linear)
-    ]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(example)
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(was_training)
+        if isinstance(module, WEIGHT_LAYERS)
+    ])
     return list(dict.fromkeys(order))
 
 
@@ -63,14 +54,17 @@ def find_prunable_layers(model: nn.Module, example: torch.Tensor, cfg: DictConfi
     modules = dict(model.named_modules())
     unknown = [name for name in cfg.exclude if name not in modules]
     if unknown:
-        raise UserError(f"layers.exclude names unknown module {unknown[0]!r}; see the per-layer table for valid names")
+        layers = [name for name, m in modules.items() if isinstance(m, WEIGHT_LAYERS)]
+        shown = ", ".join(layers[:6]) + (", ..." if len(layers) > 6 else "")
+        raise UserError(f"layers.exclude names unknown module {unknown[0]!r}; valid: the model's conv/linear "
+                        f"layers ({shown}; all in a record's cost.layers)")
     order = execution_order(model, example)
     skip = set(cfg.exclude)
     if cfg.exclude_stem and order:
         skip.add(order[0])
     if cfg.exclude_classifier and order:
         skip.add(order[-1])
-    types = tuple(_TYPES[t] for t in cfg.types)
+    types = tuple(BY_NAME[str(t)] for t in cfg.types)
     layers = [
         PrunableLayer(name, modules[name], i)
         for i, name in enumerate(order)

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rgp_bench.identity import VOLATILE_KEYS
 from rgp_bench.report import stats
 from rgp_bench.report.collect import Run, normalize_value
+from rgp_bench.report.columns import AGGREGATED
+from rgp_bench.store.identity import VOLATILE_KEYS
 
 METRICS = ("best_val", "final")
-REFERENCE_METHODS = ("magnitude", "random")
-# Columns averaged per group (each gives <col>_mean and <col>_std).
-NUMERIC = (
-    "top1_final",
-    "top5_final",
-    "top1_best_val",
-    "top5_best_val",
-    "params_reduction",
-    "macs_reduction",
-    "prunable_params_reduction",
-    "prunable_macs_reduction",
-    "sparsity_achieved",
-    "epochs_total",
-)
-GROUP_KEYS = ("dataset", "model", "regime", "ratio", "method", "variant")
+GROUP_KEYS = ("dataset", "model", "regime", "ratio", "budget", "method", "variant")
 
 # Config keys that never make two runs different experiments: identity/grouping keys, paths, logging and
 # where the run executed.
@@ -40,7 +29,7 @@ _IGNORED_KEYS = frozenset(
         "train.regime",
         "train.eval_batch_size",
         "method.name",
-        "method.canonical_regime",
+        "method.canonical_regime",  # a config key in records written before methods declared it in code
         "dataset.name",
         "model.name",
         "hardware.name",
@@ -59,10 +48,13 @@ def ratio_key(r: float | None) -> float | None:
     return None if r is None else round(float(r), 6)
 
 
-def deduplicate(runs: Sequence[Run]) -> tuple[list[Run], list[dict[str, Any]]]:
-    """Keep one run per run_id (the newest `created`); the others are returned as 'duplicate' problems.
+def deduplicate(runs: Sequence[Run]) -> tuple[list[Run], list[dict[str, Any]], int]:
+    """One run per run_id: returns (runs kept, 'duplicate' problems, number of identical copies dropped).
 
-    The same run_id means the same resolved config, so counting both would weigh that seed twice.
+    The same run_id means the same resolved config, so counting both would weigh that seed twice. Identical
+    records (a skipped rerun copies the stored record into its new sweep dir) are the same run: all but one
+    are dropped without a problem. Of records that share a run_id but differ, the newest `created` is kept
+    and the others are listed as duplicates, with the entries they differ in.
     """
     by_id: dict[Any, list[Run]] = defaultdict(list)
     kept: list[Run] = []
@@ -71,21 +63,39 @@ def deduplicate(runs: Sequence[Run]) -> tuple[list[Run], list[dict[str, Any]]]:
             by_id[r.row["run_id"]].append(r)
         else:
             kept.append(r)
-    problems = []
+    problems: list[dict[str, Any]] = []
+    copies = 0
     for rid, same in by_id.items():
-        same.sort(key=lambda r: (str(r.row.get("created") or ""), str(r.job_dir)))
-        kept.append(same[-1])
+        distinct = _distinct_records(same)
+        copies += len(same) - len(distinct)
+        distinct.sort(key=lambda r: (str(r.row.get("created") or ""), str(r.job_dir)))
+        newest = distinct[-1]
+        kept.append(newest)
         problems += [
             {
                 "path": str(r.job_dir),
                 "status": "duplicate",
-                "detail": f"same run_id {rid} as {same[-1].job_dir}; not counted",
+                "detail": f"same run_id {rid} as {newest.job_dir} but a different record "
+                f"({', '.join(_differences(r, newest)) or 'contents'} differ); not counted",
                 "run": "",
             }
-            for r in same[:-1]
+            for r in distinct[:-1]
         ]
     kept.sort(key=lambda r: str(r.job_dir))
-    return kept, problems
+    return kept, problems, copies
+
+
+def _distinct_records(runs: Sequence[Run]) -> list[Run]:
+    """The first (by job dir) of each set of identical records."""
+    first: dict[tuple, Run] = {}
+    for r in sorted(runs, key=lambda r: str(r.job_dir)):
+        first.setdefault(tuple(sorted(r.digests.items())) or (str(r.job_dir),), r)
+    return list(first.values())
+
+
+def _differences(a: Run, b: Run) -> list[str]:
+    """The top-level record entries in which two records differ."""
+    return sorted(k for k in a.digests.keys() | b.digests.keys() if a.digests.get(k) != b.digests.get(k))
 
 
 def _relevant(config: dict[str, Any]) -> dict[str, str]:
@@ -124,9 +134,36 @@ def assign_variants(runs: Sequence[Run]) -> None:
         row = r.row
         keys = sorted(split_keys[(row["dataset"], row["model"], row["regime"], row["method"])])
         cfg = _relevant(r.config)
-        row["variant"] = ", ".join(f"{k.removeprefix('method.')}={cfg.get(k, 'unset')}" for k in keys)
+        row["variant"] = ", ".join(f"{k.removeprefix('method.')}={_shown(r.config, k)}" for k in keys)
+        row["_default_variant"] = all(cfg.get(k) == _default_value(row["method"], k) for k in keys)
+        row["_sanity"] = str(r.config.get("sanity") or "none")
         # Settings shared by every method (training budget, data, layers...): comparisons need them to agree.
         row["_settings"] = {k: v for k, v in cfg.items() if not k.startswith("method.")}
+
+
+def _shown(config: dict[str, Any], key: str) -> str:
+    """A setting's value as a label shows it (the config's own spelling: `none` stays `none`)."""
+    if key not in config:
+        return "unset"
+    value = config[key]
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _default_value(method: str, key: str) -> str | None:
+    """The normalised default of a split key: a method setting's schema default, or `sanity`'s `none`."""
+    if key == "sanity":
+        return normalize_value("none")
+    if not key.startswith("method."):
+        return None
+    from rgp_bench.methods import METHODS
+
+    known = METHODS.get(method)
+    if known is None:
+        return None
+    field = next((f for f in dataclasses.fields(known.schema) if f.name == key.removeprefix("method.")), None)
+    if field is None or field.default is dataclasses.MISSING:
+        return None
+    return normalize_value(field.default)
 
 
 def label(row: dict[str, Any]) -> str:
@@ -159,17 +196,68 @@ def group_rows(rows: Iterable[dict[str, Any]], metric: str) -> list[dict[str, An
         g["metric"] = metric
         g["_rows"] = members
         g["_settings"] = _common_settings(members)
+        # The method as its defaults define it (no variant, or every split key at its default): the group a
+        # reference method's name stands for when its variants are compared with it.
+        g["_default_variant"] = all(m.get("_default_variant", True) for m in members)
+        g["sanity"] = members[0].get("_sanity", "none")
         g["seeds"] = sorted({m["seed"] for m in members if m.get("seed") is not None})
         # Statistics are over seeds: several runs of one seed (e.g. on two devices) count once, averaged.
         per_seed = _per_seed(g, col)
         g["n"] = len(per_seed) if per_seed else len(members)
         g["acc_mean"], g["acc_std"], g["acc_n"] = stats.mean_std(list(per_seed.values()))
-        for c in NUMERIC:
+        for c in AGGREGATED:
             g[f"{c}_mean"], g[f"{c}_std"], _ = stats.mean_std(list(_per_seed(g, c).values()) or
                                                              [m.get(c) for m in members])
+        g["layer_density"] = _layer_density(members)
+        g["off_target"] = off_target(g["ratio"], members)
         groups.append(g)
     groups.sort(key=_sort_key)
+    mark_best(groups)
     return groups
+
+
+# A group whose achieved reduction (on its budget basis) is further than this from the requested ratio did not
+# prune what its ratio says (e.g. RGP's k >= 2 of n = 25 nodes stops at 92 %): it is marked, never bolded.
+OFF_TARGET_TOLERANCE = 0.01
+
+
+def off_target(ratio: float | None, members: Sequence[dict[str, Any]]) -> bool:
+    """Whether any run of a group achieved a reduction more than OFF_TARGET_TOLERANCE away from its ratio."""
+    achieved = [m.get("budget_achieved") for m in members]
+    return ratio is not None and any(a is not None and abs(a - ratio) > OFF_TARGET_TOLERANCE for a in achieved)
+
+
+def mark_best(groups: Sequence[dict[str, Any]]) -> None:
+    """Set g["best"]: the highest accuracy mean among two or more groups at one (dataset, model, ratio, budget).
+
+    Ties are all best; a group alone at its ratio is not marked (there is nothing it beats), and a group that
+    missed its ratio (`off_target`) neither wins nor counts.
+    """
+    cells: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for g in groups:
+        g["best"] = False
+        if g["acc_mean"] is not None and not g.get("off_target"):
+            cells[(g["dataset"], g["model"], g["ratio"], g["budget"])].append(g)
+    for members in cells.values():
+        top = max(g["acc_mean"] for g in members)
+        for g in members:
+            g["best"] = len(members) > 1 and g["acc_mean"] == top
+
+
+def _layer_density(members: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Kept fraction per prunable layer (from cost.layers), in model order: mean, std and n over seeds."""
+    by_seed: dict[Any, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    names: dict[str, None] = {}
+    for i, m in enumerate(members):
+        seed = m["seed"] if m.get("seed") is not None else f"run {i}"
+        for name, density in m.get("_layers") or ():
+            by_seed[seed][name].append(density)
+            names[name] = None
+    out = []
+    for name in names:
+        mean, std, n = stats.mean_std([statistics.fmean(v[name]) for v in by_seed.values() if name in v])
+        out.append({"name": name, "mean": mean, "std": std, "n": n})
+    return out
 
 
 def _common_settings(members: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -195,9 +283,7 @@ def _per_seed(group: dict[str, Any], col: str) -> dict[int, float]:
     return {s: sum(v) / len(v) for s, v in vals.items()}
 
 
-def compare(
-    groups: Sequence[dict[str, Any]], metric: str, references: Sequence[str] = REFERENCE_METHODS
-) -> list[dict[str, Any]]:
+def compare(groups: Sequence[dict[str, Any]], metric: str, references: Sequence[str]) -> list[dict[str, Any]]:
     """Each group against every `references` group at the same (dataset, model, ratio), paired by seed.
 
     Only groups whose shared settings agree are paired (an rgp variant at 30 epochs is never compared with
@@ -209,12 +295,14 @@ def compare(
     for g in groups:
         for ref in references:
             for h in groups:
-                if h is g or h["method"] != ref:
+                if h is g or h["method"] != ref or not h["_default_variant"]:
                     continue
                 # random vs magnitude would only mirror magnitude vs random
                 if g["method"] in references and references.index(g["method"]) > references.index(ref):
                     continue
-                if (h["dataset"], h["model"], h["ratio"]) != (g["dataset"], g["model"], g["ratio"]):
+                # the same ratio means the same budget only on the same basis (weights vs MACs)
+                if (h["dataset"], h["model"], h["ratio"], h["budget"]) != (g["dataset"], g["model"], g["ratio"],
+                                                                           g["budget"]):
                     continue
                 if not _comparable(g, h):
                     continue
@@ -226,10 +314,12 @@ def compare(
                         "dataset": g["dataset"],
                         "model": g["model"],
                         "ratio": g["ratio"],
+                        "budget": g["budget"],
                         "method": g["label"],
                         "regime": g["regime"],
                         "reference": h["label"],
                         "reference_regime": h["regime"],
+                        "off_target": bool(g.get("off_target") or h.get("off_target")),
                         "metric": metric,
                         "seeds": seeds,
                         "method_mean": stats.mean_std([a[s] for s in seeds])[0],
@@ -241,20 +331,22 @@ def compare(
 
 
 def aspl_studies(rows: Iterable[dict[str, Any]], metric: str, min_graphs: int = 3) -> list[dict[str, Any]]:
-    """Accuracy vs ASPL for rgp runs: per (dataset, model, regime, nodes, degree, epochs) with at least
-    `min_graphs` distinct ASPL values; mean ± std per graph and Spearman rho over runs.
+    """Accuracy vs ASPL for every method whose records carry `method_info.aspl`: per (dataset, model, regime,
+    method, nodes, degree, epochs) with at least `min_graphs` distinct ASPL values; mean ± std per graph and
+    Spearman rho over runs.
     """
     col = metric_column(metric)
     cells: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         aspl = r.get("method_info.aspl")
-        if r.get("method") != "rgp" or not isinstance(aspl, int | float) or r.get(col) is None:
+        if not isinstance(aspl, int | float) or r.get(col) is None:
             continue
         degree = r.get("method_info.degree")
         key = (
             r["dataset"],
             r["model"],
             r["regime"],
+            r["method"],
             r.get("method_info.nodes"),
             degree,
             None if degree is not None else ratio_key(r["ratio"]),
@@ -262,7 +354,8 @@ def aspl_studies(rows: Iterable[dict[str, Any]], metric: str, min_graphs: int = 
         )
         cells[key].append(r)
     studies = []
-    for (ds, model, regime, nodes, degree, ratio, epochs), members in sorted(cells.items(), key=lambda kv: str(kv[0])):
+    for (ds, model, regime, method, nodes, degree, ratio, epochs), members in sorted(cells.items(),
+                                                                                   key=lambda kv: str(kv[0])):
         by_graph: dict[float, list[float]] = defaultdict(list)
         for m in members:
             by_graph[round(float(m["method_info.aspl"]), 6)].append(m[col])
@@ -272,13 +365,16 @@ def aspl_studies(rows: Iterable[dict[str, Any]], metric: str, min_graphs: int = 
         for aspl in sorted(by_graph):
             mean, std, n = stats.mean_std(by_graph[aspl])
             points.append({"aspl": aspl, "n": n, "acc_mean": mean, "acc_std": std})
-        corr = stats.spearman([float(m["method_info.aspl"]) for m in members], [m[col] for m in members])
+        xs, ys = [float(m["method_info.aspl"]) for m in members], [m[col] for m in members]
+        corr = stats.spearman(xs, ys)
+        ci = stats.bootstrap_spearman_ci(xs, ys)
         name = f"{nodes}_{degree}" if nodes is not None and degree is not None else f"ratio {ratio}"
         studies.append(
             {
                 "dataset": ds,
                 "model": model,
                 "regime": regime,
+                "method": method,
                 "nodes": nodes,
                 "degree": degree,
                 "ratio": ratio,
@@ -288,6 +384,7 @@ def aspl_studies(rows: Iterable[dict[str, Any]], metric: str, min_graphs: int = 
                 "n_runs": len(members),
                 "n_graphs": len(points),
                 "rho": corr["rho"],
+                "rho_ci": None if ci is None else list(ci),  # bootstrap 95 % interval, resampling runs
                 "p_value": corr["p_value"],
                 "points": points,
             }
@@ -298,3 +395,37 @@ def aspl_studies(rows: Iterable[dict[str, Any]], metric: str, min_graphs: int = 
 def public(groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Groups without the private `_rows` back-references (for the API, JSON and CSV)."""
     return [{k: v for k, v in g.items() if not k.startswith("_")} for g in groups]
+
+
+def _without_sanity(variant: str) -> str:
+    return ", ".join(part for part in variant.split(", ") if part and not part.startswith("sanity="))
+
+
+def sanity_checks(groups: Sequence[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """Each sanity-checked group (sanity != none) against the same method without the check, paired by seed.
+
+    `learns_only_densities` is set for `shuffle` when accuracy does not drop: the paired mean difference
+    (check - plain) is not below zero by more than its standard error (by anything, with one pair).
+    """
+    col = metric_column(metric)
+    out = []
+    for g in groups:
+        if g["sanity"] == "none":
+            continue
+        key = (g["dataset"], g["model"], g["ratio"], g["budget"], g["method"], g["regime"],
+               _without_sanity(g["variant"]))
+        for h in groups:
+            if h["sanity"] != "none" or key != (h["dataset"], h["model"], h["ratio"], h["budget"], h["method"],
+                                                h["regime"], _without_sanity(h["variant"])):
+                continue
+            a, b = _per_seed(g, col), _per_seed(h, col)
+            seeds = sorted(set(a) & set(b))
+            res = stats.paired_test([a[s] for s in seeds], [b[s] for s in seeds])
+            margin = (res["std_diff"] or 0.0) / max(len(seeds), 1) ** 0.5
+            no_drop = res["mean_diff"] is not None and res["mean_diff"] + margin >= 0
+            out.append({"dataset": g["dataset"], "model": g["model"], "ratio": g["ratio"], "budget": g["budget"],
+                        "method": h["label"], "check": g["sanity"], "seeds": seeds,
+                        "plain_mean": stats.mean_std([b[s] for s in seeds])[0],
+                        "check_mean": stats.mean_std([a[s] for s in seeds])[0], **res,
+                        "learns_only_densities": g["sanity"] == "shuffle" and no_drop})
+    return out

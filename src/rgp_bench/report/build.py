@@ -1,21 +1,31 @@
-"""`build_report`: collect runs, aggregate, plot and write results.csv, report.md, report.html, report.json."""
+"""`build_report`: collect runs, aggregate, plot and write results.csv, report.md, report.html, report.json.
+
+The document is composed section by section (`SECTIONS`), each a function of the collected `ReportData`.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rgp_bench.errors import UserError, choices_error
-from rgp_bench.report import aggregate, plots
-from rgp_bench.report import baselines as bl
-from rgp_bench.report.collect import ROW_COLUMNS, collect
-from rgp_bench.report.render import Document, fnum, pct, pm, pval, signed, to_html, to_markdown
+from rgp_bench.report import aggregate, plots, published, stats
+from rgp_bench.report.collect import collect
+from rgp_bench.report.columns import BY_NAME, ROW_COLUMNS
+from rgp_bench.report.render import Document, fnum, interval, pct, pm, pval, signed, to_html, to_markdown
 
 PROBLEM_STATUSES = ("failed", "incomplete", "missing", "duplicate")
+# Aggregated columns the results table shows after the accuracy columns (headers and cells: report.columns).
+RESULT_COLUMNS = ("params_reduction", "macs_reduction", "sparsity_achieved", "collapsed", "speedup", "epochs_total",
+                  "search_seconds", "search_evaluations", "search_val_top1")
+# Of those, the ones shown only when some group has a value (most runs have no search, some no latency).
+OPTIONAL_COLUMNS = frozenset({"speedup", "search_seconds", "search_evaluations", "search_val_top1", "collapsed"})
+# Columns of the results table that stay in view when it scrolls sideways: dataset, model, ratio, budget, method.
+STICKY_COLUMNS = 5
 
 
 @dataclass
@@ -24,12 +34,15 @@ class Report:
 
     rows: list[dict]  # tidy rows, one per completed run (as in results.csv)
     groups: list[dict]  # mean/std/n per (dataset, model, regime, ratio, method, variant)
-    comparisons: list[dict]  # paired differences from magnitude and random
+    comparisons: list[dict]  # paired differences from the reference methods
     problems: list[dict]  # {"path", "status": failed|incomplete|missing|duplicate, "detail", "run"}
-    files: dict[str, Path]  # "csv", "markdown", "html", "json", and plot names -> paths
+    # "csv", "markdown", "html", "json", plot names -> PNG paths and "<plot name>.svg" -> the SVG beside it
+    files: dict[str, Path]
     metric: str = "best_val"
-    aspl: list[dict] = field(default_factory=list)  # accuracy-vs-ASPL studies (rgp)
+    aspl: list[dict] = field(default_factory=list)  # accuracy-vs-ASPL studies
     notes: list[str] = field(default_factory=list)  # things the reader should know (unchecked sweeps ...)
+    references: tuple[str, ...] = ()
+    skipped_plots: dict[str, str] = field(default_factory=dict)  # plot name -> why it was not drawn
 
     def counts(self) -> dict[str, int]:
         """Number of runs and groups, and of problems per status."""
@@ -45,102 +58,148 @@ class Report:
         return f"report: {c['runs']} runs in {c['groups']} groups; {probs} -> {where}"
 
 
+@dataclass
+class ReportData:
+    """What the sections of the document draw on."""
+
+    paths: Sequence[str | Path]
+    rows: list[dict]
+    groups: list[dict]
+    comparisons: list[dict]
+    studies: list[dict]
+    problems: list[dict]
+    notes: list[str]
+    sources: list[published.PublishedSource]
+    pairs: list[tuple[str, str]]
+    figures: Figures
+    metric: str
+    references: tuple[str, ...]
+    sanity: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Figures:
+    """The plots of every (dataset, model): kind -> PNG path for those drawn, kind -> reason for those skipped.
+
+    Kinds: "params" and "macs" (accuracy vs reduction, weight budgets), "params_mac-budget" and
+    "macs_mac-budget" (MAC budgets: never drawn with weight budgets, the same ratio means different budgets),
+    "speedup", "aspl", and "density_r<ratio>" / "density_r<ratio>_mac-budget".
+    """
+
+    # (dataset, model) -> kind -> the PNG's path, or why the plot was skipped; plots with nothing to draw are absent
+    kinds: dict[tuple[str, str], dict[str, Path | str]] = field(default_factory=dict)
+
+    def of(self, pair: tuple[str, str], prefix: str | tuple[str, ...]) -> list[tuple[str, Path | str]]:
+        """(kind, PNG path or skip reason) of the pair's plots whose kind starts with `prefix`, in order drawn."""
+        return [(k, v) for k, v in self.kinds.get(pair, {}).items() if k.startswith(prefix)]
+
+    def made(self) -> list[Path]:
+        """Every PNG written."""
+        return [v for kinds in self.kinds.values() for v in kinds.values() if isinstance(v, Path)]
+
+    def skipped(self) -> dict[str, str]:
+        """Plot name -> why it was not drawn."""
+        return {_plot_name(pair, k): v for pair, kinds in self.kinds.items() for k, v in kinds.items()
+                if isinstance(v, str)}
+
+
 def build_report(
     paths: Sequence[str | Path],
     out_dir: str | Path,
     *,
     metric: str = "best_val",
+    references: Sequence[str] = (),
     baselines_dir: str | Path | None = None,
-    published: bool = True,
+    with_published: bool = True,
 ) -> Report:
     """Collect every run under `paths` and write the report files into `out_dir`.
 
     `metric` picks the accuracy the tables and plots use: "best_val" (test top-1 at the epoch with the best
-    validation accuracy) or "final" (last epoch). Published numbers come from `baselines_dir` (default:
-    `baselines.default_dir()`); `published=False` leaves them out. Raises UserError for bad input (missing
-    path, no runs, unknown metric, an invalid file in an explicitly given `baselines_dir`).
+    validation accuracy) or "final" (last epoch). Every method is compared, paired by seed, with each method
+    in `references`. Published numbers come from `baselines_dir` (default: `published.default_dir()`);
+    `with_published=False` leaves them out. Raises UserError for bad input (missing path, no runs, unknown
+    metric, an invalid file in an explicitly given `baselines_dir`).
     """
     if metric not in aggregate.METRICS:
         raise choices_error("metric", metric, aggregate.METRICS)
     if baselines_dir is not None and not Path(baselines_dir).is_dir():
         raise UserError(f"baselines folder not found: {baselines_dir}")
+    references = tuple(references)
     col = collect(paths)
-    runs, dup_problems = aggregate.deduplicate(col.runs)
+    runs, dup_problems, copies = aggregate.deduplicate(col.runs)
     aggregate.assign_variants(runs)
-    rows = sorted(
-        (r.row for r in runs),
-        key=lambda r: (
-            r["dataset"],
-            r["model"],
-            r["method"],
-            r.get("variant", ""),
-            -1.0 if r["ratio"] is None else r["ratio"],
-            -1 if r["seed"] is None else r["seed"],
-        ),
-    )
+    rows = sorted((r.row for r in runs), key=_row_order)
     groups = aggregate.group_rows(rows, metric)
-    comparisons = aggregate.compare(groups, metric)
+    comparisons = aggregate.compare(groups, metric, references)
     studies = aggregate.aspl_studies(rows, metric)
     problems = col.problems + dup_problems
     notes = list(col.notes)
-    sources: list[bl.BaselineSource] = []
-    if published:
-        try:
-            sources = bl.load_baselines(baselines_dir)
-        except UserError as exc:
-            if baselines_dir is not None:
-                raise
-            notes.append(f"published numbers left out: {exc}")  # auto-found folder; the report still matters
+    if copies:
+        notes.append(f"{copies} identical record cop{'y' if copies == 1 else 'ies'} dropped (a skipped rerun copies "
+                     "the stored record into its new sweep folder): each run is counted once.")
+    sources = _published_sources(baselines_dir, notes) if with_published else []
 
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
-    files: dict[str, Path] = {}
-    files["csv"] = _write_csv(out / "results.csv", rows)
-
-    doc = Document("rgp-bench report")
+    files: dict[str, Path] = {"csv": _write_csv(out / "results.csv", rows)}
     pairs = sorted({(g["dataset"], g["model"]) for g in groups})
-    plot_files = _plots(out, groups, studies, sources, pairs, metric, files)
-    _compose(doc, paths, rows, groups, comparisons, studies, problems, notes, sources, pairs, plot_files, metric)
+    figures = _plots(out, groups, studies, sources, pairs, metric)
+    for png in figures.made():
+        files[png.stem] = png
+        files[f"{png.stem}.svg"] = plots.svg_path(png)
+    skipped = figures.skipped()
+    data = ReportData(paths, rows, groups, comparisons, studies, problems, notes, sources, pairs, figures, metric,
+                      references, aggregate.sanity_checks(groups, metric))
+    doc = Document("rgp-bench report")
+    for section in SECTIONS:
+        section(doc, data)
 
-    report = Report(
-        rows=rows,
-        groups=aggregate.public(groups),
-        comparisons=comparisons,
-        problems=problems,
-        files=files,
-        metric=metric,
-        aspl=studies,
-        notes=notes,
-    )
-    files["json"] = out / "report.json"
-    files["json"].write_text(
-        json.dumps(
-            {
-                "metric": metric,
-                "counts": report.counts(),
-                "groups": report.groups,
-                "comparisons": comparisons,
-                "aspl": studies,
-                "problems": problems,
-                "notes": notes,
-            },
-            indent=2,
-            default=str,
-        ),
-        encoding="utf-8",
-    )
+    report = Report(rows=aggregate.public(rows), groups=aggregate.public(groups), comparisons=comparisons,
+                    problems=problems, files=files, metric=metric, aspl=studies, notes=notes, references=references,
+                    skipped_plots=skipped)
+    files["json"] = _write_json(out / "report.json", report)
     files["markdown"] = out / "report.md"
     files["markdown"].write_text(to_markdown(doc, out), encoding="utf-8")
     files["html"] = out / "report.html"
-    files["html"].write_text(to_html(doc), encoding="utf-8")
+    files["html"].write_text(to_html(doc, base=out), encoding="utf-8")
     return report
 
 
+def _write_json(path: Path, report: Report) -> Path:
+    summary = {
+        "metric": report.metric,
+        "counts": report.counts(),
+        "groups": report.groups,
+        "comparisons": report.comparisons,
+        "aspl": report.aspl,
+        "problems": report.problems,
+        "notes": report.notes,
+        "skipped_plots": report.skipped_plots,
+    }
+    path.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    return path
+
+
+def _row_order(r: dict[str, Any]) -> tuple:
+    return (r["dataset"], r["model"], r["method"], r.get("variant", ""), -1.0 if r["ratio"] is None else r["ratio"],
+            -1 if r["seed"] is None else r["seed"])
+
+
+def _published_sources(baselines_dir: str | Path | None, notes: list[str]) -> list[published.PublishedSource]:
+    try:
+        return published.load_published(baselines_dir)
+    except UserError as exc:
+        if baselines_dir is not None:
+            raise
+        notes.append(f"published numbers left out: {exc}")  # auto-found folder; the report still matters
+        return []
+
+
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    extra = sorted({k for r in rows for k in r} - set(ROW_COLUMNS) - {"variant"})
+    extra = sorted({k for r in rows for k in r if not k.startswith("_")} - set(ROW_COLUMNS) - {"variant"})
     columns = [*ROW_COLUMNS, "variant", *extra]
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
@@ -150,230 +209,356 @@ def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     return path
 
 
+def _plot_name(pair: tuple[str, str], kind: str) -> str:
+    """File stem of a plot (and its key in Report.files): '<dataset>_<model>_<kind>'."""
+    return f"{plots.safe_name(pair[0])}_{plots.safe_name(pair[1])}_{kind}"
+
+
+def _basis_suffix(basis: str) -> tuple[str, str]:
+    """(kind suffix, title note) of a budget basis: weight budgets have none."""
+    return ("", "") if basis == "weights" else ("_mac-budget", ", MAC budgets")
+
+
 def _plots(
     out: Path,
     groups: list[dict],
     studies: list[dict],
-    sources: list[bl.BaselineSource],
+    sources: list[published.PublishedSource],
     pairs: list[tuple[str, str]],
     metric: str,
-    files: dict[str, Path],
-) -> dict[tuple[str, str], dict[str, Path]]:
-    """Write the plots of every (dataset, model); return {(dataset, model): {"params"|"macs"|"aspl": path}}."""
-    made: dict[tuple[str, str], dict[str, Path]] = {}
-    for ds, model in pairs:
-        mine = [g for g in groups if (g["dataset"], g["model"]) == (ds, model)]
-        pub = bl.matching(sources, ds, model)
-        stem = out / "plots" / f"{plots.safe_name(ds)}_{plots.safe_name(model)}"
-        kinds: dict[str, Path | None] = {
-            axis: plots.tradeoff_plot(mine, pub, axis, metric, f"{ds} / {model}", Path(f"{stem}_{axis}.png"))
-            for axis in ("params", "macs")
-        }
-        st = [s for s in studies if (s["dataset"], s["model"]) == (ds, model)]
+) -> Figures:
+    """Write the plots of every (dataset, model) into out/plots (PNG and SVG)."""
+    figs = Figures()
+    for pair in pairs:
+        ds, model = pair
+        mine = [g for g in groups if (g["dataset"], g["model"]) == pair]
+        pub = published.matching(sources, ds, model)
+        kinds: dict[str, plots.PlotResult] = {}
+
+        def path(kind: str, pair: tuple[str, str] = pair) -> Path:
+            return out / "plots" / f"{_plot_name(pair, kind)}.png"
+
+        bases = sorted({g["budget"] for g in mine}, key=lambda b: b != "weights")
+        for basis in bases:
+            suffix, note = _basis_suffix(basis)
+            series = [g for g in mine if g["budget"] == basis]
+            for axis in ("params", "macs"):
+                kind = f"{axis}{suffix}"
+                kinds[kind] = plots.tradeoff_plot(series, pub, axis, metric, f"{ds} / {model}{note}", path(kind))
+        kinds["speedup"] = plots.speedup_plot(mine, metric, f"{ds} / {model}: accuracy vs measured speed-up",
+                                              path("speedup"))
+        for basis in bases:
+            suffix, note = _basis_suffix(basis)
+            for ratio in sorted({g["ratio"] for g in mine if g["budget"] == basis and g["ratio"] is not None}):
+                kind = f"density_r{ratio:g}{suffix}"
+                cell = [g for g in mine if g["budget"] == basis and g["ratio"] == ratio]
+                kinds[kind] = plots.density_plot(cell, f"{ds} / {model}, ratio {ratio:g}{note}: kept fraction per "
+                                                       "prunable layer", path(kind))
+        st = [s for s in studies if (s["dataset"], s["model"]) == pair]
         if st:
-            kinds["aspl"] = plots.aspl_plot(
-                st, pub, metric, f"{ds} / {model}: accuracy vs ASPL (rgp)", Path(f"{stem}_aspl.png")
-            )
-        made[(ds, model)] = {k: p for k, p in kinds.items() if p is not None}
-        files.update({p.stem: p for p in made[(ds, model)].values()})
-    return made
+            kinds["aspl"] = plots.aspl_plot(st, pub, metric, f"{ds} / {model}: accuracy vs ASPL", path("aspl"))
+        figs.kinds[pair] = {k: r.reason if isinstance(r, plots.Skipped) else r for k, r in kinds.items()
+                            if r is not None}
+    return figs
+
+
+def _show(doc: Document, figures: Figures, pair: tuple[str, str], prefix: str | tuple[str, ...],
+          alt: Callable[[str], str]) -> None:
+    """The pair's plots of kinds starting with `prefix`: an image each, or a line saying why it was skipped."""
+    for kind, what in figures.of(pair, prefix):
+        if isinstance(what, Path):
+            doc.image(what, alt(kind), plots.svg_path(what))
+        else:
+            doc.p(f"{alt(kind)}: not drawn, {what}; the results table has these numbers.")
 
 
 def _seeds(seeds: Sequence[int]) -> str:
     return ",".join(str(s) for s in seeds) or "n/a"
 
 
+OFF_TARGET_NOTE = (f"†: at least one run of the group achieved a reduction more than "
+                   f"{aggregate.OFF_TARGET_TOLERANCE:.0%} away from its ratio on its budget basis (e.g. RGP's "
+                   "degree k >= 2 of n nodes caps the sparsity at 1 - 2/n); its sparsity and reduction columns say "
+                   "what it pruned.")
+
+
+def _flagged(label: str, off_target: bool) -> str:
+    return f"{label} †" if off_target else label
+
+
 def _ratio(r: float | None) -> str:
     return "n/a" if r is None else f"{r:g}"
 
 
-def _compose(
-    doc: Document,
-    paths: Sequence[str | Path],
-    rows: list[dict],
-    groups: list[dict],
-    comparisons: list[dict],
-    studies: list[dict],
-    problems: list[dict],
-    notes: list[str],
-    sources: list[bl.BaselineSource],
-    pairs: list[tuple[str, str]],
-    plot_files: dict[tuple[str, str], dict[str, Path]],
-    metric: str,
-) -> None:
-    other = "final" if metric == "best_val" else "best_val"
-    counts = {s: sum(p["status"] == s for p in problems) for s in PROBLEM_STATUSES}
+def _listing(names: Sequence[str], joiner: str) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {joiner} {names[-1]}"
+
+
+# --------------------------------------------------------------------------------------------- sections
+def intro_section(doc: Document, d: ReportData) -> None:
+    """What was read, and how accuracy and reductions are defined."""
+    counts = {s: sum(p["status"] == s for p in d.problems) for s in PROBLEM_STATUSES}
     doc.p(
-        f"Inputs: {', '.join(f'`{p}`' for p in paths)}. {len(rows)} completed runs in {len(groups)} groups; "
+        f"Inputs: {', '.join(f'`{p}`' for p in d.paths)}. {len(d.rows)} completed runs in {len(d.groups)} groups; "
         + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "duplicate")
         + ". Every run is in `results.csv` (one row per run)."
     )
     doc.p(
-        f"Accuracy: {plots.METRIC_TEXT[metric]}. `best_val` is the test accuracy at the epoch with the best "
+        f"Accuracy: {plots.METRIC_TEXT[d.metric]}. `best_val` is the test accuracy at the epoch with the best "
         "validation accuracy (ties: lower validation loss; validation carved from the training set); "
         "`final` is the last epoch. The test split is never used to pick an epoch. Reductions are exact counts "
         "from each run (fraction of the dense model removed; 1 MAC = one fused multiply-add). ± is the sample "
         "standard deviation over seeds."
     )
 
+
+def results_section(doc: Document, d: ReportData) -> None:
+    """Mean ± std over seeds per group; the best mean at each (dataset, model, ratio, budget) is highlighted."""
+    other = "final" if d.metric == "best_val" else "best_val"
+    shown = [BY_NAME[c] for c in RESULT_COLUMNS
+             if c not in OPTIONAL_COLUMNS or any(g[f"{c}_mean"] for g in d.groups)]  # (collapsed: only if any)
     doc.h2("Results by group (mean ± std over seeds)")
+    text = (f"Bold: the highest mean top-1 ({d.metric}) of the methods at one (dataset, model, ratio, budget); "
+            "n is the number of seeds.")
+    if any(c.name == "speedup" for c in shown):
+        batches = sorted({r["speedup_batch"] for r in d.rows if r.get("speedup_batch") is not None})
+        text += (" Measured speed-up: inference time of the dense model over the pruned one (materialised form "
+                 f"where there is one, else masked), at batch size {_listing([str(b) for b in batches], 'or')} "
+                 "(cost.latency).")
+    if any(c.name == "collapsed" for c in shown):
+        text += (" Collapsed: the fraction of runs whose masks disconnect the input from the output or leave a "
+                 "prunable layer empty (record field collapse).")
+    if any(g["off_target"] for g in d.groups):
+        text += (" " + OFF_TARGET_NOTE + " Such groups are never bold.")
+    if any(c.name == "search_seconds" for c in shown):
+        text += (" Search s and search evaluations: wall-clock seconds and distinct reward evaluations of the "
+                 "method's search (method_info.search); search val top-1: its best candidate's validation top-1 "
+                 "before fine-tuning (method_info.best_val_top1), the number that tells search methods apart.")
+    doc.p(text)
+    acc_col = 8
     doc.table(
-        [
-            "dataset",
-            "model",
-            "ratio",
-            "method",
-            "regime",
-            "n",
-            "seeds",
-            f"top-1 {metric}",
-            f"top-5 {metric}",
-            f"top-1 {other}",
-            "params red.",
-            "MACs red.",
-            "sparsity (prunable)",
-            "epochs",
-        ],
+        ["dataset", "model", "ratio", "budget", "method", "regime", "n", "seeds", f"top-1 {d.metric}",
+         f"top-5 {d.metric}", f"top-1 {other}", *(c.header for c in shown)],
         [
             [
                 g["dataset"],
                 g["model"],
                 _ratio(g["ratio"]),
-                g["label"],
+                g["budget"],
+                _flagged(g["label"], g["off_target"]),
                 g["regime"] or "n/a",
                 str(g["n"]),
                 _seeds(g["seeds"]),
                 pm(g["acc_mean"], g["acc_std"]),
-                pm(g[f"top5_{metric}_mean"], g[f"top5_{metric}_std"]),
+                pm(g[f"top5_{d.metric}_mean"], g[f"top5_{d.metric}_std"]),
                 pm(g[f"top1_{other}_mean"], g[f"top1_{other}_std"]),
-                pct(g["params_reduction_mean"]),
-                pct(g["macs_reduction_mean"]),
-                pct(g["sparsity_achieved_mean"]),
-                fnum(g["epochs_total_mean"], 0),
+                *(c.cell(g[f"{c.name}_mean"], g[f"{c.name}_std"]) for c in shown if c.cell is not None),
             ]
-            for g in groups
+            for g in d.groups
         ],
-        numeric=(2, 5, 7, 8, 9, 10, 11, 12, 13),
+        numeric=(2, 6, acc_col, 9, 10, *range(11, 11 + len(shown))),
+        highlight=[(i, acc_col) for i, g in enumerate(d.groups) if g["best"]],
+        sticky=STICKY_COLUMNS,
     )
 
-    doc.h2("Differences from magnitude and random (paired by seed)")
+
+def sanity_section(doc: Document, d: ReportData) -> None:
+    """Sanity-checked runs against the same method without the check (only when there are any)."""
+    if not d.sanity:
+        return
+    doc.h2("Sanity checks (paired by seed)")
+    doc.p(
+        "Each sanity-checked group against the same method, settings and ratio without the check: `shuffle` "
+        "permutes each layer's mask within the layer (keeping layer densities), `reinit` draws new weights under "
+        "the same masks, `invert` keeps the lowest-scored weights. A method whose accuracy does not drop under "
+        "`shuffle` (the paired mean difference is not below zero by more than its standard error) learns only "
+        "its layer densities, not which weights to keep (Frankle et al., ICLR 2021; Su et al., NeurIPS 2020)."
+    )
+    doc.table(
+        ["dataset", "model", "ratio", "budget", "method", "check", "pairs", "plain", "checked", "diff", "p",
+         "verdict"],
+        [[c["dataset"], c["model"], _ratio(c["ratio"]), c["budget"], c["method"], c["check"], str(c["n_pairs"]),
+          fnum(c["plain_mean"]), fnum(c["check_mean"]), signed(c["mean_diff"]), pval(c["p_value"]),
+          "learns only layer densities" if c["learns_only_densities"] else ""] for c in d.sanity],
+        numeric=(2, 6, 7, 8, 9, 10),
+    )
+
+
+def differences_section(doc: Document, d: ReportData) -> None:
+    """Each method minus each reference method, paired by seed, with a paired t-test."""
+    refs = list(d.references)
+    doc.h2(f"Differences from {_listing(refs, 'and')} (paired by seed)" if refs else "Differences (paired by seed)")
+    if not refs:
+        doc.p("No reference methods were given (`--reference METHOD,...`, or `reference` of the sweep's "
+              "`sweep_report` callback), so nothing is compared.")
+        return
     doc.p(
         "Difference = method − reference in test top-1 points, over the seeds both have, at the same "
-        "(dataset, model, ratio). p is a paired t-test across seeds (scipy.stats.ttest_rel); n/a with fewer "
-        "than 2 pairs or when every pair differs by the same amount. The regimes may differ (scratch: "
-        "pruned at init then trained; finetune: trained dense, pruned, fine-tuned), so check the training "
-        "budgets too."
+        "(dataset, model, ratio) on the same budget basis (weights or MACs). p is a paired t-test across seeds "
+        "(scipy.stats.ttest_rel); n/a with fewer than 2 pairs or when every pair differs by the same amount. "
+        "The regimes may differ (scratch: pruned at init then trained; finetune: trained dense, pruned, "
+        "fine-tuned), so check the training budgets too."
+        + (" " + OFF_TARGET_NOTE + " Its difference is not a comparison at equal budget."
+           if any(c["off_target"] for c in d.comparisons) else "")
     )
-    if comparisons:
-        doc.table(
+    if not d.comparisons:
+        doc.p(f"No {_listing(refs, 'or')} runs at a matching (dataset, model, ratio), so nothing to compare.")
+        return
+    doc.table(
+        ["dataset", "model", "ratio", "method", "regime", "reference", "ref. regime", "pairs", "method mean",
+         "reference mean", "mean diff", "std diff", "t", "p"],
+        [
             [
-                "dataset",
-                "model",
-                "ratio",
-                "method",
-                "regime",
-                "reference",
-                "ref. regime",
-                "pairs",
-                "method mean",
-                "reference mean",
-                "mean diff",
-                "std diff",
-                "t",
-                "p",
-            ],
-            [
-                [
-                    c["dataset"],
-                    c["model"],
-                    _ratio(c["ratio"]),
-                    c["method"],
-                    c["regime"] or "n/a",
-                    c["reference"],
-                    c["reference_regime"] or "n/a",
-                    str(c["n_pairs"]),
-                    fnum(c["method_mean"]),
-                    fnum(c["reference_mean"]),
-                    signed(c["mean_diff"]),
-                    fnum(c["std_diff"]),
-                    fnum(c["t"]),
-                    pval(c["p_value"]),
-                ]
-                for c in comparisons
-            ],
-            numeric=(2, 7, 8, 9, 10, 11, 12, 13),
-        )
-    else:
-        doc.p("No magnitude or random runs at a matching (dataset, model, ratio), so nothing to compare.")
+                c["dataset"],
+                c["model"],
+                _ratio(c["ratio"]),
+                _flagged(c["method"], c["off_target"]),
+                c["regime"] or "n/a",
+                c["reference"],
+                c["reference_regime"] or "n/a",
+                str(c["n_pairs"]),
+                fnum(c["method_mean"]),
+                fnum(c["reference_mean"]),
+                signed(c["mean_diff"]),
+                fnum(c["std_diff"]),
+                fnum(c["t"]),
+                pval(c["p_value"]),
+            ]
+            for c in d.comparisons
+        ],
+        numeric=(2, 7, 8, 9, 10, 11, 12, 13),
+    )
 
+
+def tradeoff_section(doc: Document, d: ReportData) -> None:
+    """Accuracy against parameter and MAC reduction, with published markers."""
     doc.h2("Accuracy vs parameter and MAC reduction")
     doc.p(
-        "Lines: this benchmark's runs, mean ± std over seeds. Markers: published numbers from `baselines/` "
-        "for the same dataset and model, labelled with their source and convention (nominal reductions "
-        "overstate the exact ones; see the table below)."
+        "Lines: this benchmark's runs, mean ± std over seeds, one colour and marker per method (the same in "
+        "every report); each point is labelled with its number of seeds n, and single-seed points are hollow. "
+        "Points of different methods at the same reduction are spread slightly sideways. The x axis is spaced "
+        "by compression (dense ÷ remaining, log scale, on top); the grey band is the Pareto front of the "
+        "group means (no other group is both more reduced and more accurate); the horizontal line is the "
+        "dense model's accuracy, where the runs measured it (finetune regime). Large markers: published "
+        "numbers from `baselines/` for the same dataset and model, labelled with their source and convention "
+        "(nominal reductions overstate the exact ones; see the table below; `~` and a dashed edge mark "
+        "approximate readings)."
     )
-    for ds, model in pairs:
-        made = [(k, plot_files[(ds, model)][k]) for k in ("params", "macs") if k in plot_files[(ds, model)]]
-        if made:
-            doc.h3(f"{ds} / {model}")
-        for kind, p in made:
-            doc.image(p, f"{ds} / {model}: accuracy vs {'parameter' if kind == 'params' else 'MAC'} reduction")
+    for pair in d.pairs:
+        kinds = d.figures.of(pair, ("params", "macs"))
+        if kinds:
+            doc.h3(f"{pair[0]} / {pair[1]}")
+        _show(doc, d.figures, pair, ("params", "macs"), lambda kind, pair=pair: _tradeoff_alt(pair, kind))
 
-    doc.h2("Accuracy vs ASPL (rgp)")
-    if studies:
-        doc.p(
-            "Groups of rgp runs (same dataset, model, regime, nodes, degree and epochs) with at least 3 "
-            "distinct graph ASPL values. Spearman's rho is over runs (scipy.stats.spearmanr); the paper "
-            "claims a negative correlation."
-        )
-        doc.table(
-            ["dataset", "model", "graph", "regime", "epochs", "runs", "graphs", "ASPL range", "Spearman rho", "p"],
+
+def _tradeoff_alt(pair: tuple[str, str], kind: str) -> str:
+    what = "parameter" if kind.startswith("params") else "MAC"
+    budgets = " (MAC-budget methods)" if kind.endswith("_mac-budget") else ""
+    return f"{pair[0]} / {pair[1]}: accuracy vs {what} reduction{budgets}"
+
+
+def speedup_section(doc: Document, d: ReportData) -> None:
+    """Accuracy against the measured inference speed-up, where records carry cost.latency."""
+    if not any(d.figures.of(pair, "speedup") for pair in d.pairs):
+        return
+    doc.h2("Accuracy vs measured speed-up")
+    doc.p("Speed-up: inference time of the dense model over the pruned one (cost.latency.speedup: the "
+          "materialised form where there is one, else the masked model), mean ± std over seeds, on the machine "
+          "that ran them; the dense model is at 1×. Masked models compute every weight, so only a materialised "
+          "form (channels removed, block-sparse kernels) can be faster.")
+    for pair in d.pairs:
+        _show(doc, d.figures, pair, "speedup", lambda _k, pair=pair: f"{pair[0]} / {pair[1]}: accuracy vs measured "
+              "speed-up")
+
+
+def density_section(doc: Document, d: ReportData) -> None:
+    """The kept fraction of every prunable layer, per method, at each ratio."""
+    if not any(d.figures.of(pair, "density") for pair in d.pairs):
+        return
+    doc.h2("Kept fraction per prunable layer")
+    doc.p("Density (fraction of weights kept) of each prunable layer in model order, from cost.layers, mean over "
+          "seeds (band: ± std); one line per method at each ratio. For weight budgets the dashed line is the "
+          "uniform allocation 1 − ratio.")
+    for pair in d.pairs:
+        if d.figures.of(pair, "density"):
+            doc.h3(f"{pair[0]} / {pair[1]}")
+        _show(doc, d.figures, pair, "density", lambda kind, pair=pair: _density_alt(pair, kind))
+
+
+def _density_alt(pair: tuple[str, str], kind: str) -> str:
+    ratio = kind.removeprefix("density_r").removesuffix("_mac-budget")
+    budgets = ", MAC budget" if kind.endswith("_mac-budget") else ""
+    return f"{pair[0]} / {pair[1]}, ratio {ratio}{budgets}: kept fraction per prunable layer"
+
+
+def aspl_section(doc: Document, d: ReportData) -> None:
+    """Accuracy against the graph's ASPL, for every method whose records carry method_info.aspl."""
+    doc.h2("Accuracy vs ASPL")
+    if not d.studies:
+        doc.p("No group of runs has 3 or more distinct graph ASPL values (method_info.aspl).")
+        return
+    doc.p(
+        "Groups of runs of one method (same dataset, model, regime, nodes, degree and epochs) with at least 3 "
+        "distinct graph ASPL values. Spearman's rho is over runs (scipy.stats.spearmanr), with a percentile "
+        f"bootstrap 95 % confidence interval ({stats.BOOTSTRAP_RESAMPLES} resamples of the runs, seeded); the RGP "
+        "paper claims a negative correlation."
+    )
+    doc.table(
+        ["dataset", "model", "method", "graph", "regime", "epochs", "runs", "graphs", "ASPL range", "Spearman rho",
+         "95 % CI", "p"],
+        [
             [
-                [
-                    s["dataset"],
-                    s["model"],
-                    s["graph"],
-                    s["regime"] or "n/a",
-                    str(s["epochs_total"]),
-                    str(s["n_runs"]),
-                    str(s["n_graphs"]),
-                    f"{s['points'][0]['aspl']:.3f} – {s['points'][-1]['aspl']:.3f}",
-                    signed(s["rho"], 3),
-                    pval(s["p_value"]),
-                ]
-                for s in studies
-            ],
-            numeric=(4, 5, 6, 8, 9),
-        )
-        for ds, model in pairs:
-            if "aspl" in plot_files[(ds, model)]:
-                doc.image(plot_files[(ds, model)]["aspl"], f"{ds} / {model}: accuracy vs ASPL (rgp)")
-    else:
-        doc.p("No group of rgp runs has 3 or more distinct ASPL values (method_info.aspl).")
+                s["dataset"],
+                s["model"],
+                s["method"],
+                s["graph"],
+                s["regime"] or "n/a",
+                str(s["epochs_total"]),
+                str(s["n_runs"]),
+                str(s["n_graphs"]),
+                f"{s['points'][0]['aspl']:.3f} – {s['points'][-1]['aspl']:.3f}",
+                signed(s["rho"], 3),
+                interval(s["rho_ci"], 3),
+                pval(s["p_value"]),
+            ]
+            for s in d.studies
+        ],
+        numeric=(5, 6, 7, 9, 10, 11),
+    )
+    for pair in d.pairs:
+        _show(doc, d.figures, pair, "aspl", lambda _k, pair=pair: f"{pair[0]} / {pair[1]}: accuracy vs ASPL")
 
-    _published_section(doc, sources, pairs)
 
+def problems_section(doc: Document, d: ReportData) -> None:
+    """Failed, incomplete, missing and duplicate runs."""
     doc.h2("Failed, incomplete and missing runs")
-    if problems:
-        order = {s: i for i, s in enumerate(PROBLEM_STATUSES)}
-        doc.table(
-            ["status", "run", "detail", "path"],
-            [
-                [p["status"], p.get("run", ""), p["detail"], p["path"]]
-                for p in sorted(problems, key=lambda p: (order.get(p["status"], 9), p["path"], p["detail"]))
-            ],
-        )
-    else:
+    if not d.problems:
         doc.p("None: every job found has a results.json and no sweep combination is missing.")
-    if notes:
+        return
+    order = {s: i for i, s in enumerate(PROBLEM_STATUSES)}
+    doc.table(
+        ["status", "run", "detail", "path"],
+        [
+            [p["status"], p.get("run", ""), p["detail"], p["path"]]
+            for p in sorted(d.problems, key=lambda p: (order.get(p["status"], 9), p["path"], p["detail"]))
+        ],
+    )
+
+
+def notes_section(doc: Document, d: ReportData) -> None:
+    """Things the reader should know."""
+    if d.notes:
         doc.h2("Notes")
-        for n in notes:
+        for n in d.notes:
             doc.p(n)
 
 
-def _published_section(doc: Document, sources: list[bl.BaselineSource], pairs: list[tuple[str, str]]) -> None:
+def published_section(doc: Document, d: ReportData) -> None:
+    """Published numbers for the same datasets and models, with their sources and conventions."""
+    sources, pairs = d.sources, d.pairs
     doc.h2("Published reference numbers")
-    matched = [(s, e) for ds, model in pairs for s, e in bl.matching(sources, ds, model)]
+    matched = [(s, e) for ds, model in pairs for s, e in published.matching(sources, ds, model)]
     if not sources:
         doc.p("No baselines folder was found (set RGP_BENCH_BASELINES or run from the repository root).")
         return
@@ -418,3 +603,18 @@ def _published_section(doc: Document, sources: list[bl.BaselineSource], pairs: l
             + (f", read off a figure (±{c.get('uncertainty')})" if c["read_off_figure"] else "")
             + "."
         )
+
+
+SECTIONS: tuple[Callable[[Document, ReportData], None], ...] = (
+    intro_section,
+    results_section,
+    differences_section,
+    sanity_section,
+    tradeoff_section,
+    speedup_section,
+    density_section,
+    aspl_section,
+    published_section,
+    problems_section,
+    notes_section,
+)

@@ -1,4 +1,4 @@
-"""Command line: `python -m rgp_bench.report PATH... [--out DIR] [--metric best_val|final]`."""
+"""Command line: `python -m rgp_bench.report PATH... [--out DIR] [--metric best_val|final] [--reference M,...]`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import yaml
+
+from rgp_bench.config.location import conf_dir
 from rgp_bench.errors import UserError
 from rgp_bench.report.aggregate import METRICS
 from rgp_bench.report.build import build_report
@@ -27,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
         "(default) or at the final epoch",
     )
     p.add_argument(
+        "--reference",
+        metavar="METHOD,...",
+        help="methods every other method is compared with, paired by seed (default: the `reference` list of "
+        "the sweep_report callback in conf/config.yaml)",
+    )
+    p.add_argument(
         "--baselines",
         metavar="DIR",
         help="folder of published reference numbers (default: $RGP_BENCH_BASELINES or ./baselines)",
@@ -36,15 +45,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def default_references() -> list[str]:
+    """The reference methods of the project's sweep config (conf/config.yaml, sweep_report callback)."""
+    config = yaml.safe_load((conf_dir() / "config.yaml").read_text(encoding="utf-8"))
+    return list(config["hydra"]["callbacks"]["sweep_report"]["reference"])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the report CLI; return the exit code (0 ok, 1 problems with --strict, 2 bad input)."""
     args = _parser().parse_args(argv)
     first = Path(args.paths[0])
     out = Path(args.out) if args.out else (first.parent if first.is_file() else first) / "report"
+    references = default_references() if args.reference is None else [m for m in args.reference.split(",") if m]
     try:
-        report = build_report(
-            args.paths, out, metric=args.metric, baselines_dir=args.baselines, published=not args.no_baselines
-        )
+        report = build_report(args.paths, out, metric=args.metric, references=references,
+                              baselines_dir=args.baselines, with_published=not args.no_baselines)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -7,8 +7,10 @@ listed as missing.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -19,54 +21,14 @@ from typing import Any
 import yaml
 
 from rgp_bench.errors import UserError
+from rgp_bench.record.io import ERROR_FILE as ERROR
+from rgp_bench.record.io import RESULTS_FILE as RESULTS
+from rgp_bench.report.columns import CorruptRecord, record_values
 
-RESULTS = "results.json"
-ERROR = "error.json"
+log = logging.getLogger(__name__)
 HYDRA_DIR = ".hydra"
 MULTIRUN = "multirun.yaml"
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
-
-# Columns every row has, in CSV order; method_info.* and `variant` follow.
-ROW_COLUMNS = (
-    "run_id",
-    "dataset",
-    "model",
-    "regime",
-    "method",
-    "ratio",
-    "seed",
-    "top1_final",
-    "top5_final",
-    "top1_best_val",
-    "top5_best_val",
-    "best_val_epoch",
-    "val_top1_best_val",
-    "top1_dense",
-    "params_reduction",
-    "macs_reduction",
-    "prunable_params_reduction",
-    "prunable_macs_reduction",
-    "sparsity_requested",
-    "sparsity_achieved",
-    "sparsity_overall",
-    "params",
-    "params_nonzero",
-    "macs",
-    "macs_effective",
-    "dense_params",
-    "dense_macs",
-    "epochs_pretrain",
-    "epochs_train",
-    "epochs_total",
-    "seconds_total",
-    "created",
-    "git_commit",
-    "output_dir",
-)
-
-
-class CorruptRecord(ValueError):
-    """A results.json that cannot be read as a run record."""
 
 
 @dataclass
@@ -76,6 +38,8 @@ class Run:
     row: dict[str, Any]
     config: dict[str, Any]
     job_dir: Path
+    # A hash of each top-level entry of the record: equal for every key means an identical copy.
+    digests: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,15 +67,21 @@ def _is_job_dir(d: Path) -> bool:
 def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
     """Return (job dirs, sweep dirs) found recursively under `paths`, each sorted and without duplicates.
 
-    Raises UserError for a path that does not exist.
+    A path that does not exist is skipped with a warning (UserError when none exists); a file must be a
+    run's results.json or error.json.
     """
     jobs: dict[Path, None] = {}
     sweeps: dict[Path, None] = {}
-    for p in paths:
-        p = Path(p)
-        if not p.exists():
-            raise UserError(f"path not found: {p}")
-        if p.is_file():  # a results.json / error.json given directly
+    missing = [Path(p) for p in paths if not Path(p).exists()]
+    if len(missing) == len(paths):
+        raise UserError(f"path not found: {missing[0]}" if len(missing) == 1 else
+                        f"none of the paths exists: {', '.join(str(m) for m in missing)}")
+    for p in missing:
+        log.warning("path not found, skipped: %s", p)
+    for p in (Path(p) for p in paths if Path(p).exists()):
+        if p.is_file():
+            if p.name not in (RESULTS, ERROR):
+                raise UserError(f"{p} is not a run record ({RESULTS} or {ERROR}); give a run or sweep folder")
             p = p.parent
         for dirpath, dirnames, filenames in os.walk(p):
             d = Path(dirpath).resolve()
@@ -222,27 +192,6 @@ def identity(job: Job, record: dict | None = None) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- rows
-def _num(x: object, what: str) -> float | None:
-    if x is None:
-        return None
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        raise CorruptRecord(f"{what} is not a number: {x!r}")
-    return float(x)
-
-
-def _int(x: object, what: str) -> int | None:
-    v = _num(x, what)
-    return None if v is None else int(v)
-
-
-def _d(x: object, what: str) -> dict:
-    if x is None:
-        return {}
-    if not isinstance(x, dict):
-        raise CorruptRecord(f"{what} is not an object")
-    return x
-
-
 def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     """Flatten nested dicts to dotted keys; lists become JSON text so rows stay scalar."""
     out: dict[str, Any] = {}
@@ -258,61 +207,42 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def record_to_row(rec: object, job_dir: Path) -> dict[str, Any]:
-    """Turn one results.json record into a tidy row; raise CorruptRecord when it is not a run record."""
-    if not isinstance(rec, dict):
-        raise CorruptRecord("not a JSON object")
-    for k in ("method", "dataset", "model", "accuracy"):
-        if rec.get(k) is None:
-            raise CorruptRecord(f"missing key {k!r}")
-    acc = _d(rec["accuracy"], "accuracy")
-    final, best, dense = (_d(acc.get(k), f"accuracy.{k}") for k in ("final", "best_val", "dense"))
-    sparsity = _d(rec.get("sparsity"), "sparsity")
-    cost = _d(rec.get("cost"), "cost")
-    pruned, dense_cost = _d(cost.get("pruned"), "cost.pruned"), _d(cost.get("dense"), "cost.dense")
-    red = _d(cost.get("reduction"), "cost.reduction")
-    epochs = _d(rec.get("epochs"), "epochs")
-    timings = _d(rec.get("timings"), "timings")
-    git = _d(_d(rec.get("environment"), "environment").get("git"), "environment.git")
-    row: dict[str, Any] = {
-        "run_id": rec.get("run_id"),
-        "dataset": str(rec["dataset"]),
-        "model": str(rec["model"]),
-        "regime": rec.get("regime"),
-        "method": str(rec["method"]),
-        "ratio": _num(rec.get("ratio"), "ratio"),
-        "seed": _int(rec.get("seed"), "seed"),
-        "top1_final": _num(final.get("top1"), "accuracy.final.top1"),
-        "top5_final": _num(final.get("top5"), "accuracy.final.top5"),
-        "top1_best_val": _num(best.get("top1"), "accuracy.best_val.top1"),
-        "top5_best_val": _num(best.get("top5"), "accuracy.best_val.top5"),
-        "best_val_epoch": _int(best.get("epoch"), "accuracy.best_val.epoch"),
-        "val_top1_best_val": _num(best.get("val_top1"), "accuracy.best_val.val_top1"),
-        "top1_dense": _num(dense.get("top1"), "accuracy.dense.top1"),
-        "params_reduction": _num(red.get("params"), "cost.reduction.params"),
-        "macs_reduction": _num(red.get("macs"), "cost.reduction.macs"),
-        "prunable_params_reduction": _num(red.get("prunable_params"), "cost.reduction.prunable_params"),
-        "prunable_macs_reduction": _num(red.get("prunable_macs"), "cost.reduction.prunable_macs"),
-        "sparsity_requested": _num(sparsity.get("requested"), "sparsity.requested"),
-        "sparsity_achieved": _num(sparsity.get("achieved"), "sparsity.achieved"),
-        "sparsity_overall": _num(sparsity.get("overall"), "sparsity.overall"),
-        "params": _int(pruned.get("params"), "cost.pruned.params"),
-        "params_nonzero": _int(pruned.get("params_nonzero"), "cost.pruned.params_nonzero"),
-        "macs": _int(pruned.get("macs"), "cost.pruned.macs"),
-        "macs_effective": _int(pruned.get("macs_effective"), "cost.pruned.macs_effective"),
-        "dense_params": _int(dense_cost.get("params"), "cost.dense.params"),
-        "dense_macs": _int(dense_cost.get("macs"), "cost.dense.macs"),
-        "epochs_pretrain": _int(epochs.get("pretrain"), "epochs.pretrain"),
-        "epochs_train": _int(epochs.get("train"), "epochs.train"),
-        "epochs_total": _int(epochs.get("total"), "epochs.total"),
-        "seconds_total": _num(timings.get("total"), "timings.total"),
-        "created": rec.get("created"),
-        "git_commit": git.get("commit"),
-        # Where the record was found (the recorded output_dir is stale once a tree is copied).
-        "output_dir": str(job_dir),
-    }
-    info = _d(rec.get("method_info"), "method_info")
-    row.update({f"method_info.{k}": v for k, v in flatten(info).items()})
+    """Turn one results.json record into a tidy row (the columns of `report.columns`, then method_info.*).
+
+    Raises CorruptRecord when it is not a run record.
+    """
+    row = record_values(rec)
+    row["budget"] = row["budget"] or "weights"  # records before schema 2 only had weight budgets
+    # Where the record was found (the recorded output_dir is stale once a tree is copied).
+    row["output_dir"] = str(job_dir)
+    info = rec.get("method_info")  # type: ignore[union-attr]
+    if info is not None and not isinstance(info, dict):
+        raise CorruptRecord("method_info is not an object")
+    row.update({f"method_info.{k}": v for k, v in flatten(info or {}).items()})
+    row["_layers"] = prunable_densities(rec)  # type: ignore[arg-type]
     return row
+
+
+def prunable_densities(rec: dict[str, Any]) -> list[tuple[str, float]]:
+    """(layer name, kept fraction) of each prunable layer in `cost.layers`, in model order; [] without them."""
+    cost = rec.get("cost")
+    layers = cost.get("layers") if isinstance(cost, dict) else None
+    if not isinstance(layers, list):
+        return []
+    return [(str(la.get("name")), float(la["density"])) for la in layers
+            if isinstance(la, dict) and la.get("prunable") and _is_number(la.get("density"))]
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def record_digests(rec: dict[str, Any]) -> dict[str, str]:
+    """A hash of each top-level entry of a record (two records are identical when every hash agrees)."""
+    return {
+        k: hashlib.sha256(json.dumps(v, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
+        for k, v in rec.items()
+    }
 
 
 # ----------------------------------------------------------------------------------------------- sweeps
@@ -384,7 +314,7 @@ def collect(paths: Sequence[str | Path]) -> Collection:
                 if isinstance(record, dict) and record.get("status") == "failed":
                     raise CorruptRecord(f"status is 'failed': {str(record.get('error', '')).strip()}")
                 row = record_to_row(record, d)
-                col.runs.append(Run(row=row, config=flatten(job.config), job_dir=d))
+                col.runs.append(Run(row=row, config=flatten(job.config), job_dir=d, digests=record_digests(record)))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError, CorruptRecord) as exc:
                 job = read_job(d)
                 col.problems.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +16,17 @@ class Table:
     rows: list[list[str]]
     # Columns to right-align (numbers).
     numeric: set[int] = field(default_factory=set)
+    # (row, column) cells to highlight: bold in Markdown, class "best" in HTML.
+    highlight: set[tuple[int, int]] = field(default_factory=set)
+    # How many first columns stay in view when the HTML table scrolls sideways.
+    sticky: int = 0
 
 
 @dataclass
 class Image:
-    path: Path  # absolute
+    path: Path  # absolute; a PNG
     alt: str
+    svg: Path | None = None  # the same figure as SVG, linked next to it
 
 
 # A block is ("h2"|"h3", text), ("p", text), ("code", text), Table or Image.
@@ -42,11 +47,12 @@ class Document:
     def p(self, text: str) -> None:
         self.blocks.append(("p", text))
 
-    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()) -> None:
-        self.blocks.append(Table(list(headers), [list(r) for r in rows], set(numeric)))
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = (),
+              highlight: Iterable[tuple[int, int]] = (), sticky: int = 0) -> None:
+        self.blocks.append(Table(list(headers), [list(r) for r in rows], set(numeric), set(highlight), sticky))
 
-    def image(self, path: Path, alt: str) -> None:
-        self.blocks.append(Image(path, alt))
+    def image(self, path: Path, alt: str, svg: Path | None = None) -> None:
+        self.blocks.append(Image(path, alt, svg))
 
 
 # ------------------------------------------------------------------------------------------ formatting
@@ -79,6 +85,11 @@ def signed(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None else f"{x:+.{digits}f}"
 
 
+def interval(ci: Sequence[float] | None, digits: int = 2) -> str:
+    """'[-0.95, -0.60]' for a (low, high) interval, 'n/a' without one."""
+    return "n/a" if not ci else f"[{signed(ci[0], digits)}, {signed(ci[1], digits)}]"
+
+
 # ------------------------------------------------------------------------------------------- markdown
 def _md_cell(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
@@ -92,9 +103,11 @@ def to_markdown(doc: Document, base: Path) -> str:
             align = ["---:" if i in b.numeric else "---" for i in range(len(b.headers))]
             out.append("| " + " | ".join(_md_cell(h) for h in b.headers) + " |")
             out.append("| " + " | ".join(align) + " |")
-            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
+            out += ["| " + " | ".join(_md_cell(f"**{c}**" if (r, i) in b.highlight else c) for i, c in enumerate(row))
+                    + " |" for r, row in enumerate(b.rows)]
         elif isinstance(b, Image):
-            out.append(f"![{b.alt}]({_rel(b.path, base)})")
+            svg = f" ([SVG]({_rel(b.svg, base)}))" if b.svg else ""
+            out.append(f"![{b.alt}]({_rel(b.path, base)}){svg}")
         elif b[0] == "h2":
             out.append(f"## {b[1]}")
         elif b[0] == "h3":
@@ -117,15 +130,34 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
  padding:0 1rem;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #ddd;padding-bottom:.3rem}h2{margin-top:2.2rem;border-bottom:1px solid #eee}
-table{border-collapse:collapse;margin:.6rem 0 1.2rem;font-size:.88rem;display:block;overflow-x:auto}
-th,td{border:1px solid #ddd;padding:.25rem .55rem;white-space:nowrap}th{background:#f3f5f7;position:sticky;top:0}
+.frame{overflow:auto;max-height:80vh;max-width:100%;margin:.6rem 0 1.2rem;border:1px solid #ddd;width:fit-content}
+table{border-collapse:separate;border-spacing:0;font-size:.88rem}
+th,td{border-right:1px solid #ddd;border-bottom:1px solid #ddd;padding:.25rem .55rem;white-space:nowrap;
+ background:#fff}
+th{background:#f3f5f7;position:sticky;top:0;z-index:2}
 tr:nth-child(even) td{background:#fafbfc}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.sticky,th.sticky{position:sticky;z-index:1}th.sticky{z-index:3}
+.sticky:first-child{left:0}
+.sticky.edge{box-shadow:inset -2px 0 0 #c8ccd0}
+td.best{font-weight:700;background:#e3f2e6}tr:nth-child(even) td.best{background:#d9eedd}
 img{max-width:100%;border:1px solid #eee;margin:.4rem 0}code{background:#f3f3f3;padding:0 .2rem}
+figcaption{font-size:.85rem;color:#555}
+"""
+# Sticky columns after the first need the widths of those before them: measured once the page is laid out.
+_STICKY_JS = """
+function stickColumns(){document.querySelectorAll("table[data-sticky]").forEach(function(t){
+ var k=+t.dataset.sticky;for(var r=0;r<t.rows.length;r++){var x=0,c=t.rows[r].cells;
+  for(var i=0;i<k&&i<c.length;i++){c[i].style.left=x+"px";x+=c[i].offsetWidth;}}});}
+stickColumns();window.addEventListener("load",stickColumns);
 """
 
 
 def to_html(doc: Document, embed: bool = True, base: Path | None = None) -> str:
-    """Render a standalone HTML page; images are embedded as data URIs (or linked relative to `base`)."""
+    """Render a standalone HTML page; images are embedded as data URIs (or linked relative to `base`).
+
+    SVG versions of the images are linked relative to `base` (the folder the page is written to). Every
+    table scrolls inside its own frame, keeping its header row and its `sticky` first columns in view.
+    """
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -135,29 +167,46 @@ def to_html(doc: Document, embed: bool = True, base: Path | None = None) -> str:
     ]
     for b in doc.blocks:
         if isinstance(b, Table):
-            parts.append(
-                "<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in b.headers) + "</tr></thead><tbody>"
-            )
-            for row in b.rows:
-                cells = "".join(
-                    f'<td class="num">{esc(str(c))}</td>' if i in b.numeric else f"<td>{esc(str(c))}</td>"
-                    for i, c in enumerate(row)
-                )
-                parts.append(f"<tr>{cells}</tr>")
-            parts.append("</tbody></table>")
+            parts.append(_html_table(b))
         elif isinstance(b, Image):
-            if embed:
-                data = base64.b64encode(b.path.read_bytes()).decode("ascii")
-                src = f"data:image/png;base64,{data}"
-            else:
-                src = _rel(b.path, base) if base else b.path.as_posix()
-            parts.append(f'<figure><img src="{src}" alt="{esc(b.alt)}"><figcaption>{esc(b.alt)}</figcaption></figure>')
+            parts.append(_html_image(b, embed, base))
         elif b[0] in ("h2", "h3"):
             parts.append(f"<{b[0]}>{esc(b[1])}</{b[0]}>")
         else:
             parts.append(f"<p>{_inline(b[1])}</p>")
+    if any(isinstance(b, Table) and b.sticky for b in doc.blocks):
+        parts.append(f"<script>{_STICKY_JS}</script>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _classes(t: Table, row: int, col: int) -> str:
+    names = [n for n, on in (("num", col in t.numeric and row >= 0), ("sticky", col < t.sticky),
+                             ("edge", col == t.sticky - 1), ("best", (row, col) in t.highlight)) if on]
+    return f' class="{" ".join(names)}"' if names else ""
+
+
+def _html_table(t: Table) -> str:
+    esc = html.escape
+    sticky = f' data-sticky="{t.sticky}"' if t.sticky else ""
+    head = "".join(f"<th{_classes(t, -1, i)}>{esc(h)}</th>" for i, h in enumerate(t.headers))
+    body = "".join(
+        "<tr>" + "".join(f"<td{_classes(t, r, i)}>{esc(str(c))}</td>" for i, c in enumerate(row)) + "</tr>"
+        for r, row in enumerate(t.rows)
+    )
+    return f'<div class="frame"><table{sticky}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _html_image(b: Image, embed: bool, base: Path | None) -> str:
+    esc = html.escape
+    if embed:
+        src = f"data:image/png;base64,{base64.b64encode(b.path.read_bytes()).decode('ascii')}"
+    else:
+        src = _rel(b.path, base) if base else b.path.as_posix()
+    svg = ""
+    if b.svg is not None:
+        svg = f' (<a href="{esc(_rel(b.svg, base) if base else b.svg.as_posix())}">SVG</a>)'
+    return f'<figure><img src="{src}" alt="{esc(b.alt)}"><figcaption>{esc(b.alt)}{svg}</figcaption></figure>'
 
 
 def _inline(text: str) -> str:

@@ -57,3 +57,35 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
         warnings.simplefilter("ignore")
         res = spearmanr(x, y)
     return {"rho": _clean(float(res.statistic)), "p_value": _clean(float(res.pvalue)), "n": n}
+
+
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def bootstrap_spearman_ci(
+    x: Sequence[float], y: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95,
+    seed: int = 0
+) -> tuple[float, float] | None:
+    """Percentile bootstrap confidence interval of Spearman's rho: (low, high), or None when rho is undefined.
+
+    Pairs (x_i, y_i) are resampled with replacement `resamples` times from a generator seeded with `seed`, so
+    the interval is the same on every call; resamples in which x or y is constant (rho undefined) are dropped.
+    """
+    if spearman(x, y)["rho"] is None:
+        return None
+    import numpy as np
+    from scipy.stats import rankdata
+
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    idx = np.random.default_rng(seed).integers(0, len(xs), size=(resamples, len(xs)))
+    rx, ry = rankdata(xs[idx], axis=1), rankdata(ys[idx], axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    norm = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+    ok = norm > 0
+    rhos = (rx * ry).sum(axis=1)[ok] / norm[ok]
+    if not rhos.size:
+        return None
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(rhos, [tail, 100 - tail])
+    return float(np.clip(low, -1.0, 1.0)), float(np.clip(high, -1.0, 1.0))

@@ -14,6 +14,8 @@ from rgp_bench.hardware import Hardware
 
 @dataclass(frozen=True)
 class Scores:
+    """Mean cross-entropy and top-1/top-5 accuracy (percent) over a loader."""
+
     loss: float
     top1: float
     top5: float
@@ -45,3 +47,4 @@ def evaluate(model: nn.Module, loader: DataLoader, hw: Hardware, limit_batches: 
     if count == 0:
         return Scores(float("nan"), float("nan"), float("nan"))
     return Scores(loss_sum / count, 100.0 * correct1 / count, 100.0 * correct5 / count)
+

@@ -7,6 +7,7 @@ epoch checkpoint replays exactly the batches an uninterrupted run would have see
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from rgp_bench.errors import RunFailed
 from rgp_bench.hardware import Hardware
 from rgp_bench.train.checkpoint import load_checkpoint, save_checkpoint
 from rgp_bench.train.evaluate import Scores, evaluate
@@ -28,6 +30,8 @@ from rgp_bench.train.optim import build_optimizer, build_schedule
 
 log = logging.getLogger(__name__)
 _PHASE_SALT = {"pretrain": 1, "train": 2}
+_CHECKPOINT_KEYS = ("phase", "model", "optimizer", "schedule", "scaler", "history", "best_epoch", "best_val_top1",
+                    "best_val_loss", "best_state")
 
 
 @dataclass
@@ -72,7 +76,10 @@ def train_phase(model: nn.Module, train_set: Dataset, val_loader: DataLoader, cf
     scaler = torch.amp.GradScaler(hw.device.type, enabled=hw.precision == "fp16")
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     saved = load_checkpoint(checkpoint) if checkpoint else None
-    result = _resume(saved, phase, model, optimizer, schedule, scaler) if saved else PhaseResult()
+    result = _resume(saved, phase, model, optimizer, schedule, scaler) if saved is not None else PhaseResult()
+    if result.resumed_from:
+        log.info("%s: resumed from epoch %d of %d (checkpoint %s)", phase, result.resumed_from, epochs, checkpoint)
+    pace = EpochPace(hw.threads)
 
     disable = _progress_disabled(cfg)
     epoch_bar = tqdm(range(result.resumed_from + 1, epochs + 1), desc=phase, unit="epoch",
@@ -87,11 +94,16 @@ def train_phase(model: nn.Module, train_set: Dataset, val_loader: DataLoader, cf
         lr_used = optimizer.param_groups[0]["lr"]
         schedule.step()
         val = evaluate(model, val_loader, hw, cfg.limit_batches)
+        seconds = time.perf_counter() - start
+        _check_finite(phase, epoch, lr_used, train_scores.loss, val.loss)
         result.history.append({
             "phase": phase, "epoch": epoch, "lr": lr_used, "train_loss": train_scores.loss,
-            "train_top1": train_scores.top1, "val_loss": val.loss, "val_top1": val.top1,
-            "seconds": time.perf_counter() - start,
+            "train_top1": train_scores.top1, "val_loss": val.loss, "val_top1": val.top1, "seconds": seconds,
         })
+        if disable:  # no progress bar (no terminal: SLURM, nohup, a pipe): one plain line per epoch
+            log.info("%s epoch %d/%d: loss %.4f, train %.2f %%, val %.2f %%, %.2f s", phase, epoch, epochs,
+                     train_scores.loss, train_scores.top1, val.top1, seconds)
+        pace.record(phase, epoch, seconds)
         if on_epoch is not None:
             on_epoch(result.history[-1])
         # Best = highest validation accuracy; ties (common on small validation sets) go to the lower loss.
@@ -112,9 +124,44 @@ def train_phase(model: nn.Module, train_set: Dataset, val_loader: DataLoader, cf
     return result
 
 
-def _resume(saved: dict[str, Any], phase: str, model: nn.Module, optimizer: torch.optim.Optimizer,
+def _check_finite(phase: str, epoch: int, lr: float, train_loss: float, val_loss: float) -> None:
+    """A loss that became NaN or infinite ends the run as failed (never as a complete record)."""
+    for what, value in (("training", train_loss), ("validation", val_loss)):
+        if not math.isfinite(value):
+            raise RunFailed(f"diverged: the {what} loss became {value} in {phase} epoch {epoch} (learning rate "
+                            f"{lr:g}); lower train.lr, or check the data")
+
+
+class EpochPace:
+    """Warns once when epochs run much slower than the first ones (e.g. OpenMP threads spin-waiting on a CPU
+    that another process is using), naming `hardware.threads`."""
+
+    SLOWDOWN = 4.0
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.reference: float | None = None
+        self.warned = False
+
+    def record(self, phase: str, epoch: int, seconds: float) -> None:
+        if self.reference is None:
+            self.reference = seconds
+            return
+        self.reference = min(self.reference, seconds)  # the first epochs include warm-up
+        if not self.warned and seconds > self.SLOWDOWN * max(self.reference, 1e-3):
+            self.warned = True
+            log.warning("%s epoch %d took %.2f s, %.1fx the fastest epoch so far: another process may be using the "
+                        "CPU while %d threads spin-wait; set hardware.threads=1 (or fewer than the free cores)",
+                        phase, epoch, seconds, seconds / self.reference, self.threads)
+
+
+def _resume(saved: object, phase: str, model: nn.Module, optimizer: torch.optim.Optimizer,
             schedule: Any, scaler: torch.amp.GradScaler) -> PhaseResult:
     """Restore a phase from its checkpoint; a foreign or stale checkpoint means starting the phase over."""
+    if not isinstance(saved, dict) or not set(_CHECKPOINT_KEYS) <= set(saved):
+        log.warning("checkpoint does not hold a training phase (foreign or incomplete); starting the %s phase over",
+                    phase)
+        return PhaseResult()
     if saved.get("phase") != phase:
         return PhaseResult()
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -126,7 +173,7 @@ def _resume(saved: dict[str, Any], phase: str, model: nn.Module, optimizer: torc
         result = PhaseResult(history=list(saved["history"]), best_epoch=saved["best_epoch"],
                              best_val_top1=saved["best_val_top1"], best_val_loss=saved["best_val_loss"],
                              best_state=saved["best_state"], resumed_from=len(saved["history"]))
-    except (KeyError, RuntimeError, ValueError) as exc:
+    except (KeyError, RuntimeError, ValueError, TypeError, AttributeError, IndexError) as exc:
         log.warning("checkpoint does not fit this run (%s); starting the %s phase over", exc, phase)
         model.load_state_dict(initial)
         return PhaseResult()

@@ -1,0 +1,150 @@
+"""Weights & Biases tracking that can never fail a run: every call is guarded and degrades to a no-op."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from rgp_bench.record.schema import RunRecord
+
+log = logging.getLogger(__name__)
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}/{key}" if prefix else str(key), inner, out)
+    elif isinstance(value, int | float | str | bool) or value is None:
+        out[prefix] = value
+
+
+# Training settings that do not make two runs incomparable (the regime and epochs are named in the cell anyway).
+_NOT_RECIPE = ("regime", "epochs", "pretrain_epochs", "progress", "eval_batch_size")
+
+
+def recipe_tag(cfg: DictConfig) -> str:
+    """The training settings that differ from the schema defaults, e.g. "lr0.05-bs256" ("" for the defaults)."""
+    from rgp_bench.config.schema import TrainCfg
+
+    defaults = OmegaConf.to_container(OmegaConf.structured(TrainCfg), enum_to_str=True)
+    train = OmegaConf.to_container(cfg.train, resolve=True, enum_to_str=True)
+    assert isinstance(defaults, dict) and isinstance(train, dict)
+    changed = [f"{k}{train[k]}" for k in sorted(train) if k not in _NOT_RECIPE and train[k] != defaults.get(k)]
+    tag = "-".join(str(c).replace(" ", "") for c in changed)
+    if len(tag) > 40:  # keep group names short; the hash still separates recipes
+        tag = "recipe" + hashlib.sha256(tag.encode()).hexdigest()[:8]
+    return tag
+
+
+def cell_name(cfg: DictConfig) -> str:
+    """The comparison cell a run belongs to, as the report separates them: dataset, model, ratio (and its budget
+    basis), regime, total epochs and any non-default training recipe. Methods and seeds vary inside it, so
+    wandb never averages runs the report keeps apart."""
+    from rgp_bench.methods import get_method
+
+    method = get_method(cfg.method.name)
+    regime = method.canonical_regime if cfg.train.regime == "auto" else cfg.train.regime
+    pretrain = 0 if regime == "scratch" else (cfg.train.epochs if cfg.train.pretrain_epochs is None
+                                              else cfg.train.pretrain_epochs)
+    parts = [cfg.dataset.name, cfg.model.name, f"r{cfg.ratio}" + ("macs" if method.budget == "macs" else ""),
+             str(regime), f"e{pretrain + cfg.train.epochs}", recipe_tag(cfg)]
+    return "-".join(p for p in parts if p)
+
+
+def sweep_group(sweep_dir: str | Path) -> str:
+    """wandb group shared by all runs of one sweep and its summary run."""
+    parts = Path(sweep_dir).resolve().parts[-2:]
+    return "sweep-" + "_".join(parts)
+
+
+def start_run(logger: DictConfig, out_dir: Path, *, extra_tags: list[str] | None = None, **kwargs: Any) -> Any:
+    """wandb.init with this project's settings, or None when tracking is off or wandb fails."""
+    if logger.mode == "disabled":
+        return None
+    try:
+        import wandb
+
+        os.environ.setdefault("WANDB_SILENT", "true")
+        return wandb.init(
+            project=logger.project, entity=logger.entity, mode=str(logger.mode), dir=str(out_dir),
+            tags=[*logger.tags, *(extra_tags or [])], reinit="finish_previous",
+            settings=wandb.Settings(console="off", x_disable_stats=True, silent=True), **kwargs,
+        )
+    except Exception as exc:
+        log.warning("wandb could not start (%s); continuing without tracking", exc)
+        return None
+
+
+class Tracker:
+    """A wandb run for one job (or nothing, with `logger=none` or when wandb fails).
+
+    Runs are grouped by comparison cell (dataset-model-ratio) with the method as job_type, so the wandb UI
+    aggregates seeds and compares methods the way reports do. Runs of a sweep also carry the sweep's id
+    (tag and `sweep` config key), which names the group of the sweep's summary run.
+    """
+
+    def __init__(self, cfg: DictConfig, out_dir: Path, run_id: str, sweep_dir: str | None = None) -> None:
+        config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        assert isinstance(config, dict)
+        sweep = sweep_group(sweep_dir) if sweep_dir else None
+        config.update(cell=cell_name(cfg), run_id=run_id, sweep=sweep)
+        self._run = start_run(
+            cfg.logger, out_dir, group=cell_name(cfg), job_type=cfg.method.name,
+            name=f"{cfg.method.name}-s{cfg.seed}-{run_id}", config=config, extra_tags=[sweep] if sweep else [],
+        )
+        for phase in ("pretrain", "train"):  # each phase's curves against its own epoch, so the phases line up
+            self._guard("define_metric", self._define_phase, phase)
+
+    def _define_phase(self, phase: str) -> None:
+        if self._run is not None:
+            self._run.define_metric(f"{phase}/epoch")
+            self._run.define_metric(f"{phase}/*", step_metric=f"{phase}/epoch")
+
+    def _guard(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+        if self._run is None:
+            return
+        try:
+            fn(*args, **kwargs)
+        except Exception as exc:
+            log.warning("wandb %s failed (%s); continuing without tracking", what, exc)
+            self._run = None
+
+    def log(self, metrics: dict[str, Any]) -> None:
+        """Log free-form metrics (e.g. a method's search curve)."""
+        if self._run is not None:
+            self._guard("log", self._run.log, dict(metrics))
+
+    def log_epoch(self, row: dict[str, Any]) -> None:
+        """Log one epoch's history row."""
+        if self._run is not None:
+            self._guard("log", self._run.log, {f"{row['phase']}/{k}": v for k, v in row.items() if k != "phase"})
+
+    def log_record(self, record: RunRecord) -> None:
+        """Put the run's headline numbers in the wandb summary and its layer table in a wandb Table."""
+        if self._run is None:
+            return
+        data = record.to_dict()
+        flat: dict[str, Any] = {}
+        for key in ("accuracy", "sparsity", "method_info", "timings", "epochs", "regime", "run_id"):
+            _flatten(key, data[key], flat)
+        cost = data["cost"]
+        _flatten("cost", {k: cost[k] for k in ("dense", "pruned", "prunable", "reduction")}, flat)
+        self._guard("summary", self._run.summary.update, flat)
+        try:
+            import wandb
+
+            columns = ["name", "type", "prunable", "params", "nonzero", "density", "macs", "macs_effective"]
+            table = wandb.Table(columns=columns, data=[[row[c] for c in columns] for row in cost["layers"]])
+            self._guard("table", self._run.log, {"layers": table})
+        except Exception as exc:
+            log.warning("wandb table failed (%s)", exc)
+
+    def finish(self) -> None:
+        """Close the run (always call, also on failure)."""
+        self._guard("finish", self._run.finish if self._run else None)
+        self._run = None

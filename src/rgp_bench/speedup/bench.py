@@ -1,0 +1,226 @@
+"""Benchmark of :mod:`rgp_bench.speedup`: prints its Markdown section for ``BENCHMARKS.md``.
+
+    python -m rgp_bench.speedup.bench [--output FILE] [--quick]
+
+Runs itself in a subprocess whose environment pins OpenMP/MKL to one thread and sets glibc's allocator tunables
+(:func:`rgp_bench.measure.latency.benchmark_env`), then, on CIFAR shapes: ResNet-18 and ResNet-56, batch 1 and 64,
+dense vs RGP materialised (ResNet-18: k/n = 8 and 16 of 64, plus 4 of 64 at batch 64 for the wide-layer target;
+ResNet-56: 2 and 4 of 16, since its 16-channel layers cap the nodes at 16), with per-layer tables for ResNet-18.
+``--output FILE`` also writes the section between ``<!-- speedup:begin -->`` / ``<!-- speedup:end -->`` markers
+into FILE, keeping everything else there (``make bench`` can point it at BENCHMARKS.md).
+
+Extra rows: :func:`compare_models` times any (dense, fast) pair the same way; :func:`channel_pruning_pairs` gives the
+hook where physically channel-pruned models are to be added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from rgp_bench.bench_file import machine, write_section
+from rgp_bench.graphs import block_mask, build_graph
+from rgp_bench.measure.latency import benchmark_env, example_input, thread_count
+from rgp_bench.models import build_model
+from rgp_bench.pruning import find_prunable_layers
+from rgp_bench.speedup.bench_report import BenchRow, render
+from rgp_bench.speedup.end_to_end import (
+    DENSE,
+    DENSE_COMPILED,
+    MASKED_MODEL,
+    MATERIALISED,
+    MATERIALISED_COMPILED,
+    compile_frozen,
+    measure_end_to_end,
+)
+from rgp_bench.speedup.kernel import kernel_status, load_kernel
+from rgp_bench.speedup.macs import layer_macs, mac_reduction
+from rgp_bench.speedup.materialise import interleaved_timer, masked_copy, materialise
+
+THREADS = 1
+# (model, nodes, batch size, degrees), in run order. ResNet-56's 16-channel layers cap n at 16.
+RUNS: tuple[tuple[str, int, int, tuple[int, ...]], ...] = (
+    ("resnet18", 64, 64, (8, 4, 16)),
+    ("resnet18", 64, 1, (8, 16)),
+    ("resnet56", 16, 64, (2, 4)),
+    ("resnet56", 16, 1, (2, 4)),
+)
+QUICK_RUNS: tuple[tuple[str, int, int, tuple[int, ...]], ...] = (("resnet18", 64, 64, (8,)),)
+BASE_FORMS = ("grouped", "bmm", "direct", "direct_shift")
+# Tap-sum compiles every layer with Inductor (5-15 s each here), so it is a candidate only in the probe's setting.
+TAPSUM_RUNS = {("resnet18", 64, 8)}
+# The materialised model compiled as a whole (~20 s per compile here): ResNet-18 at batch 64 only.
+COMPILED_FAST_RUNS = {("resnet18", 64)}
+KEY_RUN = ("resnet18", 64, 8)  # the targets' setting gets more timing rounds
+# Per-layer blocked_autorange budget; ResNet-56 has 54 small masked layers, so it gets less per measurement.
+LAYER_MIN_RUN_TIME = {"resnet18": 0.03, "resnet56": 0.01}
+CHILD_FLAG = "--in-benchmark-env"
+
+
+def rgp_config(model: str):
+    """The project's composed config for ``model`` (as ``python -m rgp_bench model=...`` would see it)."""
+    from hydra import compose, initialize_config_dir
+
+    from rgp_bench.config import conf_dir, register
+
+    register()
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+        return compose("config", overrides=[f"model={model}"])
+
+
+def rgp_masks(model: nn.Module, layers_cfg, example: torch.Tensor, nodes: int, degree: int,
+              cache_dir: Path) -> dict[str, torch.Tensor]:
+    """RGP block masks of every prunable layer from one low-ASPL graph (default anneal strategy, seed 0)."""
+    adjacency, _ = build_graph(nodes, degree, strategy="anneal", start="random", seed=0, cache_dir=cache_dir)
+    masks = {}
+    for layer in find_prunable_layers(model, example, layers_cfg):
+        channels = torch.from_numpy(np.ascontiguousarray(block_mask(adjacency, layer.out_channels,
+                                                                    layer.in_channels)))
+        kernel = (1,) * (len(layer.weight_shape) - 2)
+        masks[layer.name] = channels.reshape(channels.shape + kernel).expand(layer.weight_shape).contiguous()
+    return masks
+
+
+def compare_models(label: str, model_name: str, dense: nn.Module, fast: nn.Module, example: torch.Tensor, *,
+                   compiled_dense: nn.Module | None = None, masked: nn.Module | None = None,
+                   compiled_fast: nn.Module | None = None, mac_limit: float | None = None, rounds: int = 5,
+                   min_run_time: float = 0.2) -> BenchRow:
+    """Time ``fast`` against ``dense`` (and the optional compiled dense / masked / compiled fast variants).
+
+    This is the hook for every row of the summary table. ``mac_limit`` defaults to dense MACs over ``fast``'s
+    effective MACs counted by forward hooks on its Conv/Linear layers, which is right for a physically smaller
+    (channel-pruned) model; pass it explicitly when ``fast`` computes masked layers with custom modules.
+    """
+    if mac_limit is None:
+        mac_limit = mac_reduction(layer_macs(fast, example[:1]), layer_macs(dense, example[:1]))
+    variants = {DENSE: dense}
+    if compiled_dense is not None:
+        variants[DENSE_COMPILED] = compiled_dense
+    if masked is not None:
+        variants[MASKED_MODEL] = masked
+    variants[MATERIALISED] = fast
+    if compiled_fast is not None:
+        variants[MATERIALISED_COMPILED] = compiled_fast
+    e2e = measure_end_to_end(variants, example, THREADS, mac_limit, rounds=rounds, min_run_time=min_run_time)
+    return BenchRow(label=label, model=model_name, end_to_end=e2e)
+
+
+CHANNEL_REDUCTIONS = (0.5, 0.75)  # fractions of the MACs removed by the `uniform` channel-pruning rows
+
+
+def channel_pruning_pairs(model_name: str, dense: nn.Module, example: torch.Tensor,
+                          layers_cfg) -> list[tuple[str, nn.Module]]:
+    """`uniform` channel pruning of ``dense`` at 50 % and 75 % of its MACs removed, channels physically removed.
+
+    The same code path as `method=uniform` (one keep fraction in every prunable channel group, largest L2 filter
+    norms kept, exact MAC budget by bisection), then Torch-Pruning removes the masked channels.
+    """
+    from rgp_bench.methods.base import MaskContext
+    from rgp_bench.methods.channel import channel_problem, prune_to_budget
+    from rgp_bench.pruning.channels import filter_scores, remove_channels
+
+    layers = find_prunable_layers(dense, example[:1], layers_cfg)
+    problem = channel_problem(layers, MaskContext(seed=0, model=dense, example=example[:1]))
+    scores = filter_scores(dense, problem.groups, norm=2)
+    pairs = []
+    for reduction in CHANNEL_REDUCTIONS:
+        budget = prune_to_budget(problem, scores, reduction, "uniform")
+        pairs.append((f"uniform channels −{reduction:.0%} MACs", remove_channels(dense, problem.groups,
+                                                                                 budget.keep).eval()))
+    return pairs
+
+
+def run_config(model_name: str, dense: nn.Module, compiled: nn.Module, layers_cfg, nodes: int, batch_size: int,
+               degrees: Sequence[int], cache_dir: Path) -> list[BenchRow]:
+    """Masked and materialised at each degree (plus any channel-pruning pairs) at one batch size."""
+    example = example_input((3, 32, 32), batch_size)
+    rows = []
+    for degree in degrees:
+        key = (model_name, batch_size, degree) == KEY_RUN
+        timer = interleaved_timer(rounds=5 if key else 3, min_run_time=LAYER_MIN_RUN_TIME[model_name])
+        e2e_timing = {"rounds": 7 if key else 5, "min_run_time": 0.2 if batch_size > 1 else 0.1}
+        start = time.perf_counter()
+        masks = rgp_masks(dense, layers_cfg, example[:2], nodes, degree, cache_dir)
+        forms = BASE_FORMS + (("tapsum",) if (model_name, batch_size, degree) in TAPSUM_RUNS else ())
+        fast, report = materialise(dense, masks, example, "cpu", THREADS, forms=forms, timer=timer, end_to_end=False)
+        chosen = time.perf_counter()
+        masked = masked_copy(dense, masks, torch.device("cpu"))
+        compiled_fast = compile_frozen(fast) if (model_name, batch_size) in COMPILED_FAST_RUNS else None
+        row = compare_models(f"RGP k/n = {degree}/{nodes}", model_name, dense, fast, example,
+                             compiled_dense=compiled, masked=masked, compiled_fast=compiled_fast,
+                             mac_limit=mac_reduction(layer_macs(masked, example[:1])), **e2e_timing)
+        row.report = report
+        rows.append(row)
+        print(f"[bench] {model_name} b{batch_size} {row.label}: materialised "
+              f"{row.end_to_end.speedup_vs_dense[MATERIALISED]:.2f}x dense eager (materialise "
+              f"{chosen - start:.0f} s, end to end {time.perf_counter() - chosen:.0f} s)", file=sys.stderr, flush=True)
+    for label, candidate in channel_pruning_pairs(model_name, dense, example, layers_cfg):
+        rows.append(compare_models(label, model_name, dense, candidate, example, compiled_dense=compiled,
+                                   min_run_time=0.2 if batch_size > 1 else 0.1))
+    return rows
+
+
+def run_benchmark(quick: bool, cache_dir: Path) -> str:
+    """Everything, in this process (expects the benchmark environment); returns the Markdown section."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    build_start = time.perf_counter()
+    load_kernel(build=True)
+    build_seconds = time.perf_counter() - build_start
+    rows: list[BenchRow] = []
+    models: dict[str, tuple[nn.Module, nn.Module, object]] = {}
+    with thread_count(THREADS):
+        for model_name, nodes, batch_size, degrees in QUICK_RUNS if quick else RUNS:
+            if model_name not in models:
+                cfg = rgp_config(model_name)
+                torch.manual_seed(0)
+                dense = build_model(cfg.model, 3, 32, 10).eval().requires_grad_(False)
+                models[model_name] = (dense, compile_frozen(dense), cfg.layers)
+            dense, compiled, layers_cfg = models[model_name]
+            rows += run_config(model_name, dense, compiled, layers_cfg, nodes, batch_size, degrees, cache_dir)
+    reports = [(f"{row.model}, batch {row.batch_size}, {row.label}", row.report) for row in rows
+               if row.model == "resnet18" and row.report is not None]
+    command = "python -m rgp_bench.speedup.bench" + (" --quick" if quick else "")
+    info = {
+        **machine(), "torch": torch.__version__, "kernel": kernel_status().detail,
+        "kernel_build_seconds": f"{build_seconds:.0f}",
+        "cpu_minutes": f"{(time.process_time() - cpu_started) / 60:.1f}",
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "omp": os.environ.get("OMP_NUM_THREADS", "unset"),
+    }
+    return render(rows, reports, info, command, time.perf_counter() - started, tapsum_runs=sorted(TAPSUM_RUNS),
+                  compiled_fast_runs=sorted(COMPILED_FAST_RUNS))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rgp_bench.speedup.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--output", type=Path, help="also write the section (between markers) to this file")
+    parser.add_argument("--quick", action="store_true", help="ResNet-18, batch 64, k/n = 8/64 only (a smoke run)")
+    parser.add_argument("--cache-dir", type=Path, help="graph cache (default: a temporary directory)")
+    parser.add_argument(CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not args.in_benchmark_env:
+        # glibc reads the MALLOC_* tunables at start-up, so the measurement runs in a fresh process.
+        child = [sys.executable, "-m", "rgp_bench.speedup.bench", CHILD_FLAG, *(argv if argv is not None
+                                                                               else sys.argv[1:])]
+        return subprocess.run(child, env=benchmark_env(THREADS), check=False).returncode
+    with tempfile.TemporaryDirectory() as tmp:
+        section = run_benchmark(args.quick, args.cache_dir or Path(tmp))
+    print(section)
+    if args.output:
+        write_section(args.output, "speedup", section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

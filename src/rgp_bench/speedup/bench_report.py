@@ -1,0 +1,202 @@
+"""Markdown rendering of the speed-up benchmark: conditions, targets, end-to-end rows and per-layer tables."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rgp_bench.measure.latency import allocator_setting
+from rgp_bench.speedup.end_to_end import (
+    DENSE,
+    DENSE_COMPILED,
+    MASKED_MODEL,
+    MATERIALISED,
+    MATERIALISED_COMPILED,
+    EndToEnd,
+)
+from rgp_bench.speedup.report import MaterialiseReport
+
+# Targets of the issue (benchmark only, never unit tests).
+TARGET_VS_EAGER, TARGET_VS_COMPILED, TARGET_WIDE_LAYERS = 1.5, 1.2, 2.0
+TARGET_CHANNELS = 0.7  # uniform channel pruning: measured speed-up over the MAC reduction factor
+
+
+@dataclass
+class BenchRow:
+    """One timed (dense, fast) pair at one batch size."""
+
+    label: str
+    model: str
+    end_to_end: EndToEnd
+    report: MaterialiseReport | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.end_to_end.batch_size
+
+
+def _ms(e2e: EndToEnd, name: str) -> str:
+    return f"{e2e.seconds[name] * 1e3:.1f}" if name in e2e.seconds else "–"
+
+
+def _forms(report: MaterialiseReport | None) -> str:
+    if report is None:
+        return ""
+    counts = Counter(layer.chosen for layer in report.layers)
+    return ", ".join(f"{form} {count}" for form, count in counts.most_common())
+
+
+def summary_table(rows: Sequence[BenchRow]) -> str:
+    head = ("| model | batch | variant | MACs ÷ | dense ms | dense compiled ms | masked ms | fast ms | speed-up vs "
+            "dense eager | vs dense compiled | speed-up / MACs ÷ | forms (layers) |")
+    lines = [head, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for row in rows:
+        e2e = row.end_to_end
+        vs_eager = e2e.speedup_vs_dense[MATERIALISED]
+        vs_compiled = f"{e2e.speedup_vs_compiled[MATERIALISED]:.2f}×" if e2e.speedup_vs_compiled else "–"
+        lines.append(f"| {row.model} | {row.batch_size} | {row.label} | {e2e.mac_limit:.2f}× | {_ms(e2e, DENSE)} | "
+                     f"{_ms(e2e, DENSE_COMPILED)} | {_ms(e2e, MASKED_MODEL)} | {_ms(e2e, MATERIALISED)} | "
+                     f"**{vs_eager:.2f}×** | {vs_compiled} | {e2e.fraction_of_limit:.0%} | {_forms(row.report)} |")
+    return "\n".join(lines)
+
+
+def _find(rows: Sequence[BenchRow], model: str, batch: int, label: str) -> BenchRow | None:
+    return next((r for r in rows if r.model == model and r.batch_size == batch and r.label == label), None)
+
+
+def _status(value: float | None, target: float, strict: bool = False) -> str:
+    if value is None:
+        return "not run"
+    met = value > target if strict else value >= target
+    return "met" if met else "**missed**"
+
+
+def targets_table(rows: Sequence[BenchRow]) -> str:
+    """The issue's targets against what this run measured."""
+    lines = ["| target | measured | status |", "|---|---:|---|"]
+    row = _find(rows, "resnet18", 64, "RGP k/n = 8/64")
+    vs_eager = row.end_to_end.speedup_vs_dense[MATERIALISED] if row else None
+    vs_compiled = row.end_to_end.speedup_vs_compiled[MATERIALISED] if row and row.end_to_end.speedup_vs_compiled \
+        else None
+    lines.append(f"| ResNet-18, batch 64, k/n = 8/64: materialised ≥ {TARGET_VS_EAGER}× dense eager | "
+                 f"{vs_eager:.2f}× | {_status(vs_eager, TARGET_VS_EAGER)} |" if vs_eager else
+                 "| ResNet-18 b64 8/64 vs dense eager | – | not run |")
+    lines.append(f"| ResNet-18, batch 64, k/n = 8/64: materialised > {TARGET_VS_COMPILED}× dense compiled | "
+                 f"{vs_compiled:.2f}× | {_status(vs_compiled, TARGET_VS_COMPILED, strict=True)} |" if vs_compiled else
+                 "| ResNet-18 b64 8/64 vs dense compiled | – | not run |")
+    for model in ("resnet18", "resnet56"):
+        channels = _find(rows, model, 64, "uniform channels −50% MACs")
+        if channels is not None:
+            e2e = channels.end_to_end
+            ratio = e2e.speedup_vs_dense[MATERIALISED] / e2e.mac_limit
+            lines.append(f"| {model}, batch 64, `uniform` at 50 % of MACs removed: speed-up ≥ {TARGET_CHANNELS}× the "
+                         f"MAC reduction factor ({e2e.mac_limit:.2f}×) | {e2e.speedup_vs_dense[MATERIALISED]:.2f}× "
+                         f"= {ratio:.2f}× the factor | {_status(ratio, TARGET_CHANNELS)} |")
+    wide = _find(rows, "resnet18", 64, "RGP k/n = 4/64")
+    if wide and wide.report:
+        for title, keep in (
+            ("3×3 stride-1 layers with 256 / 512 channels", lambda layer: layer.kernel == (3, 3) and layer.stride == 1),
+            ("every layer with 256 / 512 output channels (incl. stride 2, 1×1 shortcuts)", lambda layer: True),
+        ):
+            chosen = [layer for layer in wide.report.layers if layer.out_channels in (256, 512) and keep(layer)]
+            worst = min(chosen, key=lambda layer: layer.speedup)
+            lines.append(f"| ResNet-18, batch 64, k/n = 4/64, {title}: each ≥ {TARGET_WIDE_LAYERS}× masked dense | "
+                         f"min {worst.speedup:.2f}× (`{worst.name}`), median "
+                         f"{sorted(x.speedup for x in chosen)[len(chosen) // 2]:.2f}× | "
+                         f"{_status(worst.speedup, TARGET_WIDE_LAYERS)} |")
+    return "\n".join(lines)
+
+
+def kernel_summary(rows: Sequence[BenchRow], info: dict[str, str]) -> str:
+    """Whether the C++ kernel was tried, and what it gave (layers won, per-layer speed-ups)."""
+    won = [layer for row in rows if row.report for layer in row.report.layers
+           if layer.chosen in ("direct", "direct_shift")]
+    total = sum(len(row.report.layers) for row in rows if row.report)
+    text = [f"- **C++ register-tiled block-sparse direct convolution: tried.** Status: {info['kernel']} "
+            f"(load/build step of this run: {info['kernel_build_seconds']} s)."]
+    if won:
+        speedups = sorted(layer.speedup for layer in won)
+        text.append(f"  It was the fastest form in {len(won)} of {total} masked layers over all runs "
+                    f"(speed-up over masked dense {speedups[0]:.2f}×–{speedups[-1]:.2f}×, median "
+                    f"{speedups[len(speedups) // 2]:.2f}×).")
+    else:
+        text.append("  It won no layer in this run.")
+    return "\n".join(text)
+
+
+def compiled_fast_table(rows: Sequence[BenchRow]) -> str:
+    """The materialised model compiled as a whole, where it was measured."""
+    lines = ["| model | batch | variant | materialised ms | materialised + compiled ms | vs dense eager | "
+             "vs dense compiled | speed-up / MACs ÷ |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        e2e = row.end_to_end
+        if MATERIALISED_COMPILED not in e2e.seconds:
+            continue
+        vs_eager = e2e.speedup_vs_dense[MATERIALISED_COMPILED]
+        vs_compiled = e2e.speedup_vs_compiled[MATERIALISED_COMPILED] if e2e.speedup_vs_compiled else float("nan")
+        lines.append(f"| {row.model} | {row.batch_size} | {row.label} | {_ms(e2e, MATERIALISED)} | "
+                     f"{_ms(e2e, MATERIALISED_COMPILED)} | **{vs_eager:.2f}×** | {vs_compiled:.2f}× | "
+                     f"{vs_eager / e2e.mac_limit:.0%} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def render(rows: Sequence[BenchRow], reports: Sequence[tuple[str, MaterialiseReport]], info: dict[str, str],
+           command: str, total_seconds: float, tapsum_runs: Sequence[tuple[str, int, int]] = (),
+           compiled_fast_runs: Sequence[tuple[str, int]] = ()) -> str:
+    """The Markdown section (without markers)."""
+    tapsum = ", ".join(f"{m} batch {b} k = {k}" for m, b, k in tapsum_runs) or "none"
+    compiled_fast = ", ".join(f"{m} batch {b}" for m, b in compiled_fast_runs) or "none"
+    out = [
+        "## Fast inference of RGP block masks (`rgp_bench.speedup`)",
+        "",
+        f"- Command: `{command}` (whole run {total_seconds / 60:.1f} min wall, {info['cpu_minutes']} min CPU in "
+        "this process; the difference is time spent waiting for the shared cores and for compiler subprocesses)",
+        f"- Date: {info['date']}",
+        f"- Machine: {info['cpu']}, {info['cores']} cores, shared with other developers' jobs while this ran, so "
+        "absolute times are noisy; only ratios measured within one interleaved run are compared.",
+        f"- Threads: 1 intra-op thread, pinned (`torch.set_num_threads(1)`; OMP_NUM_THREADS={info['omp']} and "
+        "MKL_NUM_THREADS=1 in the benchmark subprocess); CPU affinity not fixed.",
+        f"- torch {info['torch']}; allocator: {allocator_setting()}.",
+        "- Protocol: eval mode, `torch.inference_mode`, float32, CIFAR shapes (3×32×32), random weights and inputs "
+        "(timing does not depend on values). Per layer (`materialise`): masked dense and every candidate form, "
+        "timed interleaved on the input that layer receives (one `blocked_autorange` per round, min_run_time 0.03 s "
+        "for ResNet-18 and 0.01 s for ResNet-56's 54 small layers; 5 rounds for the target setting ResNet-18 batch "
+        "64 k/n = 8/64, 3 elsewhere; median); a form replaces a layer only if ≥ 1.05× masked dense. End to end: "
+        "dense eager, dense compiled (Inductor, `freezing=True`), masked and materialised, timed in interleaved "
+        "rounds (7 for the target setting, 5 elsewhere; `blocked_autorange`, min 0.2 s at batch 64, 0.1 s at "
+        "batch 1); speed-ups are medians of per-round ratios.",
+        "- MACs ÷ = dense MACs / effective MACs of the whole model (conv + linear, fvcore convention; stem and "
+        "classifier stay dense): the speed-up if every masked MAC were free. *speed-up / MACs ÷* is the fraction of "
+        "it reached. Per layer it can exceed 100 % at batch 1, where dense itself runs far below peak.",
+        f"- ResNet-56: n = 16 nodes (its 16-channel layers cap n), k = 2 and 4. Tap-sum (torch.compile per layer) "
+        f"was a candidate only in: {tapsum}. The materialised model compiled as a whole: {compiled_fast}.",
+        "",
+        "### Targets",
+        "",
+        targets_table(rows),
+        "",
+        "### End to end",
+        "",
+        summary_table(rows),
+        "",
+    ]
+    compiled_table = compiled_fast_table(rows)
+    if compiled_table:
+        out += ["Materialised model compiled as a whole (`torch.compile`, freezing; the C++ kernel is the custom op "
+                "`rgp_bench::block_sparse_conv2d`, so Inductor fuses the BN / ReLU / residual adds around it):", "",
+                compiled_table, ""]
+    out += [
+        "### What was tried",
+        "",
+        kernel_summary(rows, info),
+        "- Gather + grouped conv (`grouped`), gather + bmm for Linear (`bmm`), tap-sum under torch.compile "
+        "(`tapsum`), and the kernel's two inner loops (`direct`: one load per tap; `direct_shift`: one load per "
+        "kernel row, taps shifted in registers) are the candidates. In the per-layer tables each form's column is "
+        "its measured speed-up over masked dense; `–` = not usable for that layer (the report says why), blank = "
+        "not a candidate there.",
+        "",
+    ]
+    for label, report in reports:
+        out += [f"### Per layer: {label}", "", report.layer_table(), ""]
+    return "\n".join(out)

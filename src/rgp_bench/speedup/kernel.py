@@ -1,0 +1,138 @@
+"""Build (once, cached on disk) and load the C++ block-sparse convolution kernel (``csrc/block_sparse_conv.cpp``).
+
+The extension is compiled with ``-march=native`` through ``torch.utils.cpp_extension``. Its name hashes the source,
+the flags, the torch version and this CPU's feature flags, so a cache directory shared between machines or torch
+versions never loads a mismatched binary. A cached build is imported directly (no compiler, no ninja), which is
+what the unit tests use: they never trigger a build.
+
+Environment: ``RGP_BENCH_EXTENSIONS_DIR`` (cache root; default: torch's extension root) and ``RGP_BENCH_NO_CPP=1``
+(never load or build the kernel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+log = logging.getLogger(__name__)
+# torch's C++ extension tooling warns about a missing CUDA runtime on CPU-only machines; this kernel is CPU code.
+logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+
+SOURCE = Path(__file__).resolve().parent / "csrc" / "block_sparse_conv.cpp"
+CFLAGS: tuple[str, ...] = ("-O3", "-march=native")
+
+
+@dataclass(frozen=True)
+class KernelStatus:
+    """Whether the kernel can be used in this process, and how it got there (or why not)."""
+
+    available: bool
+    detail: str
+
+
+_module: ModuleType | None = None
+_status: KernelStatus | None = None
+
+
+def _cpu_flags() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith(("flags", "Features")):
+                return line
+    import platform
+
+    return platform.processor() + platform.machine()
+
+
+def extension_name() -> str:
+    """Module name of the build for this source, flags, torch version and CPU."""
+    digest = hashlib.sha256()
+    for part in (SOURCE.read_bytes(), " ".join(CFLAGS).encode(), torch.__version__.encode(), _cpu_flags().encode()):
+        digest.update(part)
+    return f"rgp_block_sparse_{digest.hexdigest()[:12]}"
+
+
+def build_directory() -> Path:
+    """Where the build of :func:`extension_name` lives."""
+    root = os.environ.get("RGP_BENCH_EXTENSIONS_DIR")
+    if root is None:
+        from torch.utils.cpp_extension import get_default_build_root
+
+        root = get_default_build_root()
+    return Path(root) / extension_name()
+
+
+def _import_built(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    return module
+
+
+def _build(name: str, directory: Path) -> ModuleType:
+    # Importing cpp_extension on a CUDA build without a CUDA runtime logs an irrelevant warning.
+    ext_log = logging.getLogger("torch.utils.cpp_extension")
+    level = ext_log.level
+    ext_log.setLevel(logging.ERROR)
+    try:
+        from torch.utils.cpp_extension import load
+    finally:
+        ext_log.setLevel(level)
+    directory.mkdir(parents=True, exist_ok=True)
+    return load(name=name, sources=[str(SOURCE)], extra_cflags=list(CFLAGS), build_directory=str(directory),
+                verbose=False)
+
+
+def load_kernel(build: bool = True) -> ModuleType | None:
+    """The compiled kernel module, or None if it is disabled, not built (and ``build`` is False) or fails to build.
+
+    A failed build is logged once and remembered for the process; the caller falls back to other forms.
+    """
+    global _module, _status
+    if _module is not None:
+        return _module
+    if os.environ.get("RGP_BENCH_NO_CPP") == "1":
+        _status = KernelStatus(False, "disabled by RGP_BENCH_NO_CPP=1")
+        return None
+    if _status is not None and not _status.available and _status.detail.startswith("build failed"):
+        return None
+    name = extension_name()
+    directory = build_directory()
+    built = directory / f"{name}.so"
+    try:
+        if built.exists():
+            _module = _import_built(built, name)
+            _status = KernelStatus(True, f"loaded cached build {built}")
+        elif build:
+            start = time.perf_counter()
+            _module = _build(name, directory)
+            _status = KernelStatus(True, f"built in {time.perf_counter() - start:.0f} s into {directory}")
+        else:
+            _status = KernelStatus(False, f"not built yet (no {built}); build with load_kernel(build=True)")
+    except Exception as exc:  # a compiler or toolchain problem must not break the caller
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        _status = KernelStatus(False, f"build failed: {first_line[:300]}")
+        log.warning("C++ block-sparse kernel unavailable, falling back to other forms: %s", first_line)
+        _module = None
+    return _module
+
+
+def kernel_status() -> KernelStatus:
+    """Status of the kernel in this process (checks the cache without building)."""
+    if _status is None:
+        load_kernel(build=False)
+    assert _status is not None
+    return _status

@@ -1,0 +1,1 @@
+"""Content-addressed state on disk: crash-safe file I/O, run identity, the run store and the dense-model cache."""

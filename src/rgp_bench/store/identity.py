@@ -1,0 +1,48 @@
+"""Run identity: a hash of the resolved config, minus the keys that cannot change results."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from rgp_bench.hardware import device_type, resolved_threads
+
+# Bumped whenever training, measurement or a method's semantics change, so results of older code are never
+# reused as if they were current.
+RESULTS_VERSION = 2
+
+# Paths, logging and display settings: changing them must not change a run's identity.
+VOLATILE_KEYS: tuple[str, ...] = (
+    "logger", "cache_dir", "skip_complete", "dataset.root", "dataset.download", "train.progress", "hardware.name",
+)
+
+
+def identity_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config with volatile keys removed (Hydra's own `hydra` node is never part of it).
+
+    `hardware.device: auto` is replaced by the device it resolves to, so a CPU and a GPU run differ, and
+    `hardware.threads: null` by the thread count it resolves to. The code's RESULTS_VERSION is part of it.
+    """
+    data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True, enum_to_str=True)
+    assert isinstance(data, dict)
+    data.pop("hydra", None)
+    if isinstance(data.get("hardware"), dict):
+        data["hardware"]["device"] = device_type(cfg.hardware)
+        data["hardware"]["threads"] = resolved_threads(cfg.hardware)
+    data["results_version"] = RESULTS_VERSION
+    for dotted in VOLATILE_KEYS:
+        *parents, leaf = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node.get(part, {})
+        node.pop(leaf, None)
+    return data
+
+
+def run_id(cfg: DictConfig) -> str:
+    """12-hex-digit content hash of the identity config (stable across key order and paths)."""
+    canonical = json.dumps(identity_config(cfg), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -1,0 +1,126 @@
+"""Saved models and `python -m rgp_bench.export`: every export loads in a fresh process without rgp-bench and
+computes what the run's model computes; bad input gets one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tests.conftest import run_cli
+
+from rgp_bench.export import load_model
+from rgp_bench.export.cli import main
+
+TINY = ["train.epochs=1", "train.pretrain_epochs=1", "model.width=64", "model.depth=3", "train.progress=false"]
+# Loads the export with torch (and onnxruntime) only, in a process that never imports rgp_bench.
+CHECK = """
+import sys, numpy as np, torch
+path, x_path, y_path = sys.argv[1:4]
+x, y = torch.load(x_path), torch.load(y_path)
+if path.endswith(".onnx"):
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path)
+    out = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])
+else:
+    out = torch.export.load(path).module()(x)
+assert "rgp_bench" not in sys.modules
+err = float((out - y).abs().max() / y.abs().max())
+print(err)
+assert err < 1e-5, err
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """One finished run per kind of mask: channels (uniform), block-regular (rgp), unstructured (magnitude)."""
+    out = {}
+    for method, ratio in (("uniform", 0.5), ("rgp", 0.75), ("magnitude", 0.75)):
+        tmp = tmp_path_factory.mktemp(method)
+        proc = run_cli([f"method={method}", f"ratio={ratio}", *TINY], tmp)
+        assert proc.returncode == 0, proc.stderr
+        out[method] = tmp / "run"
+    return out
+
+
+def _reference(run_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+    model, saved = load_model(run_dir)
+    x = torch.randn(5, *saved["input_shape"], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        y = model(x)
+    torch.save(x, tmp_path / "x.pt")
+    torch.save(y, tmp_path / "y.pt")
+    return tmp_path / "x.pt", tmp_path / "y.pt"
+
+
+def test_the_run_saves_a_model_that_loads_with_weights_only(runs):
+    for method, run_dir in runs.items():
+        saved = torch.load(run_dir / "model.pt", weights_only=True)
+        assert saved["format"] == 1 and saved["input_shape"] == [1, 8, 8], method
+        masks = [k for k in saved["state_dict"] if k.endswith("_mask")]
+        assert masks, method
+        model, _ = load_model(run_dir)
+        record = json.loads((run_dir / "results.json").read_text())
+        # the rebuilt model has the run's masks: its non-zero weight count is the record's
+        from rgp_bench.measure import measure_costs
+
+        cost = measure_costs(model, torch.zeros(1, 1, 8, 8), set())
+        assert cost.total.params_nonzero == record["cost"]["pruned"]["params_nonzero"], method
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("method", "materialise", "fmt"), [
+    ("uniform", False, "pt"), ("uniform", True, "pt"), ("uniform", True, "onnx"),
+    ("rgp", False, "onnx"), ("rgp", True, "pt"), ("rgp", True, "onnx"), ("magnitude", False, "pt"),
+])
+def test_export_round_trips_in_a_fresh_process(runs, method, materialise, fmt, tmp_path):
+    run_dir = runs[method]
+    out = tmp_path / f"model.{fmt}"
+    assert main([str(run_dir), "--format", fmt, "--out", str(out), *(["--materialise"] if materialise else [])]) == 0
+    x, y = _reference(run_dir, tmp_path)
+    proc = subprocess.run([sys.executable, "-c", CHECK, str(out), str(x), str(y)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_materialised_rgp_keeps_only_the_kept_blocks(runs):
+    from rgp_bench.export.materialised import materialise_for_export
+
+    model, saved = load_model(runs["rgp"])
+    fast = materialise_for_export(model, saved, "weights", "rgp")
+    masked_params = sum(p.numel() for p in model.parameters())
+    assert sum(p.numel() for p in fast.parameters()) < 0.6 * masked_params  # 3 of 4 hidden weights pruned
+    x = torch.randn(3, *saved["input_shape"])
+    with torch.no_grad():
+        assert torch.allclose(fast(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_materialised_channels_are_smaller(runs, tmp_path):
+    from rgp_bench.export.materialised import materialise_for_export
+
+    model, saved = load_model(runs["uniform"])
+    small = materialise_for_export(model, saved, "macs", "uniform")
+    assert sum(p.numel() for p in small.parameters()) < sum(p.numel() for p in model.parameters()) / 1.5
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["{missing}"], "run directory not found"),
+    (["{uniform}", "--format", "tflite"], "unknown format 'tflite'; valid choices: onnx, pt"),
+    (["{magnitude}", "--materialise"], "method magnitude prunes single weights, which have no materialised form"),
+    (["{failed}"], "run {failed} failed (boom); only completed runs can be exported"),
+    (["{empty}"], "no complete run record (results.json) in {empty}"),
+])
+def test_bad_input_is_one_line(runs, tmp_path, capsys, args, expected):
+    failed, empty = tmp_path / "failed", tmp_path / "empty"
+    failed.mkdir()
+    empty.mkdir()
+    (failed / "error.json").write_text(json.dumps({"status": "failed", "error": "boom"}))
+    names = {"missing": tmp_path / "nowhere", "failed": failed, "empty": empty, **runs}
+    argv = [a.format(**names) for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {expected.format(**names)}" or err.startswith(f"error: {expected.format(**names)}"), err
+    assert len(err.splitlines()) == 1
