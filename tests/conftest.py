@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+from tests.cli_runner import run_rgp_bench
 
 from hydra_plugins.rgp_bench_launcher.resilient import threads_per_worker
 from rgp_bench.config import conf_dir, register
@@ -73,15 +73,15 @@ def cfg_factory() -> Callable[..., DictConfig]:
 
 def run_cli(args: list[str], tmp: Path, *, fast: bool = True, timeout: int = 240,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run `python -m rgp_bench ARGS` with its outputs and caches under `tmp`."""
+    """Run `python -m rgp_bench ARGS` with its outputs and caches under `tmp` (through the fork server of
+    tests/cli_runner.py, which behaves as a fresh process but skips the import of torch and friends)."""
     extra = [f"hydra.run.dir={tmp}/run", f"hydra.sweep.dir={tmp}/sweep", f"cache_dir={tmp}/cache"]
     if fast:  # no tracking, no latency measurement (tests that need them say so)
         extra += ["logger=none", "measure.latency.enabled=false"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
     flags = [a for a in args if a.startswith("-")]  # argparse wants flags before the overrides
     overrides = [a for a in args if not a.startswith("-")]
-    return subprocess.run([sys.executable, "-m", "rgp_bench", *flags, *extra, *overrides], capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=tmp)
+    return run_rgp_bench([*flags, *extra, *overrides], tmp, env, timeout)
 
 
 @pytest.fixture
