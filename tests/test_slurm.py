@@ -38,6 +38,12 @@ def _job_ids(sweep: Path) -> list[str]:
     return sorted(p.parent.name for p in (sweep / ".submitit").glob("*/*_submitted.pkl"))
 
 
+def _sacct_states(job: str) -> list[str]:
+    """`<job id>|<state>` of each task of a job, as SLURM's accounting has it."""
+    return sorted(subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", job], capture_output=True,
+                                 text=True, timeout=30).stdout.split())
+
+
 def test_slurm_sweep_runs_both_jobs_and_writes_the_report(tmp_path):
     start = time.perf_counter()
     proc = run_cli(["-m", *SLURM_CPU, "method=rgp,random", "train.epochs=1", "model.width=32", "model.depth=2"],
@@ -55,9 +61,12 @@ def test_slurm_sweep_runs_both_jobs_and_writes_the_report(tmp_path):
     assert len(jobs) == 2 and {j.split("_")[1] for j in jobs} == {"0", "1"}, jobs  # one array of two tasks
     if slurm_accounting():  # the test cluster keeps accounting, so submitit's sacct polls succeed
         assert SACCT_WARNING not in output, [line for line in output.splitlines() if SACCT_WARNING in line][:3]
-        states = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", jobs[0].split("_")[0]],
-                                capture_output=True, text=True, timeout=30).stdout.split()
-        assert sorted(states) == sorted(f"{j}|COMPLETED" for j in jobs), states
+        # slurmdbd records a job's end a moment after submitit has read its result: wait for it.
+        completed = sorted(f"{j}|COMPLETED" for j in jobs)
+        deadline = time.monotonic() + 60
+        while (states := _sacct_states(jobs[0].split("_")[0])) != completed and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert states == completed, states
     print(f"slurm sweep of 2 jobs: {time.perf_counter() - start:.1f} s")
 
 
