@@ -48,9 +48,9 @@ class ForkServer:
             self.stop()
             raise RuntimeError(f"the CLI fork server did not start (it said {ready!r})")
         self._env = dict(env)
-        atexit.register(self.stop)
 
     def stop(self) -> None:
+        """Stop the server (runs in flight finish on their own) and remove its socket and output files."""
         if self._proc is not None:
             self._proc.stdin.close()  # the server exits when its stdin closes
             try:
@@ -70,8 +70,11 @@ class ForkServer:
         return not any(env.get(k) != self._env.get(k) for k in keys if k.startswith(IMPORT_TIME_ENV))
 
     def run(self, argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+        """`python -m rgp_bench ARGV` as a fork of the server; on timeout the run is killed, as subprocess.run does."""
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
+            if self._proc is not None and self._proc.poll() is not None:  # the server died: start a new one
+                self.stop()
+            if self._proc is None:
                 self._start(env)
             n = next(self._count)
         out, err = self._dir / f"{n}.out", self._dir / f"{n}.err"
@@ -105,6 +108,7 @@ def _read(path: Path) -> str:
 
 
 _SERVER = ForkServer()
+atexit.register(_SERVER.stop)
 
 
 def run_rgp_bench(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
