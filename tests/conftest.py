@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -100,6 +101,20 @@ class PoisonLoader:
 
     def __len__(self) -> int:
         raise AssertionError("a method reached the test split")
+
+
+def poisoned_bench(*overrides: str) -> tuple[DictConfig, Any, Any]:
+    """A built run (data, model, layers, costs) for the config with `overrides`, built under seed 0, whose test
+    split is a PoisonLoader. Returns (cfg, hardware, bench)."""
+    from rgp_bench.hardware import resolve_hardware
+    from rgp_bench.runner import build_bench
+
+    cfg = make_cfg(*overrides)
+    hw = resolve_hardware(cfg.hardware)
+    torch.manual_seed(0)
+    bench = build_bench(cfg, hw)
+    bench.test_loader = PoisonLoader()
+    return cfg, hw, bench
 
 
 @pytest.fixture

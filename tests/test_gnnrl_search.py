@@ -8,13 +8,12 @@ import dataclasses
 
 import pytest
 import torch
-from tests.conftest import PoisonLoader, make_cfg, read_results, run_cli
+from tests.conftest import make_cfg, poisoned_bench, read_results, run_cli
 
 import rgp_bench.gnnrl.checkpoint as search_checkpoint
-from rgp_bench.hardware import resolve_hardware
 from rgp_bench.methods import get_method
 from rgp_bench.pruning import apply_channel_gates, apply_masks, apply_param_masks, find_prunable_layers
-from rgp_bench.runner import build_bench, mask_context
+from rgp_bench.runner import mask_context
 from rgp_bench.train import train_phase
 
 torch.set_num_threads(1)
@@ -28,13 +27,9 @@ TOY_EPISODES = 300
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     """The toy bench with a briefly trained dense MLP, its test split poisoned."""
-    cfg = make_cfg(*TOY, f"cache_dir={tmp_path_factory.mktemp('cache')}")
-    hw = resolve_hardware(cfg.hardware)
-    torch.manual_seed(0)
-    bench = build_bench(cfg, hw)
+    cfg, hw, bench = poisoned_bench(*TOY, f"cache_dir={tmp_path_factory.mktemp('cache')}")
     train_phase(bench.model, bench.data.train, bench.val_loader, cfg.train, hw, phase="pretrain", epochs=8,
                 lr=0.1, seed=0)
-    bench.test_loader = PoisonLoader()  # type: ignore[assignment]
     return cfg, hw, bench
 
 

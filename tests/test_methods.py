@@ -13,11 +13,10 @@ from enum import Enum
 
 import pytest
 import torch
-from tests.conftest import PoisonLoader, make_cfg
+from tests.conftest import make_cfg, poisoned_bench
 
 from rgp_bench.config.choices import Budget
 from rgp_bench.errors import UserError
-from rgp_bench.hardware import resolve_hardware
 from rgp_bench.measure import measure_costs
 from rgp_bench.methods import METHODS, MaskContext, Method, get_method
 from rgp_bench.methods.base import check_result
@@ -30,7 +29,7 @@ from rgp_bench.pruning import (
     find_prunable_layers,
     mask_sparsity,
 )
-from rgp_bench.runner import build_bench, mask_context
+from rgp_bench.runner import mask_context
 
 # Small settings per model, so a contract case builds in well under a second.
 BENCH_SETTINGS = {"mlp": ["dataset=digits", "model.width=32", "model.depth=3"],
@@ -67,13 +66,9 @@ def benches(tmp_path_factory):
     """A built run (data, model, layers, costs) per contract model; the test split is poisoned."""
     out = {}
     for model_name, settings in BENCH_SETTINGS.items():
-        cfg = make_cfg(f"model={model_name}", *settings, f"cache_dir={tmp_path_factory.mktemp('cache')}",
-                       "train.batch_size=16", "train.limit_batches=2")
-        torch.manual_seed(0)
-        hw = resolve_hardware(cfg.hardware)
-        bench = build_bench(cfg, hw)
-        bench.test_loader = PoisonLoader()  # type: ignore[assignment]
-        out[model_name] = (cfg, hw, bench)
+        out[model_name] = poisoned_bench(f"model={model_name}", *settings,
+                                         f"cache_dir={tmp_path_factory.mktemp('cache')}", "train.batch_size=16",
+                                         "train.limit_batches=2")
     return out
 
 

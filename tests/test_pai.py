@@ -12,14 +12,13 @@ import math
 
 import pytest
 import torch
-from tests.conftest import PoisonLoader, make_cfg, read_results, run_cli
+from tests.conftest import make_cfg, poisoned_bench, read_results, run_cli
 from tests.test_presets import sweep_values
 from torch import nn
 from torch.func import functional_call
 
 from rgp_bench.config.choices import Scope
 from rgp_bench.graphs import path_stats, ring_lattice
-from rgp_bench.hardware import resolve_hardware
 from rgp_bench.methods import METHODS, MaskContext, get_method
 from rgp_bench.methods.base import check_result
 from rgp_bench.methods.block_random import erdos_renyi_graph
@@ -29,7 +28,7 @@ from rgp_bench.pruning.collapse_bench import measure
 from rgp_bench.pruning.densities import erdos_renyi_densities, erdos_renyi_weight, exact_counts
 from rgp_bench.pruning.layers import PrunableLayer
 from rgp_bench.pruning.selection import keep_top
-from rgp_bench.runner import build_bench, mask_context
+from rgp_bench.runner import mask_context
 
 NEW = ("snip", "grasp", "synflow", "erk", "er", "block_random")
 SMALL = ("dataset=digits", "model.width=64", "model.depth=3", "train.batch_size=32")
@@ -43,12 +42,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def poisoned(tmp_path_factory):
     """A built run (digits, MLP 64 -> 3 x 64 -> 10; two 64x64 prunable layers) whose test split is poisoned."""
-    cfg = make_cfg(*SMALL, f"cache_dir={tmp_path_factory.mktemp('cache')}")
-    hw = resolve_hardware(cfg.hardware)
-    torch.manual_seed(0)
-    bench = build_bench(cfg, hw)
-    bench.test_loader = PoisonLoader()  # type: ignore[assignment]
-    return cfg, hw, bench
+    return poisoned_bench(*SMALL, f"cache_dir={tmp_path_factory.mktemp('cache')}")
 
 
 def _run(poisoned, name: str, *extra: str, seed: int = 0, ratio: float = RATIO):
