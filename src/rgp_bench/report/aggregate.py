@@ -275,7 +275,7 @@ def with_dense_rows(groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     used: set[int] = set()
     for (dataset, model, ratio, budget), members in cells.items():
         refs = {id(g["_dense"]): g["_dense"] for g in members if g["_dense"] is not None}
-        for ref in sorted(refs.values(), key=lambda d: (d["regime"] or "", d["epochs"] or 0, d["label"])):
+        for ref in sorted(refs.values(), key=dense_order):
             out.append({**ref, "ratio": ratio, "budget": budget, "_reference": True})
         used |= set(refs)
         missing = {(g["regime"], g["epochs"]): g["dense_missing"] for g in members if g["dense_missing"]}
@@ -284,6 +284,11 @@ def with_dense_rows(groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 for (regime, epochs), why in sorted(missing.items(), key=str) if has_dense]
         out += members
     return out + [g for g in groups if is_dense(g) and id(g) not in used]
+
+
+def dense_order(group: dict[str, Any]) -> tuple:
+    """The order dense references are listed and drawn in: scratch first, then by epochs."""
+    return (group["regime"] != "scratch", group["regime"] or "", group["epochs"] or 0, group["label"])
 
 
 def _why_no_dense(g: dict[str, Any], same_model: Sequence[dict[str, Any]]) -> str:

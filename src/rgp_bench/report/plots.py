@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from rgp_bench.report.aggregate import dense_order
 from rgp_bench.report.published import PublishedEntry, PublishedSource, normalize_name
 from rgp_bench.report.render import interval, pm, signed
 from rgp_bench.report.style import linestyle, method_style
@@ -241,7 +242,7 @@ def _draw_dense(c: _Canvas, groups: Sequence[dict[str, Any]], published: Publish
     epochs: `report.aggregate.match_dense`), a legend line for each (regime, epochs) without one, and the published
     dense numbers. A dense run of other epochs is never drawn as their reference."""
     refs = {id(g["_dense"]): g["_dense"] for g in groups if g.get("_dense") is not None}
-    ordered = sorted(refs.values(), key=lambda d: (d["regime"] or "", d["epochs"] or 0, d["label"]))
+    ordered = sorted(refs.values(), key=dense_order)
     for i, ref in enumerate(d for d in ordered if d["acc_mean"] is not None):
         line = c.ax.axhline(ref["acc_mean"], color=_DENSE_COLOR, lw=1.2, ls=_DENSE_LINES[i % len(_DENSE_LINES)],
                             alpha=0.8, zorder=2)
