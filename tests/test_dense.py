@@ -12,6 +12,8 @@ from tests.conftest import make_cfg, run_cli
 
 from rgp_bench.config.validate import validate_config
 from rgp_bench.errors import UserError
+from rgp_bench.export.materialised import materialise_for_export
+from rgp_bench.export.state import load_model
 from rgp_bench.record.io import read_record
 from rgp_bench.record.schema import RunRecord
 from rgp_bench.record.summary import format_summary
@@ -74,6 +76,8 @@ def test_scratch_dense_trains_unmasked_and_ignores_the_ratio(tmp_path: Path) -> 
     assert all(layer.density == 1.0 for layer in a.cost.layers)
     state = torch.load(tmp_path / "a" / "model.pt", weights_only=True)["state_dict"]
     assert not [k for k in state if k.endswith(("_mask", "_orig"))]  # no mask at all, not an all-ones one
+    model, saved = load_model(tmp_path / "a")
+    assert materialise_for_export(model, saved, a.budget.basis, a.method) is model  # nothing to remove
     summary = format_summary(a, tmp_path / "a" / "results.json")
     assert "scratch, 2 epochs in total" in summary and "unpruned" in summary and "ratio requested" not in summary
 
