@@ -89,6 +89,8 @@ def test_method_contract(benches, model_name: str, name: str, extra: list[str]) 
     check_result(result, bench.layers, name)
     if get_method(name).budget == Budget.weights:
         assert mask_sparsity(result.masks) == pytest.approx(RATIO, abs=1e-3)
+    elif get_method(name).budget == Budget.none:  # the dense reference keeps every weight, whatever the ratio
+        assert mask_sparsity(result.masks) == 0.0 and not result.param_masks and not result.input_gates
     else:  # the exact MAC count of the masked model (checked against physical removal in test_channels)
         model = copy.deepcopy(bench.model)
         layers = find_prunable_layers(model, bench.example, benches[model_name][0].layers)

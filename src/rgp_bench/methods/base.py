@@ -120,6 +120,19 @@ class Method:
     # The method ranks weights by a score it returns in MaskResult.scores (so sanity=invert applies).
     scored: bool = False
     check: CheckFn | None = None
+    # The regime `train.regime=auto` gives, from the method's settings (None: always `canonical_regime`).
+    auto_regime: Callable[[DictConfig], Regime] | None = None
+
+    @property
+    def prunes(self) -> bool:
+        """False for the dense reference (budget `none`): it keeps every weight and its runs ignore `ratio`."""
+        return self.budget != Budget.none
+
+    def regime_for(self, method_cfg: DictConfig, requested: Regime) -> Regime:
+        """The regime a run of this method trains in: `requested`, or for `auto` the method's own choice."""
+        if requested != Regime.auto:
+            return Regime(requested)
+        return self.auto_regime(method_cfg) if self.auto_regime is not None else self.canonical_regime
 
 
 def check_result(result: MaskResult, layers: Sequence[PrunableLayer], method: str) -> None:
