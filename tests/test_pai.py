@@ -22,6 +22,7 @@ from rgp_bench.graphs import path_stats, ring_lattice
 from rgp_bench.methods import METHODS, MaskContext, get_method
 from rgp_bench.methods.base import check_result
 from rgp_bench.methods.block_random import erdos_renyi_graph
+from rgp_bench.methods.grasp import class_balanced_sample
 from rgp_bench.methods.synflow import linearised, synflow_scores
 from rgp_bench.pruning import mask_sparsity
 from rgp_bench.pruning.collapse_bench import measure
@@ -87,7 +88,7 @@ def _tiny():
     model = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 6), nn.ReLU(), nn.Linear(6, 3)).double()
     layers = [PrunableLayer(name, model.get_submodule(name), i) for i, name in enumerate(("0", "2", "4"))]
     batches = [(torch.randn(8, 5, dtype=torch.float64), torch.randint(0, 3, (8,))) for _ in range(2)]
-    ctx = MaskContext(seed=0, model=copy.deepcopy(model), example=batches[0][0][:1],
+    ctx = MaskContext(seed=0, model=copy.deepcopy(model), example=batches[0][0][:1], num_classes=3,
                       train_batches=lambda count=None: iter(batches[:count]))
     return model, layers, batches, ctx
 
@@ -111,7 +112,9 @@ def test_snip_scores_equal_the_mask_gradient():
 
 def test_grasp_scores_equal_theta_times_hessian_gradient_and_remove_the_largest_s():
     model, layers, batches, ctx = _tiny()
-    cfg = make_cfg("method=grasp", "method.batches=2").method
+    cfg = make_cfg("method=grasp", "method.samples_per_class=2").method
+    x, y = class_balanced_sample(iter(batches), 3, 2)  # the data GraSP scores on: two halves of this sample
+    halves = [(x[:3], y[:3]), (x[3:], y[3:])]
     ratio = 0.5
     result = get_method("grasp").compute_masks(cfg, layers, ratio, ctx)
     keys = [f"{layer.name}.weight" for layer in layers]
@@ -122,7 +125,7 @@ def test_grasp_scores_equal_theta_times_hessian_gradient_and_remove_the_largest_
     def loss(flat):
         chunks = torch.split(flat, [math.prod(s) for s in shapes])
         params = {**others, **{k: c.view(s) for k, c, s in zip(keys, chunks, shapes, strict=True)}}
-        return _loss(model, params, batches, cfg.temperature)
+        return _loss(model, params, halves, cfg.temperature)
 
     g = torch.autograd.functional.jacobian(loss, theta)
     hessian = torch.autograd.functional.hessian(loss, theta)
