@@ -314,3 +314,12 @@ def test_rgp_ring_preset_runs_through_the_cli(tmp_path):
     record = read_results(tmp_path / "run")
     assert record["method"] == "rgp" and record["method_info"]["start"] == "ring"
     assert record["config"]["method"]["strategy"] == "none"
+
+
+def test_grasp_sample_larger_than_a_class_is_a_one_line_error(tmp_path):
+    """GraSP's class-balanced sample needs `samples_per_class` training samples of every class (digits: ~110)."""
+    proc = run_cli(["method=grasp", "method.samples_per_class=1000", "hardware=cpu"], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "method.samples_per_class=1000" in line and "valid: an integer in [1, " in line
+    assert "Traceback" not in proc.stderr
