@@ -186,6 +186,20 @@ def test_synflow_iterates_the_closed_form_on_an_exponential_schedule():
     assert mask_sparsity(result.masks) == pytest.approx(round(ratio * total) / total, abs=1e-12)
 
 
+def test_synflow_round_removals_follow_the_reference_rule_and_never_pass_the_final_count():
+    from rgp_bench.methods.synflow import round_removals
+
+    scores = torch.tensor([0.0, 0.0, 0.5, 0.5, 1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    alive = torch.tensor([False, True, True, True, True, True, True, True])
+    # Before the last round: k = int((1 - d) n) = 4; every survivor scoring <= the 4th smallest (0.5) goes, ties too.
+    assert round_removals(scores, alive, 0.5, final=6).tolist() == [1, 2, 3]
+    # ... unless that would pass the final count: then the lowest of them.
+    assert round_removals(scores, alive, 0.5, final=2).tolist() == [1]
+    assert round_removals(scores, alive, 0.95, final=6).tolist() == []  # k = int(0.4) < 1
+    # The last round (density None): exactly `final` pruned in all, lowest survivors first.
+    assert sorted(round_removals(scores, alive, None, final=5).tolist()) == [1, 2, 3, 4]
+
+
 def test_synflow_never_collapses_the_default_mlp():
     """Tanaka et al.: at densities down to 10^-3.5 SynFlow keeps an input-output path (the benchmark's row)."""
     cells = measure(methods=[("synflow", "synflow", ())])
