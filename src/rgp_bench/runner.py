@@ -225,7 +225,8 @@ def mask_context(method: Method, cfg: DictConfig, bench: Bench, hw: Hardware, *,
         supplied["costs"] = lambda model: measure_costs(model, bench.example, bench.prunable,
                                                         dense_macs=bench.dense_cost.module_macs)
     return MaskContext(seed=cfg.seed, cache_dir=Path(cfg.cache_dir) / "graphs", progress=cfg.train.progress,
-                       device=hw.device, example=bench.example, state_dir=state_dir, **supplied)
+                       device=hw.device, example=bench.example, num_classes=bench.data.num_classes,
+                       state_dir=state_dir, **supplied)
 
 
 def _train_batches(cfg: DictConfig, bench: Bench, hw: Hardware, count: int | None) -> Iterator[Any]:
