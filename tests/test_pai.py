@@ -307,18 +307,19 @@ def test_rgp_ablation_presets_are_rgp_with_only_the_graph_changed(poisoned, tmp_
     assert torch.equal(block, block.T) != permuted  # the identity node map gives the symmetric adjacency
 
 
-def test_rgp_ablations_preset_sweeps_five_variants_over_three_seeds():
+def test_rgp_ablations_preset_sweeps_five_variants_and_dense_over_three_seeds():
     sweep = sweep_values("rgp_ablations")
-    assert sweep == {"method": ["rgp", "rgp_random_regular", "rgp_ring", "rgp_permuted", "block_random"],
+    assert sweep == {"method": ["rgp", "rgp_random_regular", "rgp_ring", "rgp_permuted", "block_random", "dense"],
                      "seed": [0, 1, 2]}
     from tests.test_presets import compose_with_hydra
 
-    assert list(compose_with_hydra("experiment=rgp_ablations").hydra.callbacks.sweep_report.reference) == ["rgp"]
+    reference = compose_with_hydra("experiment=rgp_ablations").hydra.callbacks.sweep_report.reference
+    assert list(reference) == ["rgp", "dense"]
     cells = {(m, s): make_cfg("experiment=rgp_ablations", f"method={m}", f"seed={s}")
              for m in sweep["method"] for s in sweep["seed"]}
-    assert len(cells) == 15
+    assert len(cells) == 18
     assert {c.ratio for c in cells.values()} == {0.9375} and {c.model.name for c in cells.values()} == {"mlp"}
-    assert {c.method.name for c in cells.values()} == {"rgp", "block_random"}
+    assert {c.method.name for c in cells.values()} == {"rgp", "block_random", "dense"}
 
 
 @pytest.mark.slow
