@@ -35,7 +35,8 @@ from rgp_bench.speedup import (
     relative_error,
 )
 from rgp_bench.speedup import kernel as kernel_module
-from rgp_bench.speedup.direct import choose_tile_vectors, tap_layout
+from rgp_bench.speedup.direct import choose_tile, tap_layout
+from rgp_bench.speedup.kernel import SimdInfo
 from rgp_bench.speedup.packing import choose_chunk_out
 from rgp_bench.speedup.tapsum import pad_outside_graph
 
@@ -255,12 +256,24 @@ def test_tapsum_refuses_layers_with_too_many_terms():
         _build("tapsum", conv)
 
 
-def test_tap_layout_groups_taps_into_rows_per_phase():
-    layout = tap_layout((3, 3), (1, 1), (1, 1))
+@pytest.mark.parametrize("lanes", [4, 8, 16])
+def test_tap_layout_groups_taps_into_rows_per_phase(lanes):
+    layout = tap_layout((3, 3), (1, 1), (1, 1), lanes)
     assert layout.phases == ((0, 0),) and len(layout.rows) == 3 and layout.shift == (0, 1, 2) * 3
-    strided = tap_layout((3, 3), (2, 2), (1, 1))
+    strided = tap_layout((3, 3), (2, 2), (1, 1), lanes)
     assert len(strided.phases) == 4 and sorted(strided.order) == list(range(9))
-    assert choose_tile_vectors(1088, 1) == 8 and choose_tile_vectors(80, 4) == 5
+    wide = tap_layout((1, 7), (1, 1), (1, 1), lanes)  # taps 0..6 of one row: split where a vector ends
+    assert len(wide.rows) == -(-7 // lanes) and wide.shift == tuple(dx % lanes for dx in range(7))
+
+
+@pytest.mark.parametrize(("lanes", "accumulators"), [(8, 12), (16, 28), (4, 12)])
+def test_register_tile_fits_the_build_and_reuses_loads(lanes, accumulators):
+    simd = SimdInfo(lanes, accumulators, 12)
+    for length, chunk_out, terms in ((1088, 1, 72), (80, 4, 288), (24, 8, 576), (256, 2, 8), (7, 3, 9)):
+        vectors, block = choose_tile(length, chunk_out, terms, simd)
+        assert 1 <= vectors <= 12 and block in (1, 2, 4, 8) and vectors * block <= accumulators
+        if chunk_out >= 2 and length >= 4 * lanes:
+            assert block >= 2  # each loaded input vector feeds several output channels
 
 
 def test_bake_mask_keeps_values_and_drops_the_hook():
@@ -540,9 +553,10 @@ def test_cpp_custom_op_passes_opcheck(cpp_kernel):
     module, x = make_case("uneven_permuted_stride2")
     fast = _build("direct_shift", module)
     g = fast.geometry(x.shape[2], x.shape[3])
-    args = (x, fast.weight, fast.in_index, fast.out_index, fast.bias, g.phases, g.row_base, g.row_end,
+    residual = torch.randn(x.shape[0], fast.out_channels, g.h_out, g.w_out)
+    args = (x, fast.weight, fast.in_index, fast.out_index, fast.bias, residual, g.phases, g.row_base, g.row_end,
             list(fast.layout.shift), fast.out_channels, g.h_out, g.w_out, *fast.stride, *fast.padding, g.hq, g.wq,
-            g.plane_stride, g.tile_vectors, True)
+            g.plane_stride, g.tile_vectors, g.tile_block, True, True)
     torch.library.opcheck(block_sparse_conv2d, args, test_utils=("test_schema", "test_faketensor"))
 
 

@@ -1,9 +1,12 @@
-"""Build (once, cached on disk) and load the C++ block-sparse convolution kernel (``csrc/block_sparse_conv.cpp``).
+"""Build (once, cached on disk) and load RGP's C++ block-sparse kernels (``csrc/``: a direct convolution and a
+matrix product for Linear layers, one extension).
 
-The extension is compiled with ``-march=native`` through ``torch.utils.cpp_extension``. Its name hashes the source,
+The extension is compiled with ``-march=native`` through ``torch.utils.cpp_extension``. Its name hashes the sources,
 the flags, the torch version and this CPU's feature flags, so a cache directory shared between machines or torch
-versions never loads a mismatched binary. A cached build is imported directly (no compiler, no ninja), which is
-what the unit tests use: they never trigger a build.
+versions never loads a mismatched binary. A cached build is imported directly (no compiler, no ninja).
+
+``make install`` builds it (``python -m rgp_bench.speedup.kernel --build``, one line of output; a machine without a
+compiler gets one warning line and the other forms). A run that needs it and finds no build builds it, saying so.
 
 Environment: ``RGP_BENCH_EXTENSIONS_DIR`` (cache root; default: torch's extension root) and ``RGP_BENCH_NO_CPP=1``
 (never load or build the kernel).
@@ -28,8 +31,18 @@ log = logging.getLogger(__name__)
 # torch's C++ extension tooling warns about a missing CUDA runtime on CPU-only machines; this kernel is CPU code.
 logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
-SOURCE = Path(__file__).resolve().parent / "csrc" / "block_sparse_conv.cpp"
+CSRC = Path(__file__).resolve().parent / "csrc"
+SOURCE = CSRC / "block_sparse.cpp"  # the one translation unit; it includes the kernel headers next to it
 CFLAGS: tuple[str, ...] = ("-O3", "-march=native")
+
+
+@dataclass(frozen=True)
+class SimdInfo:
+    """What the build targets: floats per vector, accumulator vectors per register tile, and the longest tile."""
+
+    lanes: int
+    accumulators: int
+    max_tile_vectors: int
 
 
 @dataclass(frozen=True)
@@ -54,10 +67,17 @@ def _cpu_flags() -> str:
     return platform.processor() + platform.machine()
 
 
+def _source_files() -> list[Path]:
+    """The translation unit and every header next to it (all of them shape the binary)."""
+    return [SOURCE, *sorted(p for p in SOURCE.parent.glob("*.h"))]
+
+
 def extension_name() -> str:
-    """Module name of the build for this source, flags, torch version and CPU."""
+    """Module name of the build for these sources, flags, torch version and CPU."""
     digest = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(CFLAGS).encode(), torch.__version__.encode(), _cpu_flags().encode()):
+    for path in _source_files():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for part in (" ".join(CFLAGS).encode(), torch.__version__.encode(), _cpu_flags().encode()):
         digest.update(part)
     return f"rgp_block_sparse_{digest.hexdigest()[:12]}"
 
@@ -117,6 +137,8 @@ def load_kernel(build: bool = True) -> ModuleType | None:
             _module = _import_built(built, name)
             _status = KernelStatus(True, f"loaded cached build {built}")
         elif build:
+            log.warning("Building RGP's C++ block-sparse kernel for this machine and torch version (once; about a "
+                        "minute) into %s", directory)
             start = time.perf_counter()
             _module = _build(name, directory)
             _status = KernelStatus(True, f"built in {time.perf_counter() - start:.0f} s into {directory}")
@@ -136,3 +158,35 @@ def kernel_status() -> KernelStatus:
         load_kernel(build=False)
     assert _status is not None
     return _status
+
+
+def simd_info(module: ModuleType) -> SimdInfo:
+    """Vector width and register budget the loaded build was compiled for."""
+    lanes, accumulators, max_tile_vectors = module.simd_info()
+    return SimdInfo(int(lanes), int(accumulators), int(max_tile_vectors))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m rgp_bench.speedup.kernel --build``: build (or find) the kernel and print one line.
+
+    Exit status 0 either way: a machine without a compiler runs the other forms, so ``make install`` goes on.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m rgp_bench.speedup.kernel", description=main.__doc__.split("\n")[0])
+    parser.add_argument("--build", action="store_true", help="build the kernel if no cached build exists")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="%(message)s")  # load_kernel's own lines are the output here
+    log.setLevel(logging.CRITICAL)
+    module = load_kernel(build=args.build)
+    status = kernel_status()
+    if module is None:
+        print(f"warning: RGP's C++ block-sparse kernel is unavailable ({status.detail}); runs use the other forms")
+    else:
+        info = simd_info(module)
+        print(f"RGP C++ block-sparse kernel: {status.detail} ({info.lanes} float lanes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

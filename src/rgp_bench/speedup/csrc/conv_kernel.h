@@ -1,0 +1,225 @@
+// Register-tiled block-sparse direct convolution for RGP's regular block masks (CPU, float32), on raw pointers.
+//
+// Layout. The input is first copied into "phase planes": for stride s, the padded input splits into s_h*s_w
+// phases (py, px) and each used phase is stored as a flat plane of Hq*Wq floats (plus zero slack), so every tap
+// (dy, dx) of every output row becomes a contiguous run at a fixed flat offset. An output row is computed Wq wide
+// (the Wq - W_out extra columns are garbage and never stored), which lets one vector loop run over the whole
+// flattened map of an image.
+//
+// Work. Output channels come in chunks of chunk_out channels that read the same chunk_in input channels (the
+// packed block structure). For one image and one chunk, a tile of V vectors is accumulated in registers for a
+// block of GB output channels (GB * V <= kAccumulators): each loaded input vector feeds GB fused multiply-adds.
+// The epilogue adds the bias and an optional residual, applies an optional ReLU and stores the valid outputs.
+// Each (image, chunk) pair is independent and always summed in the same order, so results do not depend on the
+// thread count.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "simd.h"
+
+namespace rgp {
+
+constexpr int kMaxTileVectors = 12;
+
+struct ConvGeometry {
+  int64_t n, c_in, c_out, h, w, h_out, w_out;
+  int64_t stride_h, stride_w, pad_h, pad_w;
+  int64_t hq, wq, plane_stride, length, tile;
+  int64_t phases, taps, chunks, slots, chunk_out;
+};
+
+// Kernel taps grouped into rows: taps row_end[r-1] .. row_end[r]-1 read from row_base[r] + shift[t]
+// (offset[t] = that sum, for the loop that loads every tap on its own).
+struct ConvTaps {
+  int64_t rows;
+  std::vector<int64_t> row_base, row_end, offset;
+  std::vector<int> shift;
+};
+
+// What the tile stores: out = relu?(acc + bias[oc] + residual), all (N, C_out, H_out, W_out) contiguous.
+struct ConvEpilogue {
+  const float* bias;      // (C_out,) or null
+  const float* residual;  // like out, or null
+  float* out;
+  bool relu;
+};
+
+// Copy image n's zero-padded input into its phase planes: prep[c][p][i * wq + j].
+inline void prepare_image(const float* x, float* prep, const ConvGeometry& g, const int32_t* phase_yx, int64_t n) {
+  for (int64_t c = 0; c < g.c_in; ++c) {
+    const float* src = x + (n * g.c_in + c) * g.h * g.w;
+    for (int64_t p = 0; p < g.phases; ++p) {
+      float* dst = prep + (c * g.phases + p) * g.plane_stride;
+      std::memset(dst, 0, sizeof(float) * g.plane_stride);
+      const int64_t py = phase_yx[2 * p], px = phase_yx[2 * p + 1];
+      for (int64_t i = 0; i < g.hq; ++i) {
+        const int64_t y = py + i * g.stride_h - g.pad_h;
+        if (y < 0 || y >= g.h) continue;
+        const float* row = src + y * g.w;
+        float* out_row = dst + i * g.wq;
+        // Columns j with 0 <= px + j * stride_w - pad_w < w.
+        const int64_t j0 = std::max<int64_t>(0, (g.pad_w - px + g.stride_w - 1) / g.stride_w);
+        const int64_t j1 = std::min<int64_t>(g.wq, (g.w + g.pad_w - px + g.stride_w - 1) / g.stride_w);
+        if (j1 <= j0) continue;
+        const float* first = row + px + j0 * g.stride_w - g.pad_w;
+        if (g.stride_w == 1) {
+          std::memcpy(out_row + j0, first, sizeof(float) * (j1 - j0));
+        } else {
+          for (int64_t j = 0; j < j1 - j0; ++j) out_row[j0 + j] = first[j * g.stride_w];
+        }
+      }
+    }
+  }
+}
+
+template <int GB, int V>
+inline void store_tile(const vf (&acc)[GB][V], const ConvGeometry& g, int64_t n, int64_t o0, int64_t start,
+                       const int32_t* out_index, const ConvEpilogue& e) {
+  const int64_t end = std::min<int64_t>(start + V * kLanes, g.length);
+  const bool contiguous = g.wq == g.w_out && end - start == V * kLanes;
+  for (int o = 0; o < GB; ++o) {
+    const int64_t oc = out_index[o0 + o];
+    if (oc < 0) continue;
+    const float b = e.bias ? e.bias[oc] : 0.0f;
+    const int64_t plane = (n * g.c_out + oc) * g.h_out * g.w_out;
+    float* dst = e.out + plane;
+    const float* res = e.residual ? e.residual + plane : nullptr;
+    if (contiguous) {  // the tile is one contiguous run of outputs: finish it in registers
+      for (int u = 0; u < V; ++u) {
+        const int64_t p = start + u * kLanes;
+        vf v = acc[o][u] + b;
+        if (res) v += load(res + p);
+        if (e.relu) v = relu(v);
+        store(dst + p, v);
+      }
+      continue;
+    }
+    alignas(64) float buf[V * kLanes];
+    for (int u = 0; u < V; ++u) store(buf + u * kLanes, acc[o][u]);
+    for (int64_t p = start; p < end;) {
+      const int64_t y = p / g.wq;
+      const int64_t row_end = std::min(end, (y + 1) * g.wq);
+      const int64_t x0 = p - y * g.wq, x1 = std::min(row_end - y * g.wq, g.w_out);
+      const float* src = buf + y * g.wq - start;
+      float* d = dst + y * g.w_out;
+      if (res) {
+        const float* r = res + y * g.w_out;
+        if (e.relu) {
+          for (int64_t x = x0; x < x1; ++x) d[x] = std::max(src[x] + b + r[x], 0.0f);
+        } else {
+          for (int64_t x = x0; x < x1; ++x) d[x] = src[x] + b + r[x];
+        }
+      } else if (e.relu) {
+        for (int64_t x = x0; x < x1; ++x) d[x] = std::max(src[x] + b, 0.0f);
+      } else {
+        for (int64_t x = x0; x < x1; ++x) d[x] = src[x] + b;
+      }
+      p = row_end;
+    }
+  }
+}
+
+// Accumulate one tile (V vectors) for GB output channels of one chunk, then store it.
+// Taps come grouped into kernel rows: one row's taps read the same flat run at shifts 0..kLanes-1. With kShift, a
+// row loads V + 1 vectors once and forms each shifted tap with a compile-time shuffle; otherwise every tap is its
+// own (unaligned) load, in one flat loop over the taps.
+template <int GB, int V, bool kShift>
+void conv_tile(const float* image, const int32_t* slots, const float* weight, const ConvTaps& taps,
+               const ConvGeometry& g, int64_t n, int64_t o0, int64_t start, const int32_t* out_index,
+               const ConvEpilogue& e) {
+  vf acc[GB][V];
+  for (int o = 0; o < GB; ++o)
+    for (int u = 0; u < V; ++u) acc[o][u] = vf{};
+  const int64_t channel_stride = g.phases * g.plane_stride;
+  for (int64_t s = 0; s < g.slots; ++s) {
+    const float* channel = image + slots[s] * channel_stride + start;
+    const float* ws = weight + s * g.taps * g.chunk_out + o0;
+    if constexpr (!kShift) {
+      // One flat loop over the taps: one pointer per tap, every vector at a fixed displacement from it.
+      const int64_t* offset = taps.offset.data();
+      for (int64_t t = 0; t < g.taps; ++t) {
+        const float* src = channel + offset[t];
+        const float* wt = ws + t * g.chunk_out;
+        vf v[V];
+        for (int u = 0; u < V; ++u) v[u] = load(src + u * kLanes);
+        for (int o = 0; o < GB; ++o) {
+          const float wo = wt[o];
+          for (int u = 0; u < V; ++u) acc[o][u] += wo * v[u];
+        }
+      }
+    } else {
+      int64_t t = 0;
+      for (int64_t r = 0; r < taps.rows; ++r) {
+        const float* src = channel + taps.row_base[r];
+        vf a[V + 1];
+        for (int u = 0; u <= V; ++u) a[u] = load(src + u * kLanes);
+        for (; t < taps.row_end[r]; ++t) {
+          vf v[V];
+          const int shift = taps.shift[t];
+          if (shift == 0) {
+            for (int u = 0; u < V; ++u) v[u] = a[u];
+          } else {
+            shift_vectors<V>(a, v, shift);
+          }
+          const float* wt = ws + t * g.chunk_out;
+          for (int o = 0; o < GB; ++o) {
+            const float wo = wt[o];
+            for (int u = 0; u < V; ++u) acc[o][u] += wo * v[u];
+          }
+        }
+      }
+    }
+  }
+  store_tile<GB, V>(acc, g, n, o0, start, out_index, e);
+}
+
+using ConvTileFn = void (*)(const float*, const int32_t*, const float*, const ConvTaps&, const ConvGeometry&, int64_t,
+                            int64_t, int64_t, const int32_t*, const ConvEpilogue&);
+
+template <int GB, int V, bool kShift>
+constexpr ConvTileFn conv_tile_or_null() {
+  if constexpr (GB * V <= kAccumulators) return &conv_tile<GB, V, kShift>;
+  return nullptr;
+}
+
+template <int GB, bool kShift, std::size_t... I>
+constexpr std::array<ConvTileFn, kMaxTileVectors> conv_tile_row(std::index_sequence<I...>) {
+  return {conv_tile_or_null<GB, static_cast<int>(I) + 1, kShift>()...};
+}
+
+// The tile function for GB output channels (1, 2, 4 or 8) and V vectors, or null if it would not fit.
+inline ConvTileFn pick_conv_tile(int gb, int v, bool shift) {
+  using Row = std::array<ConvTileFn, kMaxTileVectors>;
+  constexpr auto seq = std::make_index_sequence<kMaxTileVectors>{};
+  static const Row rows[2][4] = {
+      {conv_tile_row<1, false>(seq), conv_tile_row<2, false>(seq), conv_tile_row<4, false>(seq),
+       conv_tile_row<8, false>(seq)},
+      {conv_tile_row<1, true>(seq), conv_tile_row<2, true>(seq), conv_tile_row<4, true>(seq),
+       conv_tile_row<8, true>(seq)}};
+  if (v < 1 || v > kMaxTileVectors) return nullptr;
+  const int index = gb == 8 ? 3 : (gb == 4 ? 2 : (gb == 2 ? 1 : (gb == 1 ? 0 : -1)));
+  return index < 0 ? nullptr : rows[shift ? 1 : 0][index][v - 1];
+}
+
+// All output blocks and tiles of one (image, chunk): blocks of `block` channels, halved at the chunk's end.
+inline void conv_chunk(const float* image, int64_t n, int64_t chunk, const float* weight, const int32_t* in_index,
+                       const int32_t* out_index, const ConvTaps& taps, const ConvGeometry& g, int block, int v,
+                       bool shift, const ConvEpilogue& e) {
+  const int32_t* slots = in_index + chunk * g.slots;
+  const float* wc = weight + chunk * g.slots * g.taps * g.chunk_out;
+  const int32_t* oc = out_index + chunk * g.chunk_out;
+  for (int64_t o0 = 0; o0 < g.chunk_out;) {
+    int gb = block;
+    while (gb > 1 && o0 + gb > g.chunk_out) gb /= 2;
+    const ConvTileFn fn = pick_conv_tile(gb, v, shift);
+    for (int64_t start = 0; start < g.length; start += g.tile) fn(image, slots, wc, taps, g, n, o0, start, oc, e);
+    o0 += gb;
+  }
+}
+
+}  // namespace rgp

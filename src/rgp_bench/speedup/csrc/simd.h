@@ -1,0 +1,71 @@
+// Portable SIMD for the block-sparse kernels: GCC/Clang vector extensions sized to the widest float vector this
+// build targets (-march=native), with the register budget that goes with it.
+//
+// The kernels are written against `vf` (kLanes floats) and keep at most kAccumulators vectors of partial sums in
+// a register tile, so one source serves AVX-512 (16 lanes, 32 registers), AVX/AVX2 (8 lanes, 16 registers) and
+// 128-bit targets (4 lanes; 16 registers on SSE, 32 on AArch64). RGP_LANES overrides the width, for tests only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+namespace rgp {
+
+#if defined(RGP_LANES)
+constexpr int kLanes = RGP_LANES;
+#elif defined(__AVX512F__)
+constexpr int kLanes = 16;
+#elif defined(__AVX__)
+constexpr int kLanes = 8;
+#else
+constexpr int kLanes = 4;
+#endif
+
+#if defined(__AVX512F__) || defined(__aarch64__)
+constexpr int kVectorRegisters = 32;
+#else
+constexpr int kVectorRegisters = 16;
+#endif
+
+// Partial sums a register tile may hold; the other registers hold loaded inputs and broadcast weights.
+constexpr int kAccumulators = kVectorRegisters - 4;
+
+typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(kLanes * sizeof(int32_t))));
+
+inline vf load(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof(vf));
+  return v;
+}
+
+inline void store(float* p, const vf& v) { std::memcpy(p, &v, sizeof(vf)); }
+
+inline vf relu(const vf& v) { return v > 0.0f ? v : vf{}; }
+
+template <int S, std::size_t... I>
+constexpr vi shift_index(std::index_sequence<I...>) {
+  return vi{static_cast<int32_t>(S + static_cast<int>(I))...};
+}
+
+// Lanes S .. S + kLanes - 1 of the concatenation (a, b): a compile-time shuffle (one or two instructions).
+template <int S>
+inline vf shifted(const vf& a, const vf& b) {
+  return __builtin_shuffle(a, b, shift_index<S>(std::make_index_sequence<kLanes>{}));
+}
+
+// v[u] = lanes shift .. shift + kLanes - 1 of (a[u], a[u + 1]) for u < V, for a run-time shift in 1 .. kLanes - 1.
+template <int V, int S = 1>
+inline void shift_vectors(const vf* a, vf* v, int shift) {
+  if constexpr (S < kLanes) {
+    if (shift == S) {
+      for (int u = 0; u < V; ++u) v[u] = shifted<S>(a[u], a[u + 1]);
+      return;
+    }
+    shift_vectors<V, S + 1>(a, v, shift);
+  }
+}
+
+}  // namespace rgp
