@@ -266,12 +266,13 @@ def test_tap_layout_groups_taps_into_rows_per_phase(lanes):
     assert len(wide.rows) == -(-7 // lanes) and wide.shift == tuple(dx % lanes for dx in range(7))
 
 
-@pytest.mark.parametrize(("lanes", "accumulators"), [(8, 12), (16, 28), (4, 12)])
-def test_register_tile_fits_the_build_and_reuses_loads(lanes, accumulators):
-    simd = SimdInfo(lanes, accumulators, 12)
+@pytest.mark.parametrize(("lanes", "registers"), [(8, 16), (16, 32), (4, 16)])
+def test_register_tile_fits_the_build_and_reuses_loads(lanes, registers):
+    simd = SimdInfo(lanes, registers, 12)
     for length, chunk_out, terms in ((1088, 1, 72), (80, 4, 288), (24, 8, 576), (256, 2, 8), (7, 3, 9)):
         vectors, block = choose_tile(length, chunk_out, terms, simd)
-        assert 1 <= vectors <= 12 and block in (1, 2, 4, 8) and vectors * block <= accumulators
+        assert 1 <= vectors <= 12 and block in (1, 2, 4, 8)
+        assert vectors * block + min(vectors, block) + 1 <= registers
         if chunk_out >= 2 and length >= 4 * lanes:
             assert block >= 2  # each loaded input vector feeds several output channels
 

@@ -22,11 +22,14 @@ from rgp_bench.speedup.errors import FormUnavailable
 from rgp_bench.speedup.kernel import SimdInfo, kernel_status, load_kernel, simd_info
 from rgp_bench.speedup.packing import Packing
 
-# Cost model of one register tile (cycles, for choosing its shape): two FMAs and two vector loads per cycle, an
-# unaligned input load counted as LOAD_COST loads, and a per-vector and per-tile cost of the epilogue.
+# Cost model of one register tile (cycles, for choosing its shape; fitted to tile sweeps on an AVX2 machine): two
+# FMAs and two vector loads per cycle, an unaligned input load counted as LOAD_COST loads, and a per-vector and
+# per-tile cost of the epilogue. With more vectors than output channels the compiler feeds each FMA straight from
+# memory, so every input vector is loaded once per output channel (a repeat load counted as RELOAD_COST loads).
 LOAD_COST = 1.25
-STORE_COST = 2.0
-TILE_OVERHEAD = 12.0
+RELOAD_COST = 0.5
+STORE_COST = 4.0
+TILE_OVERHEAD = 30.0
 BLOCKS = (8, 4, 2, 1)  # output channels per register tile the kernel is compiled for
 
 
@@ -47,14 +50,17 @@ def tile_cost(length: int, chunk_out: int, terms: int, lanes: int, vectors: int,
     tiles = math.ceil(length / (lanes * vectors))
     total = 0.0
     for gb in _blocks_of(chunk_out, block):
-        inner = terms * max(gb * vectors, LOAD_COST * vectors + gb) / 2
+        loads = LOAD_COST * vectors + gb
+        if vectors > gb:
+            loads += RELOAD_COST * LOAD_COST * (gb - 1) * vectors
+        inner = terms * max(gb * vectors, loads) / 2
         total += tiles * (inner + STORE_COST * gb * vectors + TILE_OVERHEAD)
     return total
 
 
 def choose_tile(length: int, chunk_out: int, terms: int, simd: SimdInfo) -> tuple[int, int]:
     """(vectors, output channels) of the register tile with the least modelled time; ``terms`` = slots x taps."""
-    shapes = [(v, gb) for gb in BLOCKS for v in range(1, simd.max_tile_vectors + 1) if gb * v <= simd.accumulators]
+    shapes = [(v, gb) for gb in BLOCKS for v in range(1, simd.max_tile_vectors + 1) if simd.tile_fits(gb, v)]
     return min(shapes, key=lambda s: (tile_cost(length, chunk_out, terms, simd.lanes, *s), -s[0] * s[1]))
 
 

@@ -38,11 +38,15 @@ CFLAGS: tuple[str, ...] = ("-O3", "-march=native")
 
 @dataclass(frozen=True)
 class SimdInfo:
-    """What the build targets: floats per vector, accumulator vectors per register tile, and the longest tile."""
+    """What the build targets: floats per vector, vector registers, and the longest register tile (vectors)."""
 
     lanes: int
-    accumulators: int
+    registers: int
     max_tile_vectors: int
+
+    def tile_fits(self, block: int, vectors: int) -> bool:
+        """Mirrors the kernel's tile_fits: block x vectors partial sums plus the operands, within the registers."""
+        return block * vectors + min(block, vectors) + 1 <= self.registers
 
 
 @dataclass(frozen=True)
@@ -162,8 +166,8 @@ def kernel_status() -> KernelStatus:
 
 def simd_info(module: ModuleType) -> SimdInfo:
     """Vector width and register budget the loaded build was compiled for."""
-    lanes, accumulators, max_tile_vectors = module.simd_info()
-    return SimdInfo(int(lanes), int(accumulators), int(max_tile_vectors))
+    lanes, registers, max_tile_vectors = module.simd_info()
+    return SimdInfo(int(lanes), int(registers), int(max_tile_vectors))
 
 
 def main(argv: list[str] | None = None) -> int:

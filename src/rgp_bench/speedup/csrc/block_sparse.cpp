@@ -56,7 +56,7 @@ const float* optional_float(const std::optional<at::Tensor>& t, int64_t numel, c
 }  // namespace
 
 // Vector width and register budget this build was compiled for (the Python side sizes its tiles with them).
-std::vector<int64_t> simd_info() { return {rgp::kLanes, rgp::kAccumulators, rgp::kMaxTileVectors}; }
+std::vector<int64_t> simd_info() { return {rgp::kLanes, rgp::kVectorRegisters, rgp::kMaxTileVectors}; }
 
 // x: (N, C_in, H, W); weight: (chunks, slots, taps, chunk_out); in_index: (chunks, slots) int32;
 // out_index: (chunks, chunk_out) int32, -1 = padding; bias: (C_out,) or None; residual: (N, C_out, H_out, W_out)
@@ -108,7 +108,7 @@ at::Tensor block_sparse_conv2d(const at::Tensor& x, const at::Tensor& weight, co
   TORCH_CHECK(g.length > 0 && g.chunk_out > 0, "block_sparse_conv2d: empty output");
   TORCH_CHECK(rgp::pick_conv_tile(static_cast<int>(tile_block), static_cast<int>(tile_vectors), shift_loads),
               "block_sparse_conv2d: no tile of ", tile_block, " channels x ", tile_vectors,
-              " vectors fits this build (", rgp::kLanes, " lanes, ", rgp::kAccumulators, " accumulators)");
+              " vectors fits this build (", rgp::kLanes, " lanes, ", rgp::kVectorRegisters, " vector registers)");
 
   rgp::ConvTaps taps;
   taps.rows = static_cast<int64_t>(row_base.size());
@@ -229,7 +229,7 @@ at::Tensor block_sparse_linear(const at::Tensor& x, const at::Tensor& weight, co
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("simd_info", &simd_info, "(lanes, accumulators, max tile vectors) of this build");
+  m.def("simd_info", &simd_info, "(lanes, vector registers, max tile vectors) of this build");
   m.def("block_sparse_conv2d", &block_sparse_conv2d, "Register-tiled block-sparse direct convolution (CPU)");
   m.def("block_sparse_linear", &block_sparse_linear, "Register-tiled block-sparse matrix product (CPU)");
 }

@@ -8,7 +8,7 @@
 //
 // Work. Output channels come in chunks of chunk_out channels that read the same chunk_in input channels (the
 // packed block structure). For one image and one chunk, a tile of V vectors is accumulated in registers for a
-// block of GB output channels (GB * V <= kAccumulators): each loaded input vector feeds GB fused multiply-adds.
+// block of GB output channels (tile_fits(GB, V)): each loaded input vector feeds GB fused multiply-adds.
 // The epilogue adds the bias and an optional residual, applies an optional ReLU and stores the valid outputs.
 // Each (image, chunk) pair is independent and always summed in the same order, so results do not depend on the
 // thread count.
@@ -49,30 +49,57 @@ struct ConvEpilogue {
   bool relu;
 };
 
-// Copy image n's zero-padded input into its phase planes: prep[c][p][i * wq + j].
+// dst[j] = src[j] for j < count (rows are short: an inline vector loop beats a memcpy call).
+inline void copy_row(float* dst, const float* src, int64_t count) {
+  int64_t j = 0;
+  for (; j + kLanes <= count; j += kLanes) store(dst + j, load(src + j));
+  for (; j < count; ++j) dst[j] = src[j];
+}
+
+// dst[j] = src[2 * j] for j < count, reading at most `readable` floats from src.
+inline void copy_even(float* dst, const float* src, int64_t count, int64_t readable) {
+  int64_t j = 0;
+  for (; j + kLanes <= count && 2 * (j + kLanes) <= readable; j += kLanes)
+    store(dst + j, even_lanes(load(src + 2 * j), load(src + 2 * j + kLanes)));
+  for (; j < count; ++j) dst[j] = src[2 * j];
+}
+
+inline void zero_row(float* dst, int64_t count) {
+  for (int64_t j = 0; j < count; ++j) dst[j] = 0.0f;
+}
+
+// Copy image n's zero-padded input into its phase planes: prep[c][p][i * wq + j]. Every float of every plane is
+// written once: the valid input, and zeros for the padding and the slack after the plane.
 inline void prepare_image(const float* x, float* prep, const ConvGeometry& g, const int32_t* phase_yx, int64_t n) {
+  const float* x_end = x + g.n * g.c_in * g.h * g.w;
   for (int64_t c = 0; c < g.c_in; ++c) {
     const float* src = x + (n * g.c_in + c) * g.h * g.w;
     for (int64_t p = 0; p < g.phases; ++p) {
-      float* dst = prep + (c * g.phases + p) * g.plane_stride;
-      std::memset(dst, 0, sizeof(float) * g.plane_stride);
       const int64_t py = phase_yx[2 * p], px = phase_yx[2 * p + 1];
+      // Columns j with 0 <= px + j * stride_w - pad_w < w.
+      const int64_t j0 = std::min<int64_t>(g.wq, std::max<int64_t>(0, (g.pad_w - px + g.stride_w - 1) / g.stride_w));
+      const int64_t j1 =
+          std::max<int64_t>(j0, std::min<int64_t>(g.wq, (g.w + g.pad_w - px + g.stride_w - 1) / g.stride_w));
+      float* dst = prep + (c * g.phases + p) * g.plane_stride;
       for (int64_t i = 0; i < g.hq; ++i) {
-        const int64_t y = py + i * g.stride_h - g.pad_h;
-        if (y < 0 || y >= g.h) continue;
-        const float* row = src + y * g.w;
         float* out_row = dst + i * g.wq;
-        // Columns j with 0 <= px + j * stride_w - pad_w < w.
-        const int64_t j0 = std::max<int64_t>(0, (g.pad_w - px + g.stride_w - 1) / g.stride_w);
-        const int64_t j1 = std::min<int64_t>(g.wq, (g.w + g.pad_w - px + g.stride_w - 1) / g.stride_w);
-        if (j1 <= j0) continue;
-        const float* first = row + px + j0 * g.stride_w - g.pad_w;
+        const int64_t y = py + i * g.stride_h - g.pad_h;
+        if (y < 0 || y >= g.h || j1 == j0) {
+          zero_row(out_row, g.wq);
+          continue;
+        }
+        zero_row(out_row, j0);
+        const float* first = src + y * g.w + px + j0 * g.stride_w - g.pad_w;
         if (g.stride_w == 1) {
-          std::memcpy(out_row + j0, first, sizeof(float) * (j1 - j0));
+          copy_row(out_row + j0, first, j1 - j0);
+        } else if (g.stride_w == 2) {
+          copy_even(out_row + j0, first, j1 - j0, x_end - first);
         } else {
           for (int64_t j = 0; j < j1 - j0; ++j) out_row[j0 + j] = first[j * g.stride_w];
         }
+        zero_row(out_row + j1, g.wq - j1);
       }
+      zero_row(dst + g.hq * g.wq, g.plane_stride - g.hq * g.wq);
     }
   }
 }
@@ -124,6 +151,27 @@ inline void store_tile(const vf (&acc)[GB][V], const ConvGeometry& g, int64_t n,
   }
 }
 
+// acc[o][u] += wt[o] * src[u * kLanes ...] for one tap. The loop order keeps the smaller operand set in registers
+// (V loaded vectors, or GB broadcast weights) and streams the other, so a fitting tile never spills.
+template <int GB, int V>
+inline void fma_tap(vf (&acc)[GB][V], const float* src, const float* wt) {
+  if constexpr (V <= GB) {
+    vf v[V];
+    for (int u = 0; u < V; ++u) v[u] = load(src + u * kLanes);
+    for (int o = 0; o < GB; ++o) {
+      const float wo = wt[o];
+      for (int u = 0; u < V; ++u) acc[o][u] += wo * v[u];
+    }
+  } else {
+    vf w[GB];
+    for (int o = 0; o < GB; ++o) w[o] = vf{} + wt[o];
+    for (int u = 0; u < V; ++u) {
+      const vf v = load(src + u * kLanes);
+      for (int o = 0; o < GB; ++o) acc[o][u] += w[o] * v;
+    }
+  }
+}
+
 // Accumulate one tile (V vectors) for GB output channels of one chunk, then store it.
 // Taps come grouped into kernel rows: one row's taps read the same flat run at shifts 0..kLanes-1. With kShift, a
 // row loads V + 1 vectors once and forms each shifted tap with a compile-time shuffle; otherwise every tap is its
@@ -145,12 +193,7 @@ void conv_tile(const float* image, const int32_t* slots, const float* weight, co
       for (int64_t t = 0; t < g.taps; ++t) {
         const float* src = channel + offset[t];
         const float* wt = ws + t * g.chunk_out;
-        vf v[V];
-        for (int u = 0; u < V; ++u) v[u] = load(src + u * kLanes);
-        for (int o = 0; o < GB; ++o) {
-          const float wo = wt[o];
-          for (int u = 0; u < V; ++u) acc[o][u] += wo * v[u];
-        }
+        fma_tap<GB, V>(acc, src, wt);
       }
     } else {
       int64_t t = 0;
@@ -183,7 +226,7 @@ using ConvTileFn = void (*)(const float*, const int32_t*, const float*, const Co
 
 template <int GB, int V, bool kShift>
 constexpr ConvTileFn conv_tile_or_null() {
-  if constexpr (GB * V <= kAccumulators) return &conv_tile<GB, V, kShift>;
+  if constexpr (tile_fits(GB, V)) return &conv_tile<GB, V, kShift>;
   return nullptr;
 }
 

@@ -1,9 +1,9 @@
 // Portable SIMD for the block-sparse kernels: GCC/Clang vector extensions sized to the widest float vector this
 // build targets (-march=native), with the register budget that goes with it.
 //
-// The kernels are written against `vf` (kLanes floats) and keep at most kAccumulators vectors of partial sums in
-// a register tile, so one source serves AVX-512 (16 lanes, 32 registers), AVX/AVX2 (8 lanes, 16 registers) and
-// 128-bit targets (4 lanes; 16 registers on SSE, 32 on AArch64). RGP_LANES overrides the width, for tests only.
+// The kernels are written against `vf` (kLanes floats) and size their register tiles with tile_fits, so one source
+// serves AVX-512 (16 lanes, 32 registers), AVX/AVX2 (8 lanes, 16 registers) and 128-bit targets (4 lanes; 16
+// registers on SSE, 32 on AArch64). RGP_LANES overrides the width, for tests only.
 #pragma once
 
 #include <cstddef>
@@ -29,8 +29,9 @@ constexpr int kVectorRegisters = 32;
 constexpr int kVectorRegisters = 16;
 #endif
 
-// Partial sums a register tile may hold; the other registers hold loaded inputs and broadcast weights.
-constexpr int kAccumulators = kVectorRegisters - 4;
+// Whether a register tile of GB output channels x V vectors fits: GB * V partial sums, plus the operand held across
+// the other loop (min(GB, V) broadcast weights or loaded input vectors), plus one streamed operand.
+constexpr bool tile_fits(int gb, int v) { return gb * v + (gb < v ? gb : v) + 1 <= kVectorRegisters; }
 
 typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(kLanes * sizeof(int32_t))));
@@ -54,6 +55,16 @@ constexpr vi shift_index(std::index_sequence<I...>) {
 template <int S>
 inline vf shifted(const vf& a, const vf& b) {
   return __builtin_shuffle(a, b, shift_index<S>(std::make_index_sequence<kLanes>{}));
+}
+
+template <std::size_t... I>
+constexpr vi even_index(std::index_sequence<I...>) {
+  return vi{static_cast<int32_t>(2 * I)...};
+}
+
+// The even lanes of the concatenation (a, b): elements 0, 2, 4, ... of 2 * kLanes consecutive floats.
+inline vf even_lanes(const vf& a, const vf& b) {
+  return __builtin_shuffle(a, b, even_index(std::make_index_sequence<kLanes>{}));
 }
 
 // v[u] = lanes shift .. shift + kLanes - 1 of (a[u], a[u + 1]) for u < V, for a run-time shift in 1 .. kLanes - 1.
