@@ -64,6 +64,32 @@ def choose_tile(length: int, chunk_out: int, terms: int, simd: SimdInfo) -> tupl
     return min(shapes, key=lambda s: (tile_cost(length, chunk_out, terms, simd.lanes, *s), -s[0] * s[1]))
 
 
+ROW_TILE_VECTORS = (1, 2, 4)  # vectors per row of a row tile the kernel is compiled for
+MAX_TILE_ROWS = 6
+
+
+def rows_tile_fits(rows: int, vectors: int, simd: SimdInfo) -> bool:
+    """Mirrors the kernel's rows_tile_fits: rows x vectors partial sums, one row of loaded vectors, a weight."""
+    return rows <= MAX_TILE_ROWS and rows * vectors + vectors + 1 <= simd.registers
+
+
+def rows_cost(h_out: int, w_out: int, chunk_out: int, slots: int, lanes: int, rows: int, vectors: int) -> float:
+    """Modelled cycles for one (image, chunk) with row tiles (3x3 stride 1): each input row of the window is loaded
+    once per horizontal tap and feeds up to three output rows; every FMA takes a broadcast weight."""
+    tiles = math.ceil(h_out / rows) * math.ceil(w_out / (vectors * lanes))
+    loads = LOAD_COST * vectors * (rows + 2) * 3 + 9 * rows
+    per_slot = max(9 * rows * vectors, loads) / 2
+    return chunk_out * tiles * (slots * per_slot + STORE_COST * rows * vectors + TILE_OVERHEAD)
+
+
+def choose_rows_tile(h_out: int, w_out: int, chunk_out: int, slots: int, simd: SimdInfo) -> tuple[int, int, float]:
+    """(rows, vectors, modelled cycles) of the cheapest row tile."""
+    shapes = [(r, v) for v in ROW_TILE_VECTORS for r in range(1, MAX_TILE_ROWS + 1) if rows_tile_fits(r, v, simd)]
+    costs = [(rows_cost(h_out, w_out, chunk_out, slots, simd.lanes, r, v), r, v) for r, v in shapes]
+    cost, rows, vectors = min(costs)
+    return rows, vectors, cost
+
+
 @dataclass(frozen=True)
 class TapLayout:
     """Kernel taps as the kernel reads them: phase planes, and taps grouped into rows of one plane and offset."""
@@ -106,18 +132,26 @@ class PlaneGeometry:
     hq: int
     wq: int
     plane_stride: int
-    tile_vectors: int
-    tile_block: int  # output channels per register tile
+    tile_vectors: int  # vectors per tile (per tile row with row tiles)
+    tile_block: int  # output channels per register tile (1 with row tiles)
+    tile_rows: int  # output rows per row tile; 0 = flat tiles over the flattened map
     phases: list[int]  # (py, px) of each plane, flattened
     row_base: list[int]  # flat offset of each kernel row (plane * plane_stride + offset)
     row_end: list[int]  # one past each row's last tap
 
 
+def row_tiles_apply(layout: TapLayout, kernel: tuple[int, int], stride: tuple[int, int],
+                    dilation: tuple[int, int]) -> bool:
+    """Row tiles are compiled for 3x3, stride 1, dilation 1 (taps in dy * 3 + dx order, one plane)."""
+    return kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) and layout.order == tuple(range(9))
+
+
 def plane_geometry(layout: TapLayout, h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
                    padding: tuple[int, int], dilation: tuple[int, int], chunk_out: int, slots: int,
-                   simd: SimdInfo) -> PlaneGeometry:
+                   simd: SimdInfo, allow_rows: bool = True) -> PlaneGeometry:
     """Plane sizes for an h x w input: wide enough that every tap of a valid output reads inside its plane, and
-    long enough (zero slack) that whole-vector reads past the last tile stay inside the buffer."""
+    long enough (zero slack) that whole-vector reads past the last tile stay inside the buffer. The register tile
+    is the cheapest modelled one: flat, or (3x3 stride 1, ``allow_rows``) row tiles."""
     lanes = simd.lanes
     h_out = (h + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
     w_out = (w + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
@@ -126,16 +160,25 @@ def plane_geometry(layout: TapLayout, h: int, w: int, kernel: tuple[int, int], s
     hq, wq = h_out + layout.max_qy, w_out + layout.max_qx
     length = h_out * wq
     vectors, block = choose_tile(length, chunk_out, slots * len(layout.order), simd)
+    tile_rows = 0
+    if allow_rows and row_tiles_apply(layout, kernel, stride, dilation):
+        rows, row_vectors, cost = choose_rows_tile(h_out, w_out, chunk_out, slots, simd)
+        if cost < tile_cost(length, chunk_out, slots * len(layout.order), lanes, vectors, block):
+            tile_rows, vectors, block = rows, row_vectors, 1
     tile = lanes * vectors
     last_start = (length - 1) // tile * tile
     rel = [qy * wq + qv * lanes for _, qy, qv in layout.rows]
     needed = max(hq * wq, last_start + max(rel) + tile + lanes)
+    if tile_rows:
+        rows_read = math.ceil(h_out / tile_rows) * tile_rows + 2
+        needed = max(hq * wq, (rows_read - 1) * wq + math.ceil(w_out / tile) * tile + 2)
     plane_stride = math.ceil(needed / lanes) * lanes
     ends = [0] * len(layout.rows)
     for position, row in enumerate(layout.row_of_tap):
         ends[row] = position + 1
     return PlaneGeometry(
         h_out=h_out, w_out=w_out, hq=hq, wq=wq, plane_stride=plane_stride, tile_vectors=vectors, tile_block=block,
+        tile_rows=tile_rows,
         phases=[c for phase in layout.phases for c in phase],
         row_base=[plane * plane_stride + r for (plane, _, _), r in zip(layout.rows, rel, strict=True)],
         row_end=ends,
@@ -147,12 +190,12 @@ def block_sparse_conv2d(
     x: torch.Tensor, weight: torch.Tensor, in_index: torch.Tensor, out_index: torch.Tensor, bias: torch.Tensor | None,
     residual: torch.Tensor | None, phases: list[int], row_base: list[int], row_end: list[int], tap_shift: list[int],
     c_out: int, h_out: int, w_out: int, stride_h: int, stride_w: int, pad_h: int, pad_w: int, hq: int, wq: int,
-    plane_stride: int, tile_vectors: int, tile_block: int, shift_loads: bool, relu: bool,
+    plane_stride: int, tile_vectors: int, tile_block: int, tile_rows: int, shift_loads: bool, relu: bool,
 ) -> torch.Tensor:
     """The C++ kernel as a torch op (CPU, float32), for torch.compile; see ``csrc/block_sparse.cpp``."""
     return _kernel().block_sparse_conv2d(x, weight, in_index, out_index, bias, residual, phases, row_base, row_end,
                                          tap_shift, c_out, h_out, w_out, stride_h, stride_w, pad_h, pad_w, hq, wq,
-                                         plane_stride, tile_vectors, tile_block, shift_loads, relu)
+                                         plane_stride, tile_vectors, tile_block, tile_rows, shift_loads, relu)
 
 
 @block_sparse_conv2d.register_fake
@@ -252,7 +295,8 @@ class BlockSparseConv(nn.Module):
         if key not in self._geometry:
             _, slots, _, chunk_out = self.weight.shape
             self._geometry[key] = plane_geometry(self.layout, h, w, self.kernel_size, self.stride, self.padding,
-                                                 self.dilation, int(chunk_out), int(slots), self.simd)
+                                                 self.dilation, int(chunk_out), int(slots), self.simd,
+                                                 allow_rows=not self.shift_loads)
         return self._geometry[key]
 
     def _conv(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
@@ -262,7 +306,7 @@ class BlockSparseConv(nn.Module):
             block_sparse_conv2d, "block_sparse_conv2d", x, b["weight"], b["in_index"], b["out_index"], b["bias"],
             residual, g.phases, g.row_base, g.row_end, list(self.layout.shift), self.out_channels, g.h_out, g.w_out,
             self.stride[0], self.stride[1], self.padding[0], self.padding[1], g.hq, g.wq, g.plane_stride,
-            g.tile_vectors, g.tile_block, self.shift_loads, self.relu)
+            g.tile_vectors, g.tile_block, g.tile_rows, self.shift_loads, self.relu)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         if self.kind == "Linear":

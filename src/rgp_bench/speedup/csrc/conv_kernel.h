@@ -221,6 +221,92 @@ void conv_tile(const float* image, const int32_t* slots, const float* weight, co
   store_tile<GB, V>(acc, g, n, o0, start, out_index, e);
 }
 
+// Row tiles for 3x3 stride-1 convolutions with one output channel per chunk (where the flat tile's every FMA needs
+// its own input load). A tile is R output rows x C vectors of one output channel; each input row of the window is
+// loaded once per horizontal tap and feeds up to three output rows (vertical reuse), and no columns past W_out are
+// computed except in a last partial vector. Weights must be in tap order dy * 3 + dx.
+template <int R, int C>
+void conv_rows_tile(const float* image, const int32_t* slots, const float* weight, const ConvGeometry& g, int64_t n,
+                    int64_t o0, int64_t r0, int64_t c0, const int32_t* out_index, const ConvEpilogue& e) {
+  vf acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = vf{};
+  for (int64_t s = 0; s < g.slots; ++s) {
+    const float* base = image + slots[s] * g.plane_stride + r0 * g.wq + c0;
+    const float* ws = weight + s * 9 * g.chunk_out + o0;
+    // Fully unrolled, so that every accumulator index is a constant and the tile stays in registers.
+#pragma GCC unroll 8
+    for (int i = 0; i < R + 2; ++i) {
+      const float* row = base + i * g.wq;
+#pragma GCC unroll 3
+      for (int dx = 0; dx < 3; ++dx) {
+        vf v[C];
+#pragma GCC unroll 4
+        for (int c = 0; c < C; ++c) v[c] = load(row + dx + c * kLanes);
+#pragma GCC unroll 3
+        for (int dy = 0; dy < 3; ++dy) {
+          const int r = i - dy;
+          if (r < 0 || r >= R) continue;
+          const float wt = ws[(dy * 3 + dx) * g.chunk_out];
+#pragma GCC unroll 4
+          for (int c = 0; c < C; ++c) acc[r][c] += wt * v[c];
+        }
+      }
+    }
+  }
+  const int64_t oc = out_index[o0];
+  if (oc < 0) return;
+  const float b = e.bias ? e.bias[oc] : 0.0f;
+  const int64_t plane = (n * g.c_out + oc) * g.h_out * g.w_out;
+  for (int r = 0; r < R && r0 + r < g.h_out; ++r) {
+    const int64_t at = plane + (r0 + r) * g.w_out;
+    for (int c = 0; c < C; ++c) {
+      const int64_t x = c0 + c * kLanes;
+      if (x >= g.w_out) break;
+      float* dst = e.out + at + x;
+      const float* res = e.residual ? e.residual + at + x : nullptr;
+      if (x + kLanes <= g.w_out) {
+        vf v = acc[r][c] + b;
+        if (res) v += load(res);
+        if (e.relu) v = relu(v);
+        store(dst, v);
+      } else {
+        for (int64_t l = 0; l < g.w_out - x; ++l) {
+          float v = acc[r][c][l] + b + (res ? res[l] : 0.0f);
+          dst[l] = e.relu ? std::max(v, 0.0f) : v;
+        }
+      }
+    }
+  }
+}
+
+constexpr int kMaxTileRows = 6;
+constexpr bool rows_tile_fits(int r, int c) { return r <= kMaxTileRows && r * c + c + 1 <= kVectorRegisters; }
+
+using ConvRowsFn = void (*)(const float*, const int32_t*, const float*, const ConvGeometry&, int64_t, int64_t, int64_t,
+                            int64_t, const int32_t*, const ConvEpilogue&);
+
+template <int R, int C>
+constexpr ConvRowsFn rows_tile_or_null() {
+  if constexpr (rows_tile_fits(R, C)) return &conv_rows_tile<R, C>;
+  return nullptr;
+}
+
+template <int C, std::size_t... I>
+constexpr std::array<ConvRowsFn, kMaxTileRows> rows_tile_row(std::index_sequence<I...>) {
+  return {rows_tile_or_null<static_cast<int>(I) + 1, C>()...};
+}
+
+// The row tile of R rows x C vectors (C = 1, 2 or 4), or null if it does not fit.
+inline ConvRowsFn pick_rows_tile(int r, int c) {
+  constexpr auto seq = std::make_index_sequence<kMaxTileRows>{};
+  static const std::array<ConvRowsFn, kMaxTileRows> rows[3] = {rows_tile_row<1>(seq), rows_tile_row<2>(seq),
+                                                               rows_tile_row<4>(seq)};
+  if (r < 1 || r > kMaxTileRows) return nullptr;
+  const int index = c == 1 ? 0 : (c == 2 ? 1 : (c == 4 ? 2 : -1));
+  return index < 0 ? nullptr : rows[index][r - 1];
+}
+
 using ConvTileFn = void (*)(const float*, const int32_t*, const float*, const ConvTaps&, const ConvGeometry&, int64_t,
                             int64_t, int64_t, const int32_t*, const ConvEpilogue&);
 
@@ -249,13 +335,21 @@ inline ConvTileFn pick_conv_tile(int gb, int v, bool shift) {
   return index < 0 ? nullptr : rows[shift ? 1 : 0][index][v - 1];
 }
 
-// All output blocks and tiles of one (image, chunk): blocks of `block` channels, halved at the chunk's end.
+// All output blocks and tiles of one (image, chunk): blocks of `block` channels, halved at the chunk's end; with
+// `rows` > 0, row tiles of `rows` x v vectors for every output channel instead.
 inline void conv_chunk(const float* image, int64_t n, int64_t chunk, const float* weight, const int32_t* in_index,
                        const int32_t* out_index, const ConvTaps& taps, const ConvGeometry& g, int block, int v,
-                       bool shift, const ConvEpilogue& e) {
+                       int rows, bool shift, const ConvEpilogue& e) {
   const int32_t* slots = in_index + chunk * g.slots;
   const float* wc = weight + chunk * g.slots * g.taps * g.chunk_out;
   const int32_t* oc = out_index + chunk * g.chunk_out;
+  if (rows > 0) {
+    const ConvRowsFn fn = pick_rows_tile(rows, v);
+    for (int64_t o0 = 0; o0 < g.chunk_out; ++o0)
+      for (int64_t r0 = 0; r0 < g.h_out; r0 += rows)
+        for (int64_t c0 = 0; c0 < g.w_out; c0 += v * kLanes) fn(image, slots, wc, g, n, o0, r0, c0, oc, e);
+    return;
+  }
   for (int64_t o0 = 0; o0 < g.chunk_out;) {
     int gb = block;
     while (gb > 1 && o0 + gb > g.chunk_out) gb /= 2;
