@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rgp_bench.speedup import kernel as kernel_state
 from rgp_bench.speedup.errors import FormUnavailable
 from rgp_bench.speedup.kernel import SimdInfo, kernel_status, load_kernel, simd_info
 from rgp_bench.speedup.packing import Packing
@@ -213,10 +214,12 @@ def _kernel():
 
 def call_kernel(op, name: str, *args):
     """Eager calls go straight to the extension (a custom op costs tens of microseconds per call in eager mode);
-    under torch.compile / export the custom op (with its fake implementation) is traced instead."""
-    if torch.compiler.is_compiling():
+    under torch.compile / export the custom op (with its fake implementation) is traced instead, and without a
+    loaded kernel the op raises the reason."""
+    module = kernel_state._module
+    if module is None or torch.compiler.is_compiling():
         return op(*args)
-    return getattr(_kernel(), name)(*args)
+    return getattr(module, name)(*args)
 
 
 def bn_scale_shift(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
