@@ -379,7 +379,7 @@ def test_materialise_picks_the_fastest_form_only_where_faster_than_masked():
     assert hidden.reason.startswith("kept masked: slower") and hidden.candidate("bmm").ratio == pytest.approx(0.5)
     conv = next(layer for layer in report.layers if layer.name == "conv")
     assert conv.candidate("grouped").ratio == pytest.approx(2.0) and conv.speedup == pytest.approx(2.0)
-    assert type(fast.hidden) is nn.Linear and not prune.is_pruned(fast.hidden)  # kept masked, mask baked in
+    assert isinstance(fast.hidden, nn.Linear) and not prune.is_pruned(fast.hidden)  # kept masked, mask baked in
     assert all(MASKED in seen for seen in timer.calls_seen)  # masked dense is timed with every candidate set
 
 
