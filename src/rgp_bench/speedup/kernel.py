@@ -5,7 +5,7 @@ The extension is compiled with ``-march=native`` through ``torch.utils.cpp_exten
 the flags, the torch version and this CPU's feature flags, so a cache directory shared between machines or torch
 versions never loads a mismatched binary. A cached build is imported directly (no compiler, no ninja).
 
-``make install`` builds it (``python -m rgp_bench.speedup.kernel --build``, one line of output; a machine without a
+``make install`` builds it (``python -m rgp_bench.speedup.build_kernel``, one line of output; a machine without a
 compiler gets one warning line and the other forms). A run that needs it and finds no build builds it, saying so.
 
 Environment: ``RGP_BENCH_EXTENSIONS_DIR`` (cache root; default: torch's extension root) and ``RGP_BENCH_NO_CPP=1``
@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -106,6 +107,14 @@ def _import_built(path: Path, name: str) -> ModuleType:
     return module
 
 
+def compiler_missing() -> str | None:
+    """Why no C++ compiler can be run (``$CXX``, default ``c++``, as torch's extension builder uses), or None."""
+    compiler = os.environ.get("CXX", "c++")
+    if shutil.which(compiler) is None:
+        return f"no C++ compiler: {compiler!r} not found (install one, or set CXX)"
+    return None
+
+
 def _build(name: str, directory: Path) -> ModuleType:
     # Importing cpp_extension on a CUDA build without a CUDA runtime logs an irrelevant warning.
     ext_log = logging.getLogger("torch.utils.cpp_extension")
@@ -140,6 +149,9 @@ def load_kernel(build: bool = True) -> ModuleType | None:
         if built.exists():
             _module = _import_built(built, name)
             _status = KernelStatus(True, f"loaded cached build {built}")
+        elif build and (missing := compiler_missing()) is not None:
+            _status = KernelStatus(False, f"build failed: {missing}")
+            log.warning("C++ block-sparse kernel unavailable, falling back to other forms: %s", missing)
         elif build:
             log.warning("Building RGP's C++ block-sparse kernel for this machine and torch version (once; about a "
                         "minute) into %s", directory)
@@ -147,7 +159,8 @@ def load_kernel(build: bool = True) -> ModuleType | None:
             _module = _build(name, directory)
             _status = KernelStatus(True, f"built in {time.perf_counter() - start:.0f} s into {directory}")
         else:
-            _status = KernelStatus(False, f"not built yet (no {built}); build with load_kernel(build=True)")
+            _status = KernelStatus(False, f"not built yet (no {built}); build it with `make install` or "
+                                          "`python -m rgp_bench.speedup.build_kernel`")
     except Exception as exc:  # a compiler or toolchain problem must not break the caller
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         _status = KernelStatus(False, f"build failed: {first_line[:300]}")
@@ -168,29 +181,3 @@ def simd_info(module: ModuleType) -> SimdInfo:
     """Vector width and register budget the loaded build was compiled for."""
     lanes, registers, max_tile_vectors = module.simd_info()
     return SimdInfo(int(lanes), int(registers), int(max_tile_vectors))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m rgp_bench.speedup.kernel --build``: build (or find) the kernel and print one line.
-
-    Exit status 0 either way: a machine without a compiler runs the other forms, so ``make install`` goes on.
-    """
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m rgp_bench.speedup.kernel", description=main.__doc__.split("\n")[0])
-    parser.add_argument("--build", action="store_true", help="build the kernel if no cached build exists")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR, format="%(message)s")  # load_kernel's own lines are the output here
-    log.setLevel(logging.CRITICAL)
-    module = load_kernel(build=args.build)
-    status = kernel_status()
-    if module is None:
-        print(f"warning: RGP's C++ block-sparse kernel is unavailable ({status.detail}); runs use the other forms")
-    else:
-        info = simd_info(module)
-        print(f"RGP C++ block-sparse kernel: {status.detail} ({info.lanes} float lanes)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
