@@ -1,7 +1,7 @@
 """rgp_bench.speedup: block structure, fast forms equal to the masked layer, materialise's choices and report.
 
 No timed assertions: selection is tested with injected timers, and real timings belong in the benchmark.
-The C++ form is tested when its build is cached (``python -m rgp_bench.speedup.bench`` or the slow test builds it);
+The C++ forms are tested where a build is cached (``make install`` builds it) or can be built, else skipped;
 tap-sum is compiled for one tiny shape only (Inductor compiles take seconds each on this machine).
 """
 
