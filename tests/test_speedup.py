@@ -565,7 +565,8 @@ def test_cpp_custom_op_passes_opcheck(cpp_kernel):
 def test_materialised_model_with_the_cpp_kernel_compiles_as_a_whole(cpp_kernel):
     from rgp_bench.speedup.end_to_end import compile_frozen
 
-    _, fast, _ = tiny_materialise(fixed_timer({"direct_shift": 0.5}), forms=("direct_shift",))
+    _, fast, report = tiny_materialise(fixed_timer({"direct_shift": 0.5, "gemm": 0.4}), forms=("direct_shift", "gemm"))
+    assert {"direct_shift", "gemm"} <= set(report.chosen_forms().values()) and "ReLUs" in report.fusion
     x = torch.randn(4, 3, 8, 8)
     with torch.inference_mode():
         assert relative_error(compile_frozen(fast)(x), fast(x)) <= TOLERANCE
