@@ -557,7 +557,7 @@ def test_cpp_custom_op_passes_opcheck(cpp_kernel):
     residual = torch.randn(x.shape[0], fast.out_channels, g.h_out, g.w_out)
     args = (x, fast.weight, fast.in_index, fast.out_index, fast.bias, residual, g.phases, g.row_base, g.row_end,
             list(fast.layout.shift), fast.out_channels, g.h_out, g.w_out, *fast.stride, *fast.padding, g.hq, g.wq,
-            g.plane_stride, g.tile_vectors, g.tile_block, g.tile_rows, True, True)
+            g.plane_stride, g.tile_kind, g.tile_vectors, g.tile_block, g.tile_rows, True, True)
     torch.library.opcheck(block_sparse_conv2d, args, test_utils=("test_schema", "test_faketensor"))
 
 

@@ -174,13 +174,47 @@ def test_every_row_tile_equals_masked(cpp_kernel, monkeypatch, c_out, size):
             assert relative_error(fast(x[:1], residual[:1]), expected[:1]) <= TOLERANCE, shape
 
 
+# (c_in, c_out, kernel, stride, size, nodes, degree, permute): chunks of 8 and 16 outputs, 3x3 and 1x1, strides 1 and
+# 2, maps that no tile shape divides.
+PIXEL_CASES = [(32, 64, 3, 1, (5, 5), 8, 2, False), (16, 64, 3, 2, (9, 7), 4, 2, True),
+               (32, 64, 1, 2, (8, 8), 8, 2, False), (24, 64, 3, 1, (6, 11), 4, 2, True)]
+
+
+@pytest.mark.parametrize("case", PIXEL_CASES)
+def test_every_pixel_tile_equals_masked(cpp_kernel, monkeypatch, case):
+    """Pixel tiles (8 output channels per vector): partial tiles, permuted outputs, residual + ReLU, batch 1."""
+    c_in, c_out, kernel, stride, size, nodes, degree, permute = case
+    simd = simd_info(cpp_kernel)
+    module = masked_layer(nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=True),
+                          rgp_mask(c_out, c_in, (kernel, kernel), nodes, degree, permute=permute))
+    x = torch.randn(2, c_in, *size)
+    shapes = [shape for shape in direct_module.PIXEL_SHAPES if direct_module.pixel_tile_fits(*shape, simd)]
+    assert shapes
+    for shape in shapes:
+        monkeypatch.setattr(direct_module, "choose_pixel_tile", lambda *args, shape=shape: (*shape, -1.0))
+        fast = build_form("direct", module)
+        geometry = fast.geometry(*size)
+        assert geometry.tile_kind == direct_module.PIXEL_TILES and geometry.tile_rows == shape[0]
+        with torch.inference_mode():
+            reference = module(x)
+            residual = torch.randn_like(reference)
+            assert relative_error(fast(x), reference) <= TOLERANCE, shape
+            fast.relu = True
+            expected = (reference + residual).relu()
+            assert relative_error(fast(x, residual), expected) <= TOLERANCE, shape
+            assert relative_error(fast(x[:1], residual[:1]), expected[:1]) <= TOLERANCE, shape
+
+
 def test_row_tiles_are_chosen_for_narrow_chunks_only_where_they_apply(cpp_kernel):
     simd = simd_info(cpp_kernel)
     mask = rgp_mask(64, 64, (3, 3), 64, 8)
     narrow = build_form("direct", masked_layer(nn.Conv2d(64, 64, 3, 1, 1, bias=False), mask))
     assert narrow.geometry(32, 32).tile_rows > 0  # one output per chunk on a 32x32 map: vertical reuse pays
     strided = build_form("direct", masked_layer(nn.Conv2d(64, 64, 3, 2, 1, bias=False), mask))
-    assert strided.geometry(32, 32).tile_rows == 0
+    assert strided.geometry(32, 32).tile_kind == direct_module.FLAT_TILES
+    wide = build_form("direct", masked_layer(nn.Conv2d(512, 512, 3, 1, 1, bias=False),
+                                             rgp_mask(512, 512, (3, 3), 64, 8)))
+    assert wide.geometry(4, 4).tile_kind == direct_module.PIXEL_TILES  # 8 outputs per chunk on a 4x4 map
     assert simd.lanes in (4, 8, 16)
 
 
@@ -306,6 +340,18 @@ def test_an_untraceable_model_is_returned_as_it_is():
     fused, report = fuse_for_inference(model, torch.ones(2, 4))
     assert fused is model and report.skipped.startswith("torch.fx cannot trace the model")
     assert report.describe().startswith("no fusion:")
+
+
+def test_a_graph_that_does_not_run_as_traced_is_left_alone(monkeypatch):
+    from rgp_bench.speedup import fuse
+
+    def fail(self, *args):
+        raise RuntimeError("in-place update of a graph input")
+
+    monkeypatch.setattr(fuse.ShapeProp, "propagate", fail)
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)).eval()
+    fused, report = fuse_for_inference(model, torch.ones(2, 4))
+    assert fused is model and report.skipped.startswith("the traced graph does not run (RuntimeError")
 
 
 def test_materialise_without_fusion_keeps_the_modules(cpp_kernel):

@@ -100,6 +100,7 @@ class TapLayout:
     rows: tuple[tuple[int, int, int], ...]  # (plane, qy, qx // lanes) of each row
     row_of_tap: tuple[int, ...]  # row of each tap, in ``order``
     shift: tuple[int, ...]  # qx % lanes of each tap, in ``order``
+    offsets: tuple[tuple[int, int], ...]  # (qy, qx) of each tap in its plane, in ``order``
     max_qy: int
     max_qx: int
 
@@ -119,7 +120,7 @@ def tap_layout(kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple
     order = tuple(sorted(range(len(taps)), key=lambda t: rows.index(keys[t])))
     return TapLayout(
         phases=phases, order=order, rows=rows, row_of_tap=tuple(rows.index(keys[t]) for t in order),
-        shift=tuple(taps[t][2] % lanes for t in order),
+        shift=tuple(taps[t][2] % lanes for t in order), offsets=tuple((taps[t][1], taps[t][2]) for t in order),
         max_qy=max(qy for _, qy, _ in taps), max_qx=max(qx for _, _, qx in taps),
     )
 
@@ -133,12 +134,41 @@ class PlaneGeometry:
     hq: int
     wq: int
     plane_stride: int
-    tile_vectors: int  # vectors per tile (per tile row with row tiles)
-    tile_block: int  # output channels per register tile (1 with row tiles)
-    tile_rows: int  # output rows per row tile; 0 = flat tiles over the flattened map
+    tile_kind: int  # FLAT_TILES, ROW_TILES or PIXEL_TILES
+    tile_vectors: int  # vectors per tile (flat), per tile row (rows), or pixels per tile row (pixels)
+    tile_block: int  # output channels per register tile (flat; 1 for rows, 8 for pixels)
+    tile_rows: int  # output rows per tile (rows and pixels; 0 for flat)
     phases: list[int]  # (py, px) of each plane, flattened
     row_base: list[int]  # flat offset of each kernel row (plane * plane_stride + offset)
     row_end: list[int]  # one past each row's last tap
+
+
+FLAT_TILES, ROW_TILES, PIXEL_TILES = 0, 1, 2  # the kernel's tile kinds
+PIXEL_SHAPES = ((1, 4), (1, 8), (2, 4), (2, 8), (3, 4), (3, 8), (4, 4), (4, 8))  # (rows, pixels per row) compiled
+PIXEL_STORE_COST = 1.5  # cycles per output of a pixel tile's scalar epilogue
+PIXEL_BROADCAST_COST = 1.2  # loads per broadcast input (fitted: pixel tiles measured 0.9x flat on 4x4 maps)
+
+
+def pixel_tile_fits(rows: int, pixels: int, simd: SimdInfo) -> bool:
+    """Mirrors the kernel's pixel_tile_fits: one 8-float accumulator per pixel, a weight and a broadcast input."""
+    return rows * pixels + 2 <= simd.registers
+
+
+def pixel_cost(h_out: int, w_out: int, chunk_out: int, terms: int, rows: int, pixels: int) -> float:
+    """Modelled cycles for one (image, chunk) with pixel tiles: per (slot, tap), one weight load and one broadcast
+    per pixel feed one FMA each (load-bound: two loads per cycle)."""
+    tiles = math.ceil(h_out / rows) * math.ceil(w_out / pixels)
+    count = rows * pixels
+    per_term = (1 + PIXEL_BROADCAST_COST * count) / 2
+    return chunk_out // 8 * tiles * (terms * per_term + PIXEL_STORE_COST * 8 * count + TILE_OVERHEAD)
+
+
+def choose_pixel_tile(h_out: int, w_out: int, chunk_out: int, terms: int, simd: SimdInfo) -> tuple[int, int, float]:
+    """(rows, pixels per row, modelled cycles) of the cheapest pixel tile."""
+    costs = [(pixel_cost(h_out, w_out, chunk_out, terms, r, p), r, p) for r, p in PIXEL_SHAPES
+             if pixel_tile_fits(r, p, simd)]
+    cost, rows, pixels = min(costs)
+    return rows, pixels, cost
 
 
 def row_tiles_apply(layout: TapLayout, kernel: tuple[int, int], stride: tuple[int, int],
@@ -152,7 +182,8 @@ def plane_geometry(layout: TapLayout, h: int, w: int, kernel: tuple[int, int], s
                    simd: SimdInfo, allow_rows: bool = True) -> PlaneGeometry:
     """Plane sizes for an h x w input: wide enough that every tap of a valid output reads inside its plane, and
     long enough (zero slack) that whole-vector reads past the last tile stay inside the buffer. The register tile
-    is the cheapest modelled one: flat, or (3x3 stride 1, ``allow_rows``) row tiles."""
+    is the cheapest modelled one: flat, or (with ``allow_rows``, i.e. one load per tap) row tiles for 3x3 stride 1,
+    or pixel tiles where chunks have a multiple of 8 outputs."""
     lanes = simd.lanes
     h_out = (h + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
     w_out = (w + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
@@ -160,26 +191,36 @@ def plane_geometry(layout: TapLayout, h: int, w: int, kernel: tuple[int, int], s
         raise ValueError(f"input {h}x{w} is too small for this convolution")
     hq, wq = h_out + layout.max_qy, w_out + layout.max_qx
     length = h_out * wq
-    vectors, block = choose_tile(length, chunk_out, slots * len(layout.order), simd)
-    tile_rows = 0
+    terms = slots * len(layout.order)
+    vectors, block = choose_tile(length, chunk_out, terms, simd)
+    kind, tile_rows, best = FLAT_TILES, 0, tile_cost(length, chunk_out, terms, lanes, vectors, block)
     if allow_rows and row_tiles_apply(layout, kernel, stride, dilation):
         rows, row_vectors, cost = choose_rows_tile(h_out, w_out, chunk_out, slots, simd)
-        if cost < tile_cost(length, chunk_out, slots * len(layout.order), lanes, vectors, block):
-            tile_rows, vectors, block = rows, row_vectors, 1
+        if cost < best:
+            kind, tile_rows, vectors, block, best = ROW_TILES, rows, row_vectors, 1, cost
+    if allow_rows and chunk_out % 8 == 0:
+        rows, pixels, cost = choose_pixel_tile(h_out, w_out, chunk_out, terms, simd)
+        if cost < best:
+            kind, tile_rows, vectors, block, best = PIXEL_TILES, rows, pixels, 8, cost
     tile = lanes * vectors
     last_start = (length - 1) // tile * tile
     rel = [qy * wq + qv * lanes for _, qy, qv in layout.rows]
     needed = max(hq * wq, last_start + max(rel) + tile + lanes)
-    if tile_rows:
+    if kind == ROW_TILES:
         rows_read = math.ceil(h_out / tile_rows) * tile_rows + 2
         needed = max(hq * wq, (rows_read - 1) * wq + math.ceil(w_out / tile) * tile + 2)
+    elif kind == PIXEL_TILES:
+        last_row = math.ceil(h_out / tile_rows) * tile_rows - 1
+        last_col = math.ceil(w_out / vectors) * vectors - 1
+        reach = max(qy * wq + qx for qy, qx in layout.offsets)
+        needed = max(hq * wq, reach + last_row * wq + last_col + 1)
     plane_stride = math.ceil(needed / lanes) * lanes
     ends = [0] * len(layout.rows)
     for position, row in enumerate(layout.row_of_tap):
         ends[row] = position + 1
     return PlaneGeometry(
-        h_out=h_out, w_out=w_out, hq=hq, wq=wq, plane_stride=plane_stride, tile_vectors=vectors, tile_block=block,
-        tile_rows=tile_rows,
+        h_out=h_out, w_out=w_out, hq=hq, wq=wq, plane_stride=plane_stride, tile_kind=kind, tile_vectors=vectors,
+        tile_block=block, tile_rows=tile_rows,
         phases=[c for phase in layout.phases for c in phase],
         row_base=[plane * plane_stride + r for (plane, _, _), r in zip(layout.rows, rel, strict=True)],
         row_end=ends,
@@ -191,12 +232,14 @@ def block_sparse_conv2d(
     x: torch.Tensor, weight: torch.Tensor, in_index: torch.Tensor, out_index: torch.Tensor, bias: torch.Tensor | None,
     residual: torch.Tensor | None, phases: list[int], row_base: list[int], row_end: list[int], tap_shift: list[int],
     c_out: int, h_out: int, w_out: int, stride_h: int, stride_w: int, pad_h: int, pad_w: int, hq: int, wq: int,
-    plane_stride: int, tile_vectors: int, tile_block: int, tile_rows: int, shift_loads: bool, relu: bool,
+    plane_stride: int, tile_kind: int, tile_vectors: int, tile_block: int, tile_rows: int, shift_loads: bool,
+    relu: bool,
 ) -> torch.Tensor:
     """The C++ kernel as a torch op (CPU, float32), for torch.compile; see ``csrc/block_sparse.cpp``."""
     return _kernel().block_sparse_conv2d(x, weight, in_index, out_index, bias, residual, phases, row_base, row_end,
                                          tap_shift, c_out, h_out, w_out, stride_h, stride_w, pad_h, pad_w, hq, wq,
-                                         plane_stride, tile_vectors, tile_block, tile_rows, shift_loads, relu)
+                                         plane_stride, tile_kind, tile_vectors, tile_block, tile_rows, shift_loads,
+                                         relu)
 
 
 @block_sparse_conv2d.register_fake
@@ -309,7 +352,7 @@ class BlockSparseConv(nn.Module):
             block_sparse_conv2d, "block_sparse_conv2d", x, b["weight"], b["in_index"], b["out_index"], b["bias"],
             residual, g.phases, g.row_base, g.row_end, list(self.layout.shift), self.out_channels, g.h_out, g.w_out,
             self.stride[0], self.stride[1], self.padding[0], self.padding[1], g.hq, g.wq, g.plane_stride,
-            g.tile_vectors, g.tile_block, g.tile_rows, self.shift_loads, self.relu)
+            g.tile_kind, g.tile_vectors, g.tile_block, g.tile_rows, self.shift_loads, self.relu)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         if self.kind == "Linear":

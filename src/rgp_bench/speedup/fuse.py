@@ -230,8 +230,12 @@ def fuse_for_inference(model: nn.Module, example: torch.Tensor) -> tuple[nn.Modu
         report.skipped = f"torch.fx cannot trace the model ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
         return model, report
     gm = fx.GraphModule(model, graph, class_name=type(model).__name__)
-    with torch.inference_mode():
-        ShapeProp(gm).propagate(example)
+    try:
+        with torch.inference_mode():
+            ShapeProp(gm).propagate(example)
+    except Exception as exc:  # the traced graph does not run as traced (e.g. it mutates its input)
+        report.skipped = f"the traced graph does not run ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        return model, report
     for node in list(gm.graph.nodes):
         if node.op == "call_module":
             _fold_batch_norm(gm, node, report)

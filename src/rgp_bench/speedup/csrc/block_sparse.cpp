@@ -62,16 +62,17 @@ std::vector<int64_t> simd_info() { return {rgp::kLanes, rgp::kVectorRegisters, r
 // out_index: (chunks, chunk_out) int32, -1 = padding; bias: (C_out,) or None; residual: (N, C_out, H_out, W_out)
 // or None, added before the ReLU; phase_yx: (py, px) pairs, the padded-input phase of each plane; row_base /
 // row_end: flat offset (plane * plane_stride + offset) of each kernel row and one past its last tap; tap_shift:
-// shift (0..kLanes-1) of each tap within its row. Taps are in weight order, grouped by row. tile_rows > 0 selects
-// row tiles of tile_rows x tile_vectors (3x3 stride 1 only); otherwise flat tiles of tile_block x tile_vectors.
+// shift (0..kLanes-1) of each tap within its row. Taps are in weight order, grouped by row. tile_kind: 0 = flat
+// tiles of tile_block channels x tile_vectors vectors; 1 = row tiles of tile_rows x tile_vectors vectors (3x3
+// stride 1 only); 2 = pixel tiles of 8 channels x tile_rows rows x tile_vectors pixels (chunk_out % 8 == 0).
 at::Tensor block_sparse_conv2d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& in_index,
                                   const at::Tensor& out_index, const std::optional<at::Tensor>& bias,
                                   const std::optional<at::Tensor>& residual, const std::vector<int64_t>& phase_yx,
                                   const std::vector<int64_t>& row_base, const std::vector<int64_t>& row_end,
                                   const std::vector<int64_t>& tap_shift, int64_t c_out, int64_t h_out, int64_t w_out,
                                   int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t hq,
-                                  int64_t wq, int64_t plane_stride, int64_t tile_vectors, int64_t tile_block,
-                                  int64_t tile_rows, bool shift_loads, bool relu) {
+                                  int64_t wq, int64_t plane_stride, int64_t tile_kind, int64_t tile_vectors,
+                                  int64_t tile_block, int64_t tile_rows, bool shift_loads, bool relu) {
   using rgp::kLanes;
   TORCH_CHECK(x.dim() == 4 && x.scalar_type() == at::kFloat && x.device().is_cpu(),
               "block_sparse_conv2d: x must be a 4-D float32 CPU tensor");
@@ -107,7 +108,7 @@ at::Tensor block_sparse_conv2d(const at::Tensor& x, const at::Tensor& weight, co
   TORCH_CHECK(in_index.size(0) == g.chunks && in_index.size(1) == g.slots, "block_sparse_conv2d: bad in_index");
   TORCH_CHECK(out_index.size(0) == g.chunks && out_index.size(1) == g.chunk_out, "block_sparse_conv2d: bad out_index");
   TORCH_CHECK(g.length > 0 && g.chunk_out > 0, "block_sparse_conv2d: empty output");
-  if (tile_rows > 0) {
+  if (tile_kind == rgp::kRowTiles) {
     TORCH_CHECK(rgp::pick_rows_tile(static_cast<int>(tile_rows), static_cast<int>(tile_vectors)) && !shift_loads,
                 "block_sparse_conv2d: no row tile of ", tile_rows, " rows x ", tile_vectors, " vectors in this build");
     TORCH_CHECK(g.taps == 9 && stride_h == 1 && stride_w == 1 && wq == w_out + 2 && hq == h_out + 2 &&
@@ -118,7 +119,12 @@ at::Tensor block_sparse_conv2d(const at::Tensor& x, const at::Tensor& weight, co
     const int64_t cols_read = (w_out + tile_vectors * kLanes - 1) / (tile_vectors * kLanes) * tile_vectors * kLanes;
     TORCH_CHECK((rows_read - 1) * wq + cols_read + 2 <= plane_stride,
                 "block_sparse_conv2d: plane_stride too small for the row tiles");
+  } else if (tile_kind == rgp::kPixelTiles) {
+    TORCH_CHECK(rgp::pick_pixel_tile(static_cast<int>(tile_rows), static_cast<int>(tile_vectors)) && !shift_loads,
+                "block_sparse_conv2d: no pixel tile of ", tile_rows, " rows x ", tile_vectors, " pixels in this build");
+    TORCH_CHECK(g.chunk_out % 8 == 0, "block_sparse_conv2d: pixel tiles need chunks of a multiple of 8 outputs");
   } else {
+    TORCH_CHECK(tile_kind == rgp::kFlatTiles, "block_sparse_conv2d: tile_kind must be 0, 1 or 2");
     TORCH_CHECK(rgp::pick_conv_tile(static_cast<int>(tile_block), static_cast<int>(tile_vectors), shift_loads),
                 "block_sparse_conv2d: no tile of ", tile_block, " channels x ", tile_vectors,
                 " vectors fits this build (", rgp::kLanes, " lanes, ", rgp::kVectorRegisters, " vector registers)");
@@ -141,8 +147,15 @@ at::Tensor block_sparse_conv2d(const at::Tensor& x, const at::Tensor& weight, co
   // image's planes.
   const int64_t last_start = (g.length - 1) / g.tile * g.tile;
   const int64_t max_base = *std::max_element(taps.row_base.begin(), taps.row_base.end());
-  TORCH_CHECK(tile_rows > 0 || last_start + max_base + g.tile + kLanes <= g.phases * plane_stride,
+  TORCH_CHECK(tile_kind != rgp::kFlatTiles || last_start + max_base + g.tile + kLanes <= g.phases * plane_stride,
               "block_sparse_conv2d: plane_stride too small for the tile and taps");
+  if (tile_kind == rgp::kPixelTiles) {  // the last pixel tile reads whole tiles past the map's last row and column
+    const int64_t max_offset = *std::max_element(taps.offset.begin(), taps.offset.end());
+    const int64_t last_row = (h_out + tile_rows - 1) / tile_rows * tile_rows - 1;
+    const int64_t last_col = (w_out + tile_vectors - 1) / tile_vectors * tile_vectors - 1;
+    TORCH_CHECK(max_offset + last_row * wq + last_col < g.phases * plane_stride,
+                "block_sparse_conv2d: plane_stride too small for the pixel tiles");
+  }
 
   at::Tensor out = at::empty({g.n, c_out, h_out, w_out}, input.options());
   at::Tensor bias_keep, residual_keep;
@@ -163,6 +176,7 @@ at::Tensor block_sparse_conv2d(const at::Tensor& x, const at::Tensor& weight, co
   const int v = static_cast<int>(tile_vectors);
   const int block = static_cast<int>(tile_block);
   const int rows = static_cast<int>(tile_rows);
+  const int kind = static_cast<int>(tile_kind);
   const int64_t image_floats = g.c_in * g.phases * plane_stride;
 
   if (g.n >= at::get_num_threads()) {
@@ -172,7 +186,8 @@ at::Tensor block_sparse_conv2d(const at::Tensor& x, const at::Tensor& weight, co
       for (int64_t n = begin; n < end; ++n) {
         rgp::prepare_image(x_ptr, planes.data, g, phase_ptr, n);
         for (int64_t chunk = 0; chunk < g.chunks; ++chunk)
-          rgp::conv_chunk(planes.data, n, chunk, w_ptr, in_ptr, out_ptr, taps, g, block, v, rows, shift_loads, e);
+          rgp::conv_chunk(planes.data, n, chunk, w_ptr, in_ptr, out_ptr, taps, g, kind, block, v, rows, shift_loads,
+                          e);
       }
     });
   } else {
@@ -184,8 +199,8 @@ at::Tensor block_sparse_conv2d(const at::Tensor& x, const at::Tensor& weight, co
     at::parallel_for(0, g.n * g.chunks, 1, [&](int64_t begin, int64_t end) {
       for (int64_t item = begin; item < end; ++item) {
         const int64_t n = item / g.chunks;
-        rgp::conv_chunk(planes.data + n * image_floats, n, item % g.chunks, w_ptr, in_ptr, out_ptr, taps, g, block, v,
-                        rows, shift_loads, e);
+        rgp::conv_chunk(planes.data + n * image_floats, n, item % g.chunks, w_ptr, in_ptr, out_ptr, taps, g, kind,
+                        block, v, rows, shift_loads, e);
       }
     });
   }

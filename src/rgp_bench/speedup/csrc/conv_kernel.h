@@ -307,6 +307,72 @@ inline ConvRowsFn pick_rows_tile(int r, int c) {
   return index < 0 ? nullptr : rows[index][r - 1];
 }
 
+// Pixel tiles for small maps whose chunks have 8 or more outputs (a multiple of 8): vectorised over a block of 8
+// output channels instead of over pixels, so no lanes are spent on padding columns. A tile is PY output rows x PX
+// pixels; every (slot, tap) step loads the 8 channels' weights once and broadcasts each pixel's input. Pixels
+// past the map are computed and dropped.
+template <int PY, int PX>
+void conv_pixel_tile(const float* image, const int32_t* slots, const float* weight, const ConvTaps& taps,
+                     const ConvGeometry& g, int64_t n, int64_t o0, int64_t y0, int64_t x0, const int32_t* out_index,
+                     const ConvEpilogue& e) {
+  v8 acc[PY][PX];
+  for (int py = 0; py < PY; ++py)
+    for (int px = 0; px < PX; ++px) acc[py][px] = v8{};
+  const int64_t channel_stride = g.phases * g.plane_stride;
+  const int64_t* offset = taps.offset.data();
+  const int64_t start = y0 * g.wq + x0;
+  for (int64_t s = 0; s < g.slots; ++s) {
+    const float* channel = image + slots[s] * channel_stride + start;
+    const float* ws = weight + s * g.taps * g.chunk_out + o0;
+    for (int64_t t = 0; t < g.taps; ++t) {
+      const v8 w = load8(ws + t * g.chunk_out);
+      const float* src = channel + offset[t];
+#pragma GCC unroll 4
+      for (int py = 0; py < PY; ++py) {
+        const float* row = src + py * g.wq;
+#pragma GCC unroll 8
+        for (int px = 0; px < PX; ++px) acc[py][px] += row[px] * w;
+      }
+    }
+  }
+  for (int k = 0; k < 8; ++k) {
+    const int64_t oc = out_index[o0 + k];
+    if (oc < 0) continue;
+    const float b = e.bias ? e.bias[oc] : 0.0f;
+    const int64_t plane = (n * g.c_out + oc) * g.h_out * g.w_out;
+    for (int py = 0; py < PY && y0 + py < g.h_out; ++py) {
+      const int64_t at = plane + (y0 + py) * g.w_out + x0;
+      for (int px = 0; px < PX && x0 + px < g.w_out; ++px) {
+        float v = acc[py][px][k] + b;
+        if (e.residual) v += e.residual[at + px];
+        e.out[at + px] = e.relu ? std::max(v, 0.0f) : v;
+      }
+    }
+  }
+}
+
+// Pixel tile shapes (rows x pixels per row) this build has: PY * PX accumulators, a weight and a broadcast input.
+constexpr bool pixel_tile_fits(int py, int px) { return py * px + 2 <= kVectorRegisters; }
+
+using ConvPixelFn = void (*)(const float*, const int32_t*, const float*, const ConvTaps&, const ConvGeometry&, int64_t,
+                             int64_t, int64_t, int64_t, const int32_t*, const ConvEpilogue&);
+
+template <int PY, int PX>
+constexpr ConvPixelFn pixel_tile_or_null() {
+  if constexpr (pixel_tile_fits(PY, PX)) return &conv_pixel_tile<PY, PX>;
+  return nullptr;
+}
+
+// The pixel tile of py rows (1 to 4) x px pixels (4 or 8), or null if it does not fit.
+inline ConvPixelFn pick_pixel_tile(int py, int px) {
+  static const ConvPixelFn tiles[4][2] = {{pixel_tile_or_null<1, 4>(), pixel_tile_or_null<1, 8>()},
+                                          {pixel_tile_or_null<2, 4>(), pixel_tile_or_null<2, 8>()},
+                                          {pixel_tile_or_null<3, 4>(), pixel_tile_or_null<3, 8>()},
+                                          {pixel_tile_or_null<4, 4>(), pixel_tile_or_null<4, 8>()}};
+  if (py < 1 || py > 4 || (px != 4 && px != 8)) return nullptr;
+  return tiles[py - 1][px == 8 ? 1 : 0];
+}
+
 using ConvTileFn = void (*)(const float*, const int32_t*, const float*, const ConvTaps&, const ConvGeometry&, int64_t,
                             int64_t, int64_t, const int32_t*, const ConvEpilogue&);
 
@@ -335,15 +401,25 @@ inline ConvTileFn pick_conv_tile(int gb, int v, bool shift) {
   return index < 0 ? nullptr : rows[shift ? 1 : 0][index][v - 1];
 }
 
-// All output blocks and tiles of one (image, chunk): blocks of `block` channels, halved at the chunk's end; with
-// `rows` > 0, row tiles of `rows` x v vectors for every output channel instead.
+enum TileKind { kFlatTiles = 0, kRowTiles = 1, kPixelTiles = 2 };
+
+// All output blocks and tiles of one (image, chunk). Flat tiles: blocks of `block` channels (halved at the chunk's
+// end) x v vectors. Row tiles: `rows` x v vectors for every output channel. Pixel tiles: blocks of 8 channels x
+// `rows` rows x v pixels.
 inline void conv_chunk(const float* image, int64_t n, int64_t chunk, const float* weight, const int32_t* in_index,
-                       const int32_t* out_index, const ConvTaps& taps, const ConvGeometry& g, int block, int v,
-                       int rows, bool shift, const ConvEpilogue& e) {
+                       const int32_t* out_index, const ConvTaps& taps, const ConvGeometry& g, int kind, int block,
+                       int v, int rows, bool shift, const ConvEpilogue& e) {
   const int32_t* slots = in_index + chunk * g.slots;
   const float* wc = weight + chunk * g.slots * g.taps * g.chunk_out;
   const int32_t* oc = out_index + chunk * g.chunk_out;
-  if (rows > 0) {
+  if (kind == kPixelTiles) {
+    const ConvPixelFn fn = pick_pixel_tile(rows, v);
+    for (int64_t o0 = 0; o0 < g.chunk_out; o0 += 8)
+      for (int64_t y0 = 0; y0 < g.h_out; y0 += rows)
+        for (int64_t x0 = 0; x0 < g.w_out; x0 += v) fn(image, slots, wc, taps, g, n, o0, y0, x0, oc, e);
+    return;
+  }
+  if (kind == kRowTiles) {
     const ConvRowsFn fn = pick_rows_tile(rows, v);
     for (int64_t o0 = 0; o0 < g.chunk_out; ++o0)
       for (int64_t r0 = 0; r0 < g.h_out; r0 += rows)

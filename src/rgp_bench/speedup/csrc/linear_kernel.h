@@ -16,17 +16,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "simd.h"
+
 namespace rgp {
-
-typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
-
-inline v8 load8(const float* p) {
-  v8 v;
-  std::memcpy(&v, p, sizeof(v8));
-  return v;
-}
-
-inline void store8(float* p, const v8& v) { std::memcpy(p, &v, sizeof(v8)); }
 
 struct LinearArgs {
   const float* x;          // (rows, ldx)

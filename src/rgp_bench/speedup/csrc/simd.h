@@ -46,6 +46,18 @@ inline void store(float* p, const vf& v) { std::memcpy(p, &v, sizeof(vf)); }
 
 inline vf relu(const vf& v) { return v > 0.0f ? v : vf{}; }
 
+// 8 floats (a ymm register on AVX/AVX2/AVX-512, two 128-bit registers elsewhere): the unit of the kernels that
+// vectorise over output channels, whose blocks of 8 match RGP's usual channels per group.
+typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
+
+inline v8 load8(const float* p) {
+  v8 v;
+  std::memcpy(&v, p, sizeof(v8));
+  return v;
+}
+
+inline void store8(float* p, const v8& v) { std::memcpy(p, &v, sizeof(v8)); }
+
 template <int S, std::size_t... I>
 constexpr vi shift_index(std::index_sequence<I...>) {
   return vi{static_cast<int32_t>(S + static_cast<int>(I))...};
