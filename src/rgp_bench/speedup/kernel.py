@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -110,7 +111,8 @@ def _import_built(path: Path, name: str) -> ModuleType:
 def compiler_missing() -> str | None:
     """Why no C++ compiler can be run (``$CXX``, default ``c++``, as torch's extension builder uses), or None."""
     compiler = os.environ.get("CXX", "c++")
-    if shutil.which(compiler) is None:
+    words = shlex.split(compiler)
+    if not words or shutil.which(words[0]) is None:  # CXX may be a command line, e.g. "ccache g++"
         return f"no C++ compiler: {compiler!r} not found (install one, or set CXX)"
     return None
 
