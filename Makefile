@@ -17,7 +17,15 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
 	touch $(STAMP)
 
-install: $(STAMP)
+# RGP's C++ block-sparse kernels, built once per machine and torch version into torch's extension cache (one line
+# of output, about a minute); again when their sources or the install change. Without a compiler this prints one
+# warning line and succeeds: runs then use the other forms.
+KERNEL_STAMP := $(VENV)/.kernel
+$(KERNEL_STAMP): $(STAMP) $(wildcard src/rgp_bench/speedup/csrc/*)
+	$(PY) -m rgp_bench.speedup.build_kernel
+	touch $(KERNEL_STAMP)
+
+install: $(STAMP) $(KERNEL_STAMP)
 
 # The main example: RGP at ratio 0.9 on MNIST-1D's MLP (the discriminating track, README "The default track"),
 # with its measured latency.

@@ -1,7 +1,7 @@
 """rgp_bench.speedup: block structure, fast forms equal to the masked layer, materialise's choices and report.
 
 No timed assertions: selection is tested with injected timers, and real timings belong in the benchmark.
-The C++ form is tested when its build is cached (``python -m rgp_bench.speedup.bench`` or the slow test builds it);
+The C++ forms are tested where a build is cached (``make install`` builds it) or can be built, else skipped;
 tap-sum is compiled for one tiny shape only (Inductor compiles take seconds each on this machine).
 """
 
@@ -35,7 +35,8 @@ from rgp_bench.speedup import (
     relative_error,
 )
 from rgp_bench.speedup import kernel as kernel_module
-from rgp_bench.speedup.direct import choose_tile_vectors, tap_layout
+from rgp_bench.speedup.direct import choose_tile, tap_layout
+from rgp_bench.speedup.kernel import SimdInfo
 from rgp_bench.speedup.packing import choose_chunk_out
 from rgp_bench.speedup.tapsum import pad_outside_graph
 
@@ -255,12 +256,25 @@ def test_tapsum_refuses_layers_with_too_many_terms():
         _build("tapsum", conv)
 
 
-def test_tap_layout_groups_taps_into_rows_per_phase():
-    layout = tap_layout((3, 3), (1, 1), (1, 1))
+@pytest.mark.parametrize("lanes", [4, 8, 16])
+def test_tap_layout_groups_taps_into_rows_per_phase(lanes):
+    layout = tap_layout((3, 3), (1, 1), (1, 1), lanes)
     assert layout.phases == ((0, 0),) and len(layout.rows) == 3 and layout.shift == (0, 1, 2) * 3
-    strided = tap_layout((3, 3), (2, 2), (1, 1))
+    strided = tap_layout((3, 3), (2, 2), (1, 1), lanes)
     assert len(strided.phases) == 4 and sorted(strided.order) == list(range(9))
-    assert choose_tile_vectors(1088, 1) == 8 and choose_tile_vectors(80, 4) == 5
+    wide = tap_layout((1, 7), (1, 1), (1, 1), lanes)  # taps 0..6 of one row: split where a vector ends
+    assert len(wide.rows) == -(-7 // lanes) and wide.shift == tuple(dx % lanes for dx in range(7))
+
+
+@pytest.mark.parametrize(("lanes", "registers"), [(8, 16), (16, 32), (4, 16)])
+def test_register_tile_fits_the_build_and_reuses_loads(lanes, registers):
+    simd = SimdInfo(lanes, registers, 12)
+    for length, chunk_out, terms in ((1088, 1, 72), (80, 4, 288), (24, 8, 576), (256, 2, 8), (7, 3, 9)):
+        vectors, block = choose_tile(length, chunk_out, terms, simd)
+        assert 1 <= vectors <= 12 and block in (1, 2, 4, 8)
+        assert vectors * block + min(vectors, block) + 1 <= registers
+        if chunk_out >= 2 and length >= 4 * lanes:
+            assert block >= 2  # each loaded input vector feeds several output channels
 
 
 def test_bake_mask_keeps_values_and_drops_the_hook():
@@ -365,7 +379,7 @@ def test_materialise_picks_the_fastest_form_only_where_faster_than_masked():
     assert hidden.reason.startswith("kept masked: slower") and hidden.candidate("bmm").ratio == pytest.approx(0.5)
     conv = next(layer for layer in report.layers if layer.name == "conv")
     assert conv.candidate("grouped").ratio == pytest.approx(2.0) and conv.speedup == pytest.approx(2.0)
-    assert type(fast.hidden) is nn.Linear and not prune.is_pruned(fast.hidden)  # kept masked, mask baked in
+    assert isinstance(fast.hidden, nn.Linear) and not prune.is_pruned(fast.hidden)  # kept masked, mask baked in
     assert all(MASKED in seen for seen in timer.calls_seen)  # masked dense is timed with every candidate set
 
 
@@ -540,9 +554,10 @@ def test_cpp_custom_op_passes_opcheck(cpp_kernel):
     module, x = make_case("uneven_permuted_stride2")
     fast = _build("direct_shift", module)
     g = fast.geometry(x.shape[2], x.shape[3])
-    args = (x, fast.weight, fast.in_index, fast.out_index, fast.bias, g.phases, g.row_base, g.row_end,
+    residual = torch.randn(x.shape[0], fast.out_channels, g.h_out, g.w_out)
+    args = (x, fast.weight, fast.in_index, fast.out_index, fast.bias, residual, g.phases, g.row_base, g.row_end,
             list(fast.layout.shift), fast.out_channels, g.h_out, g.w_out, *fast.stride, *fast.padding, g.hq, g.wq,
-            g.plane_stride, g.tile_vectors, True)
+            g.plane_stride, g.tile_kind, g.tile_vectors, g.tile_block, g.tile_rows, True, True)
     torch.library.opcheck(block_sparse_conv2d, args, test_utils=("test_schema", "test_faketensor"))
 
 
@@ -550,7 +565,8 @@ def test_cpp_custom_op_passes_opcheck(cpp_kernel):
 def test_materialised_model_with_the_cpp_kernel_compiles_as_a_whole(cpp_kernel):
     from rgp_bench.speedup.end_to_end import compile_frozen
 
-    _, fast, _ = tiny_materialise(fixed_timer({"direct_shift": 0.5}), forms=("direct_shift",))
+    _, fast, report = tiny_materialise(fixed_timer({"direct_shift": 0.5, "gemm": 0.4}), forms=("direct_shift", "gemm"))
+    assert {"direct_shift", "gemm"} <= set(report.chosen_forms().values()) and "ReLUs" in report.fusion
     x = torch.randn(4, 3, 8, 8)
     with torch.inference_mode():
         assert relative_error(compile_frozen(fast)(x), fast(x)) <= TOLERANCE

@@ -135,9 +135,9 @@ class LatencyCfg:
     # Interleaved rounds per batch size, and the seconds each measurement runs (torch.utils.benchmark).
     rounds: int = setting(5, check=POSITIVE_INT)
     min_run_time: float = setting(0.05, check=Number(lo=0, lo_open=True))
-    # Build RGP's C++ block-sparse kernel when it is not cached yet (about a minute, once per machine); off:
-    # use it only if `make bench` or an earlier run built it.
-    build_kernel: bool = False
+    # Build RGP's C++ block-sparse kernels when no build is cached for this machine and torch version (about a
+    # minute, once; a log line says so; `make install` normally built them already). false: use them only if cached.
+    build_kernel: bool = True
 
 
 @dataclass

@@ -3,9 +3,10 @@
     python -m rgp_bench.speedup.bench [--output FILE] [--quick]
 
 Runs itself in a subprocess whose environment pins OpenMP/MKL to one thread and sets glibc's allocator tunables
-(:func:`rgp_bench.measure.latency.benchmark_env`), then, on CIFAR shapes: ResNet-18 and ResNet-56, batch 1 and 64,
-dense vs RGP materialised (ResNet-18: k/n = 8 and 16 of 64, plus 4 of 64 at batch 64 for the wide-layer target;
-ResNet-56: 2 and 4 of 16, since its 16-channel layers cap the nodes at 16), with per-layer tables for ResNet-18.
+(:func:`rgp_bench.measure.latency.benchmark_env`), then: `make run`'s model (the MNIST-1D MLP 40 -> 4 x 512 -> 10,
+RGP k/n = 6/64) at batch 64 and 1; and on CIFAR shapes ResNet-18 and ResNet-56, batch 1 and 64, dense vs RGP
+materialised (ResNet-18: k/n = 8 and 16 of 64, plus 4 of 64 at batch 64 for the wide-layer target; ResNet-56: 2 and
+4 of 16, since its 16-channel layers cap the nodes at 16), with per-layer tables for the MLP and ResNet-18.
 ``--output FILE`` also writes the section between ``<!-- speedup:begin -->`` / ``<!-- speedup:end -->`` markers
 into FILE, keeping everything else there (``make bench`` can point it at BENCHMARKS.md).
 
@@ -44,27 +45,34 @@ from rgp_bench.speedup.end_to_end import (
     compile_frozen,
     measure_end_to_end,
 )
-from rgp_bench.speedup.kernel import kernel_status, load_kernel
+from rgp_bench.speedup.kernel import kernel_status, load_kernel, simd_info
 from rgp_bench.speedup.macs import layer_macs, mac_reduction
 from rgp_bench.speedup.materialise import interleaved_timer, masked_copy, materialise
 
 THREADS = 1
 # (model, nodes, batch size, degrees), in run order. ResNet-56's 16-channel layers cap n at 16.
 RUNS: tuple[tuple[str, int, int, tuple[int, ...]], ...] = (
+    ("mlp", 64, 64, (6,)),
+    ("mlp", 64, 1, (6,)),
     ("resnet18", 64, 64, (8, 4, 16)),
     ("resnet18", 64, 1, (8, 16)),
     ("resnet56", 16, 64, (2, 4)),
     ("resnet56", 16, 1, (2, 4)),
 )
-QUICK_RUNS: tuple[tuple[str, int, int, tuple[int, ...]], ...] = (("resnet18", 64, 64, (8,)),)
-BASE_FORMS = ("grouped", "bmm", "direct", "direct_shift")
+QUICK_RUNS: tuple[tuple[str, int, int, tuple[int, ...]], ...] = (
+    ("mlp", 64, 64, (6,)), ("mlp", 64, 1, (6,)), ("resnet18", 64, 64, (8,)))
+# Input (channels, size, spatial dims) per model: the MLP is `make run`'s (MNIST-1D signals of length 40), the
+# ResNets take CIFAR images.
+INPUTS = {"mlp": (1, 40, 1), "resnet18": (3, 32, 2), "resnet56": (3, 32, 2)}
+BASE_FORMS = ("grouped", "bmm", "direct", "direct_shift", "gemm")
 # Tap-sum compiles every layer with Inductor (5-15 s each here), so it is a candidate only in the probe's setting.
 TAPSUM_RUNS = {("resnet18", 64, 8)}
-# The materialised model compiled as a whole (~20 s per compile here): ResNet-18 at batch 64 only.
-COMPILED_FAST_RUNS = {("resnet18", 64)}
-KEY_RUN = ("resnet18", 64, 8)  # the targets' setting gets more timing rounds
+# The materialised model compiled as a whole (~20 s per compile here).
+COMPILED_FAST_RUNS = {("resnet18", 64), ("mlp", 64), ("mlp", 1)}
+KEY_RUNS = {("resnet18", 64, 8), ("mlp", 64, 6), ("mlp", 1, 6)}  # the targets' settings get more timing rounds
 # Per-layer blocked_autorange budget; ResNet-56 has 54 small masked layers, so it gets less per measurement.
-LAYER_MIN_RUN_TIME = {"resnet18": 0.03, "resnet56": 0.01}
+LAYER_MIN_RUN_TIME = {"mlp": 0.02, "resnet18": 0.03, "resnet56": 0.01}
+CHANNEL_ROW_MODELS = ("resnet18", "resnet56")  # models that also get the `uniform` channel-pruning rows
 CHILD_FLAG = "--in-benchmark-env"
 
 
@@ -141,13 +149,26 @@ def channel_pruning_pairs(model_name: str, dense: nn.Module, example: torch.Tens
     return pairs
 
 
+def input_shape(model_name: str) -> tuple[int, ...]:
+    """One example's shape for ``model_name`` (see INPUTS)."""
+    channels, size, dims = INPUTS[model_name]
+    return (channels, *(size,) * dims)
+
+
+def build_dense(model_name: str, cfg) -> nn.Module:
+    """The model at its benchmark input shape, seed 0, eval mode, no gradients."""
+    channels, size, dims = INPUTS[model_name]
+    torch.manual_seed(0)
+    return build_model(cfg.model, channels, size, 10, spatial_dims=dims).eval().requires_grad_(False)
+
+
 def run_config(model_name: str, dense: nn.Module, compiled: nn.Module, layers_cfg, nodes: int, batch_size: int,
                degrees: Sequence[int], cache_dir: Path) -> list[BenchRow]:
     """Masked and materialised at each degree (plus any channel-pruning pairs) at one batch size."""
-    example = example_input((3, 32, 32), batch_size)
+    example = example_input(input_shape(model_name), batch_size)
     rows = []
     for degree in degrees:
-        key = (model_name, batch_size, degree) == KEY_RUN
+        key = (model_name, batch_size, degree) in KEY_RUNS
         timer = interleaved_timer(rounds=5 if key else 3, min_run_time=LAYER_MIN_RUN_TIME[model_name])
         e2e_timing = {"rounds": 7 if key else 5, "min_run_time": 0.2 if batch_size > 1 else 0.1}
         start = time.perf_counter()
@@ -165,9 +186,10 @@ def run_config(model_name: str, dense: nn.Module, compiled: nn.Module, layers_cf
         print(f"[bench] {model_name} b{batch_size} {row.label}: materialised "
               f"{row.end_to_end.speedup_vs_dense[MATERIALISED]:.2f}x dense eager (materialise "
               f"{chosen - start:.0f} s, end to end {time.perf_counter() - chosen:.0f} s)", file=sys.stderr, flush=True)
-    for label, candidate in channel_pruning_pairs(model_name, dense, example, layers_cfg):
-        rows.append(compare_models(label, model_name, dense, candidate, example, compiled_dense=compiled,
-                                   min_run_time=0.2 if batch_size > 1 else 0.1))
+    if model_name in CHANNEL_ROW_MODELS:
+        for label, candidate in channel_pruning_pairs(model_name, dense, example, layers_cfg):
+            rows.append(compare_models(label, model_name, dense, candidate, example, compiled_dense=compiled,
+                                       min_run_time=0.2 if batch_size > 1 else 0.1))
     return rows
 
 
@@ -183,16 +205,19 @@ def run_benchmark(quick: bool, cache_dir: Path) -> str:
         for model_name, nodes, batch_size, degrees in QUICK_RUNS if quick else RUNS:
             if model_name not in models:
                 cfg = rgp_config(model_name)
-                torch.manual_seed(0)
-                dense = build_model(cfg.model, 3, 32, 10).eval().requires_grad_(False)
+                dense = build_dense(model_name, cfg)
                 models[model_name] = (dense, compile_frozen(dense), cfg.layers)
             dense, compiled, layers_cfg = models[model_name]
             rows += run_config(model_name, dense, compiled, layers_cfg, nodes, batch_size, degrees, cache_dir)
     reports = [(f"{row.model}, batch {row.batch_size}, {row.label}", row.report) for row in rows
-               if row.model == "resnet18" and row.report is not None]
+               if row.model in ("mlp", "resnet18") and row.report is not None]
     command = "python -m rgp_bench.speedup.bench" + (" --quick" if quick else "")
+    module = load_kernel(build=False)
+    simd = simd_info(module) if module is not None else None
+    fusion = "; ".join(sorted({f"{row.model}: {row.report.fusion}" for row in rows if row.report is not None}))
     info = {
-        **machine(), "torch": torch.__version__, "kernel": kernel_status().detail,
+        **machine(), "torch": torch.__version__, "kernel": kernel_status().detail, "fusion": fusion,
+        "simd": f"{simd.lanes} float lanes per vector, {simd.registers} vector registers" if simd else "not loaded",
         "kernel_build_seconds": f"{build_seconds:.0f}",
         "cpu_minutes": f"{(time.process_time() - cpu_started) / 60:.1f}",
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -205,7 +230,8 @@ def run_benchmark(quick: bool, cache_dir: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rgp_bench.speedup.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, help="also write the section (between markers) to this file")
-    parser.add_argument("--quick", action="store_true", help="ResNet-18, batch 64, k/n = 8/64 only (a smoke run)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the target settings only: the MLP at batch 64 and 1, ResNet-18 at batch 64 k/n = 8/64")
     parser.add_argument("--cache-dir", type=Path, help="graph cache (default: a temporary directory)")
     parser.add_argument(CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -12,6 +12,7 @@ from torch.nn.utils import prune
 
 from rgp_bench.speedup.direct import BlockSparseConv
 from rgp_bench.speedup.grouped import GatherBmmLinear, GatherGroupedConv
+from rgp_bench.speedup.linear import BlockSparseLinear
 from rgp_bench.speedup.packing import Packing
 from rgp_bench.speedup.tapsum import TapSumConv
 
@@ -40,6 +41,8 @@ FORMS: dict[str, Form] = {
              "C++ register-tiled block-sparse direct convolution, one load per tap"),
         Form("direct_shift", LAYER_TYPES, lambda m, p: BlockSparseConv(m, p, shift_loads=True),
              "the same kernel, one load per kernel row, taps shifted in registers"),
+        Form("gemm", (nn.Linear,), BlockSparseLinear,
+             "C++ register-tiled block-sparse matrix product (inputs read in place, outputs vectorised)"),
     )
 }
 DEFAULT_FORMS: tuple[str, ...] = tuple(FORMS)

@@ -1,9 +1,12 @@
-"""Build (once, cached on disk) and load the C++ block-sparse convolution kernel (``csrc/block_sparse_conv.cpp``).
+"""Build (once, cached on disk) and load RGP's C++ block-sparse kernels (``csrc/``: a direct convolution and a
+matrix product for Linear layers, one extension).
 
-The extension is compiled with ``-march=native`` through ``torch.utils.cpp_extension``. Its name hashes the source,
+The extension is compiled with ``-march=native`` through ``torch.utils.cpp_extension``. Its name hashes the sources,
 the flags, the torch version and this CPU's feature flags, so a cache directory shared between machines or torch
-versions never loads a mismatched binary. A cached build is imported directly (no compiler, no ninja), which is
-what the unit tests use: they never trigger a build.
+versions never loads a mismatched binary. A cached build is imported directly (no compiler, no ninja).
+
+``make install`` builds it (``python -m rgp_bench.speedup.build_kernel``, one line of output; a machine without a
+compiler gets one warning line and the other forms). A run that needs it and finds no build builds it, saying so.
 
 Environment: ``RGP_BENCH_EXTENSIONS_DIR`` (cache root; default: torch's extension root) and ``RGP_BENCH_NO_CPP=1``
 (never load or build the kernel).
@@ -16,6 +19,8 @@ import hashlib
 import importlib.util
 import logging
 import os
+import shlex
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -28,8 +33,22 @@ log = logging.getLogger(__name__)
 # torch's C++ extension tooling warns about a missing CUDA runtime on CPU-only machines; this kernel is CPU code.
 logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
-SOURCE = Path(__file__).resolve().parent / "csrc" / "block_sparse_conv.cpp"
+CSRC = Path(__file__).resolve().parent / "csrc"
+SOURCE = CSRC / "block_sparse.cpp"  # the one translation unit; it includes the kernel headers next to it
 CFLAGS: tuple[str, ...] = ("-O3", "-march=native")
+
+
+@dataclass(frozen=True)
+class SimdInfo:
+    """What the build targets: floats per vector, vector registers, and the longest register tile (vectors)."""
+
+    lanes: int
+    registers: int
+    max_tile_vectors: int
+
+    def tile_fits(self, block: int, vectors: int) -> bool:
+        """Mirrors the kernel's tile_fits: block x vectors partial sums plus the operands, within the registers."""
+        return block * vectors + min(block, vectors) + 1 <= self.registers
 
 
 @dataclass(frozen=True)
@@ -54,10 +73,17 @@ def _cpu_flags() -> str:
     return platform.processor() + platform.machine()
 
 
+def _source_files() -> list[Path]:
+    """The translation unit and every header next to it (all of them shape the binary)."""
+    return [SOURCE, *sorted(p for p in SOURCE.parent.glob("*.h"))]
+
+
 def extension_name() -> str:
-    """Module name of the build for this source, flags, torch version and CPU."""
+    """Module name of the build for these sources, flags, torch version and CPU."""
     digest = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(CFLAGS).encode(), torch.__version__.encode(), _cpu_flags().encode()):
+    for path in _source_files():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for part in (" ".join(CFLAGS).encode(), torch.__version__.encode(), _cpu_flags().encode()):
         digest.update(part)
     return f"rgp_block_sparse_{digest.hexdigest()[:12]}"
 
@@ -80,6 +106,15 @@ def _import_built(path: Path, name: str) -> ModuleType:
     spec.loader.exec_module(module)
     sys.modules[name] = module
     return module
+
+
+def compiler_missing() -> str | None:
+    """Why no C++ compiler can be run (``$CXX``, default ``c++``, as torch's extension builder uses), or None."""
+    compiler = os.environ.get("CXX", "c++")
+    words = shlex.split(compiler)
+    if not words or shutil.which(words[0]) is None:  # CXX may be a command line, e.g. "ccache g++"
+        return f"no C++ compiler: {compiler!r} not found (install one, or set CXX)"
+    return None
 
 
 def _build(name: str, directory: Path) -> ModuleType:
@@ -116,12 +151,18 @@ def load_kernel(build: bool = True) -> ModuleType | None:
         if built.exists():
             _module = _import_built(built, name)
             _status = KernelStatus(True, f"loaded cached build {built}")
+        elif build and (missing := compiler_missing()) is not None:
+            _status = KernelStatus(False, f"build failed: {missing}")
+            log.warning("C++ block-sparse kernel unavailable, falling back to other forms: %s", missing)
         elif build:
+            log.warning("Building RGP's C++ block-sparse kernel for this machine and torch version (once; about a "
+                        "minute) into %s", directory)
             start = time.perf_counter()
             _module = _build(name, directory)
             _status = KernelStatus(True, f"built in {time.perf_counter() - start:.0f} s into {directory}")
         else:
-            _status = KernelStatus(False, f"not built yet (no {built}); build with load_kernel(build=True)")
+            _status = KernelStatus(False, f"not built yet (no {built}); build it with `make install` or "
+                                          "`python -m rgp_bench.speedup.build_kernel`")
     except Exception as exc:  # a compiler or toolchain problem must not break the caller
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         _status = KernelStatus(False, f"build failed: {first_line[:300]}")
@@ -136,3 +177,9 @@ def kernel_status() -> KernelStatus:
         load_kernel(build=False)
     assert _status is not None
     return _status
+
+
+def simd_info(module: ModuleType) -> SimdInfo:
+    """Vector width and register budget the loaded build was compiled for."""
+    lanes, registers, max_tile_vectors = module.simd_info()
+    return SimdInfo(int(lanes), int(registers), int(max_tile_vectors))

@@ -30,6 +30,7 @@ from rgp_bench.speedup.end_to_end import (
 )
 from rgp_bench.speedup.errors import FormUnavailable
 from rgp_bench.speedup.forms import DEFAULT_FORMS, LAYER_TYPES, MASKED, applicable_forms, bake_mask, copy_module
+from rgp_bench.speedup.fuse import fuse_for_inference
 from rgp_bench.speedup.kernel import kernel_status
 from rgp_bench.speedup.macs import layer_macs, mac_reduction
 from rgp_bench.speedup.packing import pack_blocks
@@ -160,6 +161,7 @@ def materialise(
     compile_dense: bool = True,
     compile_materialised: bool = False,
     end_to_end_rounds: int = 7,
+    fuse: bool = True,
 ) -> tuple[nn.Module, MaterialiseReport]:
     """Replace the masked layers of ``model`` by faster equivalent forms, for inference at ``example_batch``'s shape.
 
@@ -167,6 +169,9 @@ def materialise(
     the prune masks the model already carries. ``model`` itself is never modified. Timing runs with ``threads``
     threads (restored afterwards) through ``timer`` (default :func:`interleaved_timer`). ``forced`` maps layer
     names to a form (or "masked") to use without timing, e.g. a previous report's ``chosen_forms()``.
+
+    With ``fuse``, BatchNorms are then folded into the layers before them and ReLUs / residual adds moved into the
+    C++ kernels' epilogues (:mod:`rgp_bench.speedup.fuse`); the model becomes a ``torch.fx.GraphModule``.
 
     Returns the materialised model (eval mode, no gradients, outputs within ``tolerance`` of the masked model's)
     and the report. ``end_to_end`` also times dense eager, dense compiled (if ``compile_dense``), masked and
@@ -204,6 +209,11 @@ def materialise(
             report.chosen = choice
             set_submodule(fast, name, bake_mask(module) if choice == MASKED else built[choice])
         fast.eval().requires_grad_(False)
+        fusion = "off"
+        if fuse:
+            fast, fused = fuse_for_inference(fast, example)
+            fast.eval().requires_grad_(False)
+            fusion = fused.describe()
         with torch.inference_mode():
             output_error = relative_error(fast(example), masked(example))
         if output_error > tolerance:
@@ -211,7 +221,7 @@ def materialise(
         summary = MaterialiseReport(
             batch_size=int(example.shape[0]), device=str(device), threads=torch.get_num_threads(),
             torch_version=torch.__version__, allocator=allocator_setting(), kernel=kernel_status().detail,
-            forms=tuple(forms), min_speedup=min_speedup, layers=layers, output_error=output_error,
+            forms=tuple(forms), min_speedup=min_speedup, layers=layers, output_error=output_error, fusion=fusion,
         )
         if end_to_end:
             dense = dense_copy(masked)

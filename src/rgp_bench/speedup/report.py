@@ -76,6 +76,7 @@ class MaterialiseReport:
     layers: list[LayerReport]
     output_error: float  # materialised vs masked model on the example batch
     end_to_end: EndToEnd | None = None
+    fusion: str = "off"  # what rgp_bench.speedup.fuse folded / fused, in words
 
     def to_dict(self) -> dict:
         data = asdict(self)
