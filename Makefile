@@ -29,7 +29,7 @@ install: $(STAMP) $(KERNEL_STAMP)
 
 # The main example: RGP at ratio 0.9 on MNIST-1D's MLP (the discriminating track, README "The default track"),
 # with its measured latency.
-run: $(STAMP)
+run: install
 	$(PY) -m rgp_bench experiment=mnist1d_compare method=rgp ratio=0.9 measure.latency.enabled=true $(ARGS)
 
 # One pytest worker per core (pytest-xdist); each test file stays on one worker, so a module's fixtures (the
@@ -37,18 +37,18 @@ run: $(STAMP)
 TEST_JOBS ?= auto
 PYTEST    := $(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
-test: $(STAMP)
+test: install
 	$(PYTEST) $(ARGS)
 
 # The edit loop: everything but the tests marked slow (subprocess sweeps, kill/resume, preset smoke runs).
-test-fast: $(STAMP)
+test-fast: install
 	$(PYTEST) -m "not slow" $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests
 
 # Every benchmark writes its own section of BENCHMARKS.md (between its markers); the rest of the file stays.
-bench: $(STAMP)
+bench: install
 	$(PY) -m rgp_bench.graphs.bench --output BENCHMARKS.md
 	$(PY) -m rgp_bench.speedup.bench --output BENCHMARKS.md
 	$(PY) -m rgp_bench.pruning.collapse_bench --output BENCHMARKS.md
