@@ -27,7 +27,7 @@ TOY_EPISODES = 300
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     """The toy bench with a briefly trained dense MLP, its test split poisoned."""
-    cfg, hw, bench = poisoned_bench(*TOY, f"cache_dir={tmp_path_factory.mktemp('cache')}")
+    cfg, hw, bench = poisoned_bench(*TOY, "method=gnnrl", f"cache_dir={tmp_path_factory.mktemp('cache')}")
     train_phase(bench.model, bench.data.train, bench.val_loader, cfg.train, hw, phase="pretrain", epochs=8,
                 lr=0.1, seed=0)
     return cfg, hw, bench
@@ -49,7 +49,7 @@ def _validation_top1(toy, result) -> float:
     """Validation top-1 of the dense model with the method's masks applied (before any fine-tuning)."""
     cfg, hw, bench = toy
     model = copy.deepcopy(bench.model)
-    apply_masks(find_prunable_layers(model, bench.example, cfg.layers), result.masks)
+    apply_masks(find_prunable_layers(model, bench.example, cfg.layers, channels=True), result.masks)
     apply_param_masks(model, result.param_masks)
     apply_channel_gates(model, result.input_gates)
     return mask_context(get_method("gnnrl"), cfg, bench, hw).evaluate(model)

@@ -190,7 +190,9 @@ def build_bench(cfg: DictConfig, hw: Hardware) -> Bench:
     model = build_model(cfg.model, data.in_channels, data.image_size, data.num_classes,
                         data.spatial_dims).to(hw.device)
     example = data.test[0][0].unsqueeze(0).to(hw.device)
-    layers = find_prunable_layers(model, example, cfg.layers)
+    # Channel (MAC-budget) methods have their own layer set: the stem's outputs are prunable (pruning/layers.py).
+    channels = get_method(cfg.method.name).budget == Budget.macs
+    layers = find_prunable_layers(model, example, cfg.layers, channels=channels)
     dense_cost = measure_costs(model, example, {layer.name for layer in layers})
     return Bench(data=data, model=model, example=example, layers=layers, dense_cost=dense_cost,
                  val_loader=make_loader(data.val, cfg.train.eval_batch_size, hw, shuffle=False),
