@@ -21,7 +21,7 @@ from rgp_bench.config.preflight import preflight
 from rgp_bench.errors import UserError
 from rgp_bench.gnnrl.counts import PolicyCounts
 from rgp_bench.gnnrl.env import ChannelEnv, share_actions
-from rgp_bench.gnnrl.features import MOTIF_ROLES, StateBuilder, collate, motif_graph, quotient_motifs
+from rgp_bench.gnnrl.features import MOTIF_ROLES, StateBuilder, collate, motif_graph
 from rgp_bench.gnnrl.graph import OP_KINDS, build_network_graph
 from rgp_bench.layer_types import WEIGHT_LAYERS
 from rgp_bench.measure import measure_costs
@@ -111,7 +111,7 @@ def test_network_graph_of_every_zoo_model(name: str) -> None:
     # The dense state: 4 quotient nodes per motif, kept fraction 1 everywhere, finite features.
     counts = PolicyCounts(problem.groups, problem.macs, share_actions(problem.groups))
     state = StateBuilder(graph, counts)(counts.channels, 0.5, 0.0)
-    assert state.motif_x.shape[0] == MOTIF_ROLES * graph.num_layers and state.net_x.shape[0] == graph.num_nodes
+    assert state.motif_x.shape[:2] == (graph.num_layers, MOTIF_ROLES) and state.net_x.shape[0] == graph.num_nodes
     assert torch.isfinite(state.motif_x).all() and torch.isfinite(state.net_x).all()
     assert torch.allclose(state.net_x[:, 3], torch.ones(graph.num_nodes))
 
@@ -127,29 +127,65 @@ def test_graph_state_follows_the_current_channel_counts() -> None:
     group = env.action_groups[1][0]
     reader = next(m.module for g in env.problem.groups if g.id == group for m in g.with_role("consumer"))
     layer = graph.layers.index(reader)
-    channel_node = MOTIF_ROLES * layer + 1
-    assert dense.motif_weight[channel_node] == 16 and pruned.motif_weight[channel_node] == 4
+    assert dense.motif_width[layer] == 16 and pruned.motif_width[layer] == 4
     written = [v for v, g in enumerate(graph.node_group) if g == group]
     assert written and all(float(pruned.net_x[v, 3]) == 0.25 for v in written)
     assert float(pruned.net_x[0, -3]) < float(dense.net_x[0, -3])  # current MACs / dense
     assert float(pruned.net_x[0, -1]) == pytest.approx(0.2)  # step / max_steps
 
 
-def test_quotient_motif_embeds_exactly_like_the_full_motif() -> None:
+def test_the_closed_form_motif_gcn_is_pyg_gcn_on_the_full_motif() -> None:
     from rgp_bench.gnnrl.encoder import MotifEncoder
 
     torch.manual_seed(0)
     encoder = MotifEncoder(in_features=6).eval()
     role_features = torch.randn(MOTIF_ROLES, 6)
-    for n in (1, 7, 300):
-        roles, edges = motif_graph(n)
-        full = encoder(role_features[roles], torch.ones(roles.numel()), edges, torch.ones(edges.shape[1]),
-                       torch.zeros(roles.numel(), dtype=torch.long), 1)
-        q_roles, weights, q_edges, q_weights = quotient_motifs(torch.tensor([n]))
-        quotient = encoder(role_features[q_roles], weights, q_edges, q_weights,
-                           torch.zeros(MOTIF_ROLES, dtype=torch.long), 1)
-        assert roles.numel() == 2 * n + 2 and edges.shape[1] == 3 * n
-        assert torch.allclose(full, quotient, atol=1e-5), n
+    widths = (1, 7, 300)
+    with torch.no_grad():
+        closed = encoder(role_features.expand(len(widths), -1, -1), torch.tensor(widths, dtype=torch.float32))
+        for row, n in enumerate(widths):
+            roles, edges = motif_graph(n)
+            h = torch.tanh(encoder.conv(role_features[roles], edges))  # torch_geometric's GCNConv, 2n + 2 nodes
+            full = torch.tanh(encoder.out(h.mean(0)))
+            assert roles.numel() == 2 * n + 2 and edges.shape[1] == 3 * n
+            assert torch.allclose(full, closed[row], atol=1e-5), n
+
+
+def test_network_message_passing_is_the_authors_layer_in_torch_geometric() -> None:
+    """The precomputed level-2 pass equals the authors' multi_stage_conv as a PyG MessagePassing layer: self-loops
+    with feature 1, norm deg^-1/2 deg^-1/2 on in-degrees, message norm * W(x_j * e_ij), sum aggregation."""
+    from torch_geometric.nn import MessagePassing
+    from torch_geometric.utils import add_self_loops, degree
+
+    from rgp_bench.gnnrl.encoder import EdgeFeatureConv
+
+    class AuthorsConv(MessagePassing):
+        def __init__(self, lin: nn.Linear) -> None:
+            super().__init__(aggr="add")
+            self.lin = lin
+
+        def forward(self, x, edge_index, edge_attr):
+            edge_index, edge_attr = add_self_loops(edge_index, edge_attr, fill_value=1.0, num_nodes=x.size(0))
+            deg = degree(edge_index[1], x.size(0), dtype=x.dtype)
+            norm = deg.pow(-0.5)[edge_index[0]] * deg.pow(-0.5)[edge_index[1]]
+            return self.propagate(edge_index, x=x, edge_attr=edge_attr, norm=norm)
+
+        def message(self, x_j, edge_attr, norm):
+            return norm[:, None] * self.lin(x_j * edge_attr)
+
+    env = _env("resnet20")
+    graph = build_network_graph(env.problem.model, _built("resnet20")[1], env.problem.groups)
+    batch = collate([StateBuilder(graph, env.counts)(env.counts.channels, 0.5, 0.0)] * 2)
+    torch.manual_seed(0)
+    conv = EdgeFeatureConv()
+    x = torch.randn(batch.net_x.shape[0], 20)
+    edge_attr = torch.randn(batch.net_edge_op.numel(), 20)
+    real = batch.net_source.numel() - x.shape[0]  # the edges before the self-loops
+    edge_index = torch.stack([batch.net_source[:real], batch.net_target[:real]])
+    with torch.no_grad():
+        ours = conv(x, batch.net_source, batch.net_target, batch.net_norm, edge_attr)
+        theirs = AuthorsConv(conv.lin)(x, edge_index, edge_attr)
+    assert torch.allclose(ours, theirs, atol=1e-5)
 
 
 def test_a_batch_of_states_gives_each_state_its_own_embedding() -> None:
@@ -266,13 +302,20 @@ def test_progress_lines_and_the_reward_curve_go_to_the_log(caplog) -> None:
     logged: list[dict] = []
     with caplog.at_level("INFO", logger="rgp_bench.gnnrl.search"):
         result, _, _ = _search("random_search", "mlp", 0.3, "method.evaluations=20", log=logged.append)
-    lines = [r.getMessage() for r in caplog.records if "random_search episode" in r.getMessage()]
-    assert len(lines) == 10 and lines[-1].startswith("random_search episode 20/20: best reward")
-    assert [row["random_search/episode"] for row in logged] == list(range(1, 21))
+    lines = [r.getMessage() for r in caplog.records if "random_search evaluations" in r.getMessage()]
+    assert len(lines) == 10 and lines[-1].startswith("random_search evaluations 20/20: best reward")
+    episodes = len(result.info["reward_curve"])
+    assert [row["random_search/episode"] for row in logged] == list(range(1, episodes + 1))
     assert [row["random_search/reward"] for row in logged] == pytest.approx(result.info["reward_curve"], abs=1e-4)
     assert logged[-1]["random_search/best_reward"] == result.info["best_reward"]
+    assert logged[-1]["random_search/evaluations"] == 20
     search = result.info["search"]
-    assert search["candidates"] == 20 and 1 <= search["evaluations"] <= 20 and search["seconds"] > 0
+    # The budget is 20 distinct keep sets: as many draws as it takes (each draw one step and one candidate).
+    assert search["evaluations"] == 20 and search["candidates"] == search["episodes"] == search["env_steps"] == episodes
+    assert search["seconds"] > 0 and search["budget"] == "20 evaluations"
+    best = result.info["best_curve"]
+    assert best[-1][1] == pytest.approx(result.info["best_reward"], abs=1e-4) and best[-1][0] <= 20
+    assert [n for n, _ in best] == sorted({n for n, _ in best}) and [r for _, r in best] == sorted(r for _, r in best)
 
 
 @pytest.mark.parametrize(("overrides", "message"), [

@@ -33,8 +33,9 @@ docs/gnnrl.md has the measurements. The decisions on the points the paper or the
 7. PPO: the authors' constants (action_std 0.5, K_epochs 10, eps_clip 0.2, gamma 0.99, lr 3e-4, update every
    100 environment steps, one Adam); states are batched as one disjoint graph (fixing the authors' torch.cat
    bug); eval mode when acting (no dropout), dropout 0.5 when updating; separate actor and critic encoders;
-   the critic has no tanh. Budget: `episodes: auto` = 50 per action within [200, 15000] (15000: the authors'
-   max_episodes, which always ran out), no early stopping.
+   the critic has no tanh. Budget: `episodes: auto` = until 100 PPO updates (10,000 environment steps at
+   update_every 100, the episode in progress finished), a trained policy at a CPU-sized cost; the authors ran
+   max_episodes = 15,000 (which always ran out), as the presets pin. No early stopping.
 8. Selection: the best-reward candidate over the search (first of ties); the final policy's mean actions are
    played out and recorded (info.mean_policy, not evaluated). If no episode met the budget, the uniform
    policy rescaled to it is used (info.fallback).
@@ -60,7 +61,7 @@ from omegaconf import DictConfig
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.gnnrl.ppo import PPOSettings
-from rgp_bench.gnnrl.search import GnnrlSearcher, GnnrlSettings, SearchCfg, search_masks
+from rgp_bench.gnnrl.search import GnnrlSearcher, GnnrlSettings, SearchCfg, gnnrl_budget, search_masks
 from rgp_bench.methods.base import MaskContext, MaskResult, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
@@ -74,7 +75,8 @@ class GnnrlCfg(SearchCfg):
     """Defaults: the authors' PPO constants, except the episode budget (docs/gnnrl.md)."""
 
     name: str = "gnnrl"
-    # auto = 50 episodes per action, within [200, 15000] (15000 = the authors' max_episodes); or an integer.
+    # auto = until 100 PPO updates (10,000 environment steps at update_every 100); or a number of episodes
+    # (the authors': 15000).
     episodes: Any = setting("auto", check=AutoOr(1))
     max_steps: int = setting(5, check=POSITIVE)
     # Preserve ratios are clipped to [lower_bound, 1] (the authors: 0.1 for ResNets and VGG, 0.9 for MobileNets).
@@ -102,5 +104,6 @@ def gnnrl_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, 
     """Search per-group preserve ratios with PPO on the validation reward; the best, rescaled to remove exactly
     `ratio` of the MACs, gives the channel masks."""
     settings = settings_of(cfg)
-    return search_masks("gnnrl", cfg, layers, ratio, ctx, float(cfg.lower_bound), cfg.episodes,
+    budget = gnnrl_budget(cfg.episodes, settings.ppo.update_every)
+    return search_masks("gnnrl", cfg, layers, ratio, ctx, float(cfg.lower_bound), budget, cfg.episodes,
                         lambda env: GnnrlSearcher(env, ctx.example, settings, ctx.seed, ctx.device))
