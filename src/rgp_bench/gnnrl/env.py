@@ -87,6 +87,7 @@ class Transition:
     episode ended, and the evaluated candidate (when the budget was met)."""
 
     preserve: Tensor
+    counts: tuple[int, ...]  # kept channels per group at `preserve` (before any rescale)
     reduction: float
     reward: float
     done: bool
@@ -146,20 +147,22 @@ class ChannelEnv:
         """Fraction of the dense MACs removed at exactly these preserve ratios (= that of `keep(preserve)`)."""
         return self.counts.reduction(self.counts.group_counts(preserve))
 
-    def advance(self, preserve: Tensor, action: Tensor) -> tuple[Tensor, float]:
-        """p <- clip(p (1 - a), lower, 1) (a negative action saturates at 1), and the MAC reduction it reaches."""
+    def advance(self, preserve: Tensor, action: Tensor) -> tuple[Tensor, Tensor, float]:
+        """p <- clip(p (1 - a), lower, 1) (a negative action saturates at 1), its kept channels per group and the
+        MAC reduction it reaches."""
         preserve = (preserve * (1.0 - action)).clamp(self.lower, 1.0)
-        return preserve, self.reduction(preserve)
+        counts = self.counts.group_counts(preserve)
+        return preserve, counts, self.counts.reduction(counts)
 
     def step(self, preserve: Tensor, action: Tensor, step: int, max_steps: int) -> Transition:
         """The authors' environment step (graph_env.step) at step `step` (0-based) of at most `max_steps`: the
         episode ends when the MAC budget is met, rewarded with the candidate's validation top-1 - 100, or after
         the last step with -100; earlier steps give 0."""
-        preserve, reduction = self.advance(preserve, action)
+        preserve, counts, reduction = self.advance(preserve, action)
         met, last = reduction >= self.ratio, step == max_steps - 1
         outcome = self.evaluate(preserve) if met else None
         reward = outcome.reward if outcome is not None else (PENALTY if last else 0.0)
-        return Transition(preserve, reduction, reward, met or last, outcome)
+        return Transition(preserve, tuple(counts.tolist()), reduction, reward, met or last, outcome)
 
     def rescaled_counts(self, preserve: Tensor) -> tuple[int, ...]:
         """Kept channels per group of `rescale(preserve)`, computed without building keep sets."""

@@ -100,7 +100,8 @@ class PPO:
         self.old = copy.deepcopy(policy)
         self.settings = settings
         self.generator = generator
-        self.optimizer = torch.optim.Adam(policy.parameters(), lr=settings.lr, betas=settings.betas)
+        # foreach: one kernel per step for all ~40 small tensors (the per-tensor loop dominated the update's cost)
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=settings.lr, betas=settings.betas, foreach=True)
 
     def _log_prob(self, mean: Tensor, action: Tensor) -> Tensor:
         return gaussian_log_prob(mean, action, self.settings.action_std)

@@ -174,6 +174,7 @@ class GnnrlSearcher:
         self.rollout = Rollout()
         self.steps = 0
         self.updates = 0
+        self._dense = tuple(env.counts.channels.tolist())
         self._states: dict[tuple[tuple[int, ...], int], GraphState] = {}  # this update period's states
         self._means: dict[tuple[tuple[int, ...], int], torch.Tensor] = {}  # the acting policy's mean per state
 
@@ -182,10 +183,13 @@ class GnnrlSearcher:
 
     def state(self, preserve: torch.Tensor, step: int) -> GraphState:
         """The graph of the model pruned to `preserve`, before step `step` of an episode."""
-        key = self._key(preserve, step)
+        return self._state(self._key(preserve, step))
+
+    def _state(self, key: tuple[tuple[int, ...], int]) -> GraphState:
         state = self._states.get(key)
         if state is None:
-            state = self.builder(torch.tensor(key[0]), 1.0 - self.env.ratio, step / self.settings.max_steps)
+            counts, step = key
+            state = self.builder(torch.tensor(counts), 1.0 - self.env.ratio, step / self.settings.max_steps)
             self._states[key] = state
         return state
 
@@ -193,11 +197,11 @@ class GnnrlSearcher:
         """The rollout's compact states (preserve ratios, step) rebuilt into one batch."""
         return collate([self.state(preserve, step) for preserve, step in keys]).to(self.device)
 
-    def _act(self, preserve: torch.Tensor, step: int, deterministic: bool = False) -> tuple[torch.Tensor, float]:
-        key = self._key(preserve, step)
+    def _act(self, key: tuple[tuple[int, ...], int], deterministic: bool = False) -> tuple[torch.Tensor, float]:
+        """An action in the state of `key` (kept channels per group, step)."""
         mean = self._means.get(key)
         if mean is None:
-            mean = self.agent.mean(self.prepare([(preserve, step)]))
+            mean = self.agent.mean(collate([self._state(key)]).to(self.device))
             self._means[key] = mean
         return self.agent.sample(mean, deterministic)
 
@@ -209,12 +213,12 @@ class GnnrlSearcher:
         self._means.clear()
 
     def episode(self) -> Episode:
-        preserve = torch.ones(self.env.actions)
+        preserve, counts = torch.ones(self.env.actions), self._dense
         for step in range(self.settings.max_steps):
-            action, logprob = self._act(preserve, step)
+            action, logprob = self._act((counts, step))
             moved = self.env.step(preserve, action, step, self.settings.max_steps)
             self.rollout.add((preserve, step), action, logprob, moved.reward, moved.done)
-            preserve = moved.preserve
+            preserve, counts = moved.preserve, moved.counts
             self.steps += 1
             if self.steps % self.settings.ppo.update_every == 0:
                 self._update()
@@ -224,10 +228,11 @@ class GnnrlSearcher:
 
     def summary(self) -> dict[str, Any]:
         """The final policy's mean actions played out (not evaluated): its preserve ratios and MAC reduction."""
-        preserve, reduction, steps = torch.ones(self.env.actions), 0.0, 0
+        preserve, counts, reduction, steps = torch.ones(self.env.actions), self._dense, 0.0, 0
         while steps < self.settings.max_steps and reduction < self.env.ratio:
-            action, _ = self._act(preserve, steps, deterministic=True)
-            preserve, reduction = self.env.advance(preserve, action)
+            action, _ = self._act((counts, steps), deterministic=True)
+            preserve, kept, reduction = self.env.advance(preserve, action)
+            counts = tuple(kept.tolist())
             steps += 1
         return {"mean_policy": {"preserve": _rounded(self.env.fractions(preserve)), "steps": steps,
                                 "mac_reduction": round(reduction, 6), "meets_budget": reduction >= self.env.ratio}}
