@@ -17,6 +17,7 @@ import torch
 from tests.conftest import make_cfg
 from torch import nn
 
+from rgp_bench.config import conf_dir
 from rgp_bench.config.preflight import preflight
 from rgp_bench.errors import UserError
 from rgp_bench.gnnrl.counts import PolicyCounts
@@ -343,6 +344,26 @@ def test_an_unreachable_budget_gets_one_line_with_the_reachable_range(method: st
     assert f"valid range: [0, {reachable:.6f}]" in message
 
 
+@pytest.mark.parametrize("method", ["gnnrl", "random_search"])
+def test_preflight_accepts_what_the_authors_action_space_reaches_on_resnet56(method: str) -> None:
+    """All three residual streams are prunable (the stem's included), so 0.975 of ResNet-56's MACs can go at lower
+    bound 0.1 (at most 0.9885); 0.99 cannot, and says so before anything runs."""
+    preflight([f"method={method}", "model=resnet56", "dataset=synthetic", "ratio=0.975"])
+    with pytest.raises(UserError) as error:
+        preflight([f"method={method}", "model=resnet56", "dataset=synthetic", "ratio=0.99"])
+    assert "valid range: [0, 0.988" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_presets_keep_the_authors_episode_budget_and_compose_with_the_controls() -> None:
+    presets = sorted(p.stem for p in (conf_dir() / "experiment").glob("gnnrl_*.yaml"))
+    assert len(presets) == 7
+    for preset in presets:
+        cfg = make_cfg(f"experiment={preset}")
+        assert (cfg.method.name, cfg.method.episodes) == ("gnnrl", 15000), preset
+    control = make_cfg(f"experiment={presets[0]}", "method=random_search")
+    assert control.method.name == "random_search" and control.ratio == make_cfg(f"experiment={presets[0]}").ratio
+
+
 def test_importing_the_methods_does_not_import_torch_geometric() -> None:
     code = "import sys, rgp_bench.methods, rgp_bench.gnnrl.search; print('torch_geometric' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -350,15 +371,30 @@ def test_importing_the_methods_does_not_import_torch_geometric() -> None:
 
 
 
-def test_the_bench_table_summarises_the_seeds() -> None:
-    from rgp_bench.gnnrl.bench import table
+def test_the_bench_tables_pair_the_searches_by_seed_at_equal_evaluations(tmp_path) -> None:
+    from rgp_bench.gnnrl.bench import best_at, curve_table, draw, method_table, paired_table
 
-    def record(method: str, seconds: float | None, top1: float) -> dict:
-        info = {"search": {"seconds": seconds, "evaluations": 10}, "best_val_top1": 50.0} if seconds else {}
-        return {"method": method, "status": "complete", "method_info": info, "accuracy": {"final": {"top1": top1}},
-                "cost": {"reduction": {"macs": 0.5}}}
+    def record(method: str, seed: int, top1: float, best: float | None = None, evaluations: int = 0) -> dict:
+        info = {} if best is None else {
+            "search": {"seconds": 2.0, "evaluations": evaluations, "env_steps": 100, "ppo_updates": 1},
+            "best_val_top1": best, "best_curve": [[1, best - 110.0], [evaluations // 2, best - 100.0]]}
+        return {"method": method, "seed": seed, "status": "complete", "method_info": info,
+                "accuracy": {"final": {"top1": top1}}, "cost": {"reduction": {"macs": 0.5}}}
 
-    rows = table([record("gnnrl", 2.0, 90.0), record("gnnrl", 4.0, 92.0), record("uniform", None, 91.0),
-                  {"method": "random_search", "status": "failed"}]).splitlines()
-    assert rows[2] == "| gnnrl | 2 | 3.0 ± 1.4 | 10 ± 0 | 50.00 ± 0.00 | 91.00 ± 1.41 | 0.5000 ± 0.0000 |"
-    assert rows[3] == "| uniform | 1 | — | — | — | 91.00 | 0.5000 |" and len(rows) == 4
+    records = [record("gnnrl", 0, 90.0, 60.0, 40), record("gnnrl", 1, 92.0, 64.0, 50),
+               record("random_search", 0, 91.0, 58.0, 40), record("random_search", 1, 91.0, 61.0, 50),
+               record("uniform", 0, 91.0), record("uniform", 1, 93.0)]
+    rows = method_table(records).splitlines()
+    assert rows[2] == ("| gnnrl | 2 | 2.0 ± 0.0 | 100 ± 0 | 1 ± 0 | 45 ± 7 | 62.00 ± 2.83 | 91.00 ± 1.41 | "
+                       "0.5000 ± 0.0000 |")
+    assert rows[4] == "| uniform | 2 | — | — | — | — | — | 92.00 ± 1.41 | 0.5000 ± 0.0000 |" and len(rows) == 5
+    paired = paired_table(records).splitlines()
+    assert paired[2].startswith("| best val top-1 before FT | 2 | 2.50 | 0.71 | 5.00 |")
+    assert paired[2].endswith("| 2 of 2 seeds |")
+    assert paired[3] == "| test top-1 after FT | 2 | 0.00 | 1.41 | 0.00 | 1.000 | 1 of 2 seeds |"
+    assert best_at([[1, -50.0], [7, -40.0]], 0) is None and best_at([[1, -50.0], [7, -40.0]], 6) == -50.0
+    curve = curve_table(records).splitlines()
+    assert curve[0] == "| best val top-1 (%) after n evaluations | 1 | 10 | 30 | 40 |"
+    assert curve[2] == "| gnnrl | 52.00 ± 2.83 | 52.00 ± 2.83 | 62.00 ± 2.83 | 62.00 ± 2.83 |"
+    draw({"toy": records}, tmp_path / "figure.png")
+    assert (tmp_path / "figure.png").stat().st_size > 1000

@@ -129,7 +129,7 @@ def test_kept_channels_and_filters_of_a_single_layer_group_are_ln_structured() -
     prune.ln_structured(layer, "weight", amount=round(0.7 * group.channels), n=2, dim=0)
     theirs = layer.weight_mask.any(dim=1)
     preserve = torch.ones(env.actions)
-    preserve[[i for i, gids in enumerate(env.action_groups) if group.id in gids][0]] = 0.3
+    preserve[next(i for i, gids in enumerate(env.action_groups) if group.id in gids)] = 0.3
     assert torch.equal(env.keep(preserve)[group.id], theirs)
 
 

@@ -395,6 +395,7 @@ def run_search(make_searcher: Callable[[], Searcher], env: ChannelEnv, budget: S
         if best is None:
             log.warning("%s: no episode met the MAC budget; falling back to uniform keep fractions", label)
             best = env.evaluate(torch.ones(env.actions))
+            progress.evaluations = env.evaluations
         if progress.of(budget.unit) < budget.count:
             log.warning("%s: stopped after %d episodes with %d distinct keep sets evaluated (asked: %s); the policy "
                         "space has few distinct keep sets", label, progress.episodes, env.evaluations,
@@ -427,6 +428,14 @@ def search_info(env: ChannelEnv, result: SearchResult, budget: SearchBudget, set
                    "seconds": round(result.seconds, 3), "budget": budget.describe(), "budget_setting": setting},
         **result.summary,
     }
+
+
+def check_search_budget(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, model: torch.nn.Module,
+                        example: torch.Tensor) -> None:
+    """Pre-flight for the search methods: `ratio` of the MACs is reachable with keep fractions in
+    [method.lower_bound, 1] on these layers' channel groups (the environment's own check, before any training)."""
+    problem = channel_problem(layers, MaskContext(seed=0, model=model, example=example))
+    ChannelEnv(problem, ratio, float(cfg.lower_bound), lambda _model: 0.0, str(cfg.name))
 
 
 def search_masks(label: str, cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext,

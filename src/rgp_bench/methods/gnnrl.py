@@ -61,7 +61,14 @@ from omegaconf import DictConfig
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.gnnrl.ppo import PPOSettings
-from rgp_bench.gnnrl.search import GnnrlSearcher, GnnrlSettings, SearchCfg, gnnrl_budget, search_masks
+from rgp_bench.gnnrl.search import (
+    GnnrlSearcher,
+    GnnrlSettings,
+    SearchCfg,
+    check_search_budget,
+    gnnrl_budget,
+    search_masks,
+)
 from rgp_bench.methods.base import MaskContext, MaskResult, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
@@ -98,7 +105,7 @@ def settings_of(cfg: DictConfig) -> GnnrlSettings:
 
 
 @register_method(GnnrlCfg, canonical_regime=Regime.finetune, regimes=(Regime.finetune,), budget=Budget.macs,
-                 needs=(Need.model, Need.evaluate, Need.train_batches),
+                 needs=(Need.model, Need.evaluate, Need.train_batches), check=check_search_budget,
                  description="GNN-RL: PPO channel pruning policies over a two-level network graph (ICML 2022)")
 def gnnrl_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Search per-group preserve ratios with PPO on the validation reward; the best, rescaled to remove exactly
