@@ -9,8 +9,9 @@ steps = 10 PPO updates) so the test stays fast; no constant of the method is cha
 
 Measured when this test was written (2-core CPU, the same 5 seeds): the trained agent's best was better than
 random search's at equal evaluations on 3 of 5 seeds and on average (-0.09 against -0.21), and within 0.08 of the
-optimum on every group; the same agent with a frozen policy (lr 1e-12) averaged -0.26, worse than random search:
-what beats random search is the learning, not the agent's initial action distribution.
+optimum on every group; the same agent with a frozen policy (lr 1e-12) averaged -0.26, worse than random search
+(though it too won on 3 of 5 seeds): what beats random search on average is the learning, not the agent's initial
+action distribution.
 """
 
 from __future__ import annotations

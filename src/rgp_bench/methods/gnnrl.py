@@ -13,15 +13,19 @@ docs/gnnrl.md has the measurements. The decisions on the points the paper or the
    width of the tensor, MAC share of its writer, current and allowed MACs / dense, step / max_steps.
    Conv/linear edges carry their motif's embedding; every other operation a learned nn.Embedding of its kind.
 2. Granularity: the authors' motif (2n+2 nodes over n input channels) for every conv/linear layer, held as
-   its exact 4-node quotient (the n channel nodes are interchangeable, so GCN with multiplicity weights gives
-   the full motif's embedding): any width, no cap and no cost. Level 2: one node per tensor and one edge per
-   operation, read off torch.fx (residual adds and concatenations are nodes with several in-edges).
+   its 4-node quotient and its width (the n channel nodes are interchangeable, so the full motif's GCN
+   embedding has a closed form over the quotient): any width, no cap and no cost. Level 2: one node per
+   tensor and one edge per operation, read off torch.fx (residual adds and concatenations are nodes with
+   several in-edges).
 3. Actions: the authors' scheme: 5 steps of p <- clip(p (1 - a), lower_bound, 1), a ~ N(tanh mean, 0.5²)
    with a fixed std; an episode ends when the MAC budget is met. A candidate is then rescaled by one common
    factor to remove exactly `ratio` of the MACs (to one channel; pruning.channels.keep_for_policy).
 4. Coupled channels: ratio and indices are shared within a channel group (ranked by the sum of its
    producers' L2 filter norms, the authors' criterion), so masks equal physical removal; every residual
-   stream shares action 0 (the authors' a₀), every other prunable group has its own action.
+   stream shares action 0 (the authors' a₀), every other prunable group has its own action. The action space
+   is the authors': channel methods' layer set (pruning/layers.py) makes the stem's output channels prunable,
+   so on the CIFAR ResNets a₀ covers the stem and every block's conv2 in all three stages (3n+1 actions), and
+   VGG-16's 13 actions are its convs' outputs (the model declares its hidden FC layers fixed-width).
 5. FLOPs: the project's MAC count of the applied masks (ChannelMacs, equal to the record's), all conv and
    linear layers, depthwise convs exact; `ratio` is the fraction of the model's MACs removed.
 6. Reward: top-1 on the validation split (carved from training data; the test split is never reachable),
@@ -48,6 +52,10 @@ docs/gnnrl.md has the measurements. The decisions on the points the paper or the
 12. Reproducibility: the run seed drives the agent's init, the action noise, dropout and the random search;
     a search checkpoints every few episodes to the run's state_dir and resumes to the same result; report
     3 seeds (the presets sweep seed 0,1,2 on CIFAR).
+
+Cost (no change of semantics): the search runs on one thread; states and the acting policy's mean are
+computed once per state between two updates; the exact-budget rescale works on kept counts; one model copy is
+masked in place; validation batches stay in memory (docs/gnnrl.md, "Where the time goes").
 """
 
 from __future__ import annotations
