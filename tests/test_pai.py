@@ -22,6 +22,7 @@ from rgp_bench.graphs import path_stats, ring_lattice
 from rgp_bench.methods import METHODS, MaskContext, get_method
 from rgp_bench.methods.base import check_result
 from rgp_bench.methods.block_random import erdos_renyi_graph
+from rgp_bench.methods.grasp import class_balanced_sample
 from rgp_bench.methods.synflow import linearised, synflow_scores
 from rgp_bench.pruning import mask_sparsity
 from rgp_bench.pruning.collapse_bench import measure
@@ -87,7 +88,7 @@ def _tiny():
     model = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 6), nn.ReLU(), nn.Linear(6, 3)).double()
     layers = [PrunableLayer(name, model.get_submodule(name), i) for i, name in enumerate(("0", "2", "4"))]
     batches = [(torch.randn(8, 5, dtype=torch.float64), torch.randint(0, 3, (8,))) for _ in range(2)]
-    ctx = MaskContext(seed=0, model=copy.deepcopy(model), example=batches[0][0][:1],
+    ctx = MaskContext(seed=0, model=copy.deepcopy(model), example=batches[0][0][:1], num_classes=3,
                       train_batches=lambda count=None: iter(batches[:count]))
     return model, layers, batches, ctx
 
@@ -111,7 +112,9 @@ def test_snip_scores_equal_the_mask_gradient():
 
 def test_grasp_scores_equal_theta_times_hessian_gradient_and_remove_the_largest_s():
     model, layers, batches, ctx = _tiny()
-    cfg = make_cfg("method=grasp", "method.batches=2").method
+    cfg = make_cfg("method=grasp", "method.samples_per_class=2").method
+    x, y = class_balanced_sample(iter(batches), 3, 2)  # the data GraSP scores on: two halves of this sample
+    halves = [(x[:3], y[:3]), (x[3:], y[3:])]
     ratio = 0.5
     result = get_method("grasp").compute_masks(cfg, layers, ratio, ctx)
     keys = [f"{layer.name}.weight" for layer in layers]
@@ -122,7 +125,7 @@ def test_grasp_scores_equal_theta_times_hessian_gradient_and_remove_the_largest_
     def loss(flat):
         chunks = torch.split(flat, [math.prod(s) for s in shapes])
         params = {**others, **{k: c.view(s) for k, c, s in zip(keys, chunks, shapes, strict=True)}}
-        return _loss(model, params, batches, cfg.temperature)
+        return _loss(model, params, halves, cfg.temperature)
 
     g = torch.autograd.functional.jacobian(loss, theta)
     hessian = torch.autograd.functional.hessian(loss, theta)
@@ -181,6 +184,20 @@ def test_synflow_iterates_the_closed_form_on_an_exponential_schedule():
         m1, m2 = alive[: w1.numel()].view_as(w1), alive[w1.numel():].view_as(w2)
     assert torch.equal(result.masks["0"], m1) and torch.equal(result.masks["1"], m2)
     assert mask_sparsity(result.masks) == pytest.approx(round(ratio * total) / total, abs=1e-12)
+
+
+def test_synflow_round_removals_follow_the_reference_rule_and_never_pass_the_final_count():
+    from rgp_bench.methods.synflow import round_removals
+
+    scores = torch.tensor([0.0, 0.0, 0.5, 0.5, 1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    alive = torch.tensor([False, True, True, True, True, True, True, True])
+    # Before the last round: k = int((1 - d) n) = 4; every survivor scoring <= the 4th smallest (0.5) goes, ties too.
+    assert round_removals(scores, alive, 0.5, final=6).tolist() == [1, 2, 3]
+    # ... unless that would pass the final count: then the lowest of them.
+    assert round_removals(scores, alive, 0.5, final=2).tolist() == [1]
+    assert round_removals(scores, alive, 0.95, final=6).tolist() == []  # k = int(0.4) < 1
+    # The last round (density None): exactly `final` pruned in all, lowest survivors first.
+    assert sorted(round_removals(scores, alive, None, final=5).tolist()) == [1, 2, 3, 4]
 
 
 def test_synflow_never_collapses_the_default_mlp():
@@ -290,18 +307,19 @@ def test_rgp_ablation_presets_are_rgp_with_only_the_graph_changed(poisoned, tmp_
     assert torch.equal(block, block.T) != permuted  # the identity node map gives the symmetric adjacency
 
 
-def test_rgp_ablations_preset_sweeps_five_variants_over_three_seeds():
+def test_rgp_ablations_preset_sweeps_five_variants_and_dense_over_three_seeds():
     sweep = sweep_values("rgp_ablations")
-    assert sweep == {"method": ["rgp", "rgp_random_regular", "rgp_ring", "rgp_permuted", "block_random"],
+    assert sweep == {"method": ["rgp", "rgp_random_regular", "rgp_ring", "rgp_permuted", "block_random", "dense"],
                      "seed": [0, 1, 2]}
     from tests.test_presets import compose_with_hydra
 
-    assert list(compose_with_hydra("experiment=rgp_ablations").hydra.callbacks.sweep_report.reference) == ["rgp"]
+    reference = compose_with_hydra("experiment=rgp_ablations").hydra.callbacks.sweep_report.reference
+    assert list(reference) == ["rgp", "dense"]
     cells = {(m, s): make_cfg("experiment=rgp_ablations", f"method={m}", f"seed={s}")
              for m in sweep["method"] for s in sweep["seed"]}
-    assert len(cells) == 15
+    assert len(cells) == 18
     assert {c.ratio for c in cells.values()} == {0.9375} and {c.model.name for c in cells.values()} == {"mlp"}
-    assert {c.method.name for c in cells.values()} == {"rgp", "block_random"}
+    assert {c.method.name for c in cells.values()} == {"rgp", "block_random", "dense"}
 
 
 @pytest.mark.slow
@@ -311,3 +329,12 @@ def test_rgp_ring_preset_runs_through_the_cli(tmp_path):
     record = read_results(tmp_path / "run")
     assert record["method"] == "rgp" and record["method_info"]["start"] == "ring"
     assert record["config"]["method"]["strategy"] == "none"
+
+
+def test_grasp_sample_larger_than_a_class_is_a_one_line_error(tmp_path):
+    """GraSP's class-balanced sample needs `samples_per_class` training samples of every class (digits: ~110)."""
+    proc = run_cli(["method=grasp", "method.samples_per_class=1000", "hardware=cpu"], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "method.samples_per_class=1000" in line and "valid: an integer in [1, " in line
+    assert "Traceback" not in proc.stderr

@@ -189,11 +189,17 @@ def test_tradeoff_plot_draws_dense_line_pareto_hollow_points_and_compression_axi
         return real_finish(c, *args)
 
     monkeypatch.setattr(plots, "_finish", spy)
-    groups = [_group("rgp", 0.5, 95.0), _group("rgp", 0.9, 90.0, n=1),
-              _group("magnitude", 0.5, 94.0, top1_dense_mean=96.0), _group("magnitude", 0.9, 91.0)]
+    dense = _group("dense", 0.0, 96.0, epochs=30, budget="none")
+    # magnitude (finetune) has no dense run at its 60 epochs: its pretraining accuracy is never drawn in its place
+    groups = [_group("rgp", 0.5, 95.0, _dense=dense), _group("rgp", 0.9, 90.0, n=1, _dense=dense),
+              _group("magnitude", 0.5, 94.0, regime="finetune", epochs=60, top1_dense_mean=93.0,
+                     dense_missing="no dense reference at 60 epochs (finetune): add method=dense_finetune"),
+              _group("magnitude", 0.9, 91.0, regime="finetune", epochs=60, dense_missing="...")]
     _canvas_for(groups, tmp_path)
     legend = drawn["legend"]
-    assert "dense model: 96.00 (finetune runs)" in legend and "Pareto front (group means)" in legend
+    assert "dense, 30 epochs (scratch): 96.00 ± 0.30, n=2" in legend and "Pareto front (group means)" in legend
+    assert "no dense run at 60 epochs (finetune)" in legend and not [t for t in legend if "93.00" in t]
+    assert [ln.get_ydata()[0] for ln in drawn["lines"] if ln.get_color() == method_style("dense").color] == [96.0]
     assert "hollow: a single seed" in legend
     (top,) = drawn["top"]
     ticks = [t.get_text() for t in top.xaxis.get_ticklabels()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,15 @@ def test_aspl_table_and_plot_legend_show_the_ci(tmp_path: Path, monkeypatch: pyt
     assert "| 95 % CI |" in md and f"[{low:+.3f}, {high:+.3f}]" in md
     (legend,) = [t for t in legends if "Spearman" in t]
     assert f"(95 % CI [{low:+.2f}, {high:+.2f}])" in legend
+
+
+def test_a_constant_difference_up_to_rounding_has_no_p_value() -> None:
+    """Two seeds each 1 test image (1/359) apart: the differences match up to float rounding, so no t-test."""
+    a, b = [100 * 300 / 359, 100 * 301 / 359], [100 * 299 / 359, 100 * 300 / 359]
+    one = 100 / 359
+    assert statistics.stdev([x - y for x, y in zip(a, b, strict=True)]) != 0  # rounding, not a real spread
+    res = stats.paired_test(a, b)
+    assert res["mean_diff"] == pytest.approx(one) and res["std_diff"] == 0.0
+    assert res["t"] is None and res["p_value"] is None
+    spread = stats.paired_test([90.0, 91.0, 93.0], [89.0, 90.5, 91.0])
+    assert spread["p_value"] == pytest.approx(sps.ttest_rel([90.0, 91.0, 93.0], [89.0, 90.5, 91.0]).pvalue)

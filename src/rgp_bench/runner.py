@@ -53,6 +53,7 @@ from rgp_bench.record.schema import (
 )
 from rgp_bench.record.summary import format_summary
 from rgp_bench.record.tracking import Tracker
+from rgp_bench.regime import epoch_budget, resolve_regime
 from rgp_bench.store.dense import dense_key, pretrained_dense
 from rgp_bench.store.identity import run_id
 from rgp_bench.train import PhaseResult, evaluate, final_and_best_val, make_loader, train_phase
@@ -78,16 +79,12 @@ class Bench:
         return {layer.name for layer in self.layers}
 
 
-def resolve_regime(cfg: DictConfig, method: Method) -> Regime:
-    """`train.regime`, with `auto` meaning the method's canonical regime."""
-    return method.canonical_regime if cfg.train.regime == Regime.auto else Regime(cfg.train.regime)
-
-
 def identity_fields(cfg: DictConfig) -> dict[str, Any]:
-    """The fields that name a run in records, reports and error files."""
-    regime = resolve_regime(cfg, get_method(cfg.method.name))
+    """The fields that name a run in records, reports and error files (a dense run's ratio is 0: it prunes nothing
+    and serves every ratio)."""
+    ratio = cfg.ratio if get_method(cfg.method.name).prunes else 0.0
     return {"run_id": run_id(cfg), "method": cfg.method.name, "dataset": cfg.dataset.name,
-            "model": cfg.model.name, "ratio": cfg.ratio, "seed": cfg.seed, "regime": str(regime),
+            "model": cfg.model.name, "ratio": ratio, "seed": cfg.seed, "regime": str(resolve_regime(cfg)),
             "sanity": str(cfg.sanity)}
 
 
@@ -104,7 +101,8 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
     hw = resolve_hardware(cfg.hardware)
     seed_everything(cfg.seed, hw.deterministic)
     method = get_method(cfg.method.name)
-    regime = resolve_regime(cfg, method)
+    plan = epoch_budget(cfg)
+    regime = plan.regime
     identity = identity_fields(cfg)
 
     with timer.phase("build"):
@@ -112,18 +110,18 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
 
     tracker = Tracker(cfg, out_dir, identity["run_id"], sweep_dir)
     try:
-        pretrain_epochs, pretrain = 0, None
+        pretrain = None
         if regime == Regime.finetune:
-            pretrain_epochs = cfg.train.epochs if cfg.train.pretrain_epochs is None else cfg.train.pretrain_epochs
             with timer.phase("pretrain"):
-                pretrain = pretrain_dense(cfg, bench, hw, pretrain_epochs, tracker)
+                pretrain = pretrain_dense(cfg, bench, hw, plan.pretrain, tracker)
 
         with timer.phase("prune"):
             context = mask_context(method, cfg, bench, hw, state_dir=method_state, log=tracker.log)
             result = method.compute_masks(cfg.method, bench.layers, cfg.ratio, context)
             check_result(result, bench.layers, method.name)
             result = apply_sanity_check(cfg, bench, result)
-            apply_pruning(bench, result, regime)
+            if method.prunes:  # the dense reference trains the model as it is, without a mask
+                apply_pruning(bench, result, regime)
             collapse = layer_collapse(bench.model, bench.layers, result.masks, bench.example)
 
         with timer.phase("measure"):
@@ -143,7 +141,7 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
         with timer.phase("evaluate"):
             accuracy = final_and_best_val(bench.model, trained, bench.test_loader, bench.val_loader, hw,
                                           cfg.train.limit_batches)
-            accuracy.dense = DenseScores(**pretrain["test"]) if pretrain else None
+            accuracy.dense = DenseScores(**pretrain["test"], epochs=plan.pretrain) if pretrain else None
 
         latency = None
         if cfg.measure.latency.enabled:
@@ -155,15 +153,15 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
                          num_classes=bench.data.num_classes, config=config)  # type: ignore[arg-type]
         record = RunRecord(
             **identity, created=now_iso(),
-            epochs=Epochs(pretrain=pretrain_epochs, train=cfg.train.epochs, total=pretrain_epochs + cfg.train.epochs,
+            epochs=Epochs(pretrain=plan.pretrain, train=plan.train, total=plan.total,
                           resumed_from=trained.resumed_from),
             accuracy=accuracy,
-            sparsity=Sparsity(requested=cfg.ratio, achieved=achieved,
+            sparsity=Sparsity(requested=identity["ratio"], achieved=achieved,
                               overall=1.0 - pruned_cost.total.params_nonzero / pruned_cost.total.params),
             collapse=CollapseFacts(collapsed=collapse.collapsed, no_path=collapse.no_path,
                                    empty_layers=list(collapse.empty_layers), narrowest_layer=collapse.narrowest[0],
                                    narrowest_kept=collapse.narrowest[1]),
-            budget=BudgetFacts(basis=str(method.budget), requested=cfg.ratio,
+            budget=BudgetFacts(basis=str(method.budget), requested=identity["ratio"],
                                achieved=reduction.macs if method.budget == Budget.macs else achieved),
             cost=Cost(mac_convention=MAC_CONVENTION, dense=bench.dense_cost.total, pruned=pruned_cost.total,
                       prunable=pruned_cost.prunable, prunable_dense=bench.dense_cost.prunable,
@@ -230,7 +228,8 @@ def mask_context(method: Method, cfg: DictConfig, bench: Bench, hw: Hardware, *,
         supplied["costs"] = lambda model: measure_costs(model, bench.example, bench.prunable,
                                                         dense_macs=bench.dense_cost.module_macs)
     return MaskContext(seed=cfg.seed, cache_dir=Path(cfg.cache_dir) / "graphs", progress=cfg.train.progress,
-                       device=hw.device, example=bench.example, state_dir=state_dir, **supplied)
+                       device=hw.device, example=bench.example, num_classes=bench.data.num_classes,
+                       state_dir=state_dir, **supplied)
 
 
 class _ValidationBatches:

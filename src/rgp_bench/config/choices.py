@@ -38,7 +38,8 @@ LoggerMode = Choice.of("LoggerMode", ("offline", "online", "disabled"))
 LayerType = Choice.of("LayerType", ("Conv1d", "Conv2d", "Linear"))
 # Where a method ranks weights: over all prunable layers at once, or within each layer.
 Scope = Choice.of("Scope", ("global", "layer"))
-# What a method's `ratio` removes: a fraction of the prunable weights, or of the model's MACs.
-Budget = Choice.of("Budget", ("weights", "macs"))
+# What a method's `ratio` removes: a fraction of the prunable weights, or of the model's MACs; `none` for the
+# dense reference, which prunes nothing (its runs ignore `ratio`).
+Budget = Choice.of("Budget", ("weights", "macs", "none"))
 # A sanity check applied to a method's masks (Frankle et al., ICLR 2021): see rgp_bench.pruning.sanity.
 Sanity = Choice.of("Sanity", ("none", "shuffle", "reinit", "invert"))

@@ -37,7 +37,12 @@ def _check_cross_field_rules(cfg: DictConfig) -> None:
     if train.regime != Regime.auto and train.regime not in method.regimes:
         valid = ", ".join(["auto", *sorted(str(r) for r in method.regimes)])
         raise UserError(f"train.regime={train.regime} is not supported by method {method.name}; valid choices: {valid}")
-    regime = method.canonical_regime if train.regime == Regime.auto else train.regime
+    from rgp_bench.regime import resolve_regime
+
+    regime = resolve_regime(cfg)
+    if cfg.sanity != Sanity["none"] and not method.prunes:
+        raise UserError(f"sanity={cfg.sanity} checks a pruning method's masks, but {method.name} prunes nothing; "
+                        "valid: sanity=none")
     if cfg.sanity == Sanity.invert and not method.scored:
         from rgp_bench.methods import METHODS
 

@@ -25,6 +25,8 @@ def materialise_for_export(model: nn.Module, saved: dict[str, Any], method_budge
     """The run's model in its materialised form (see the module docstring); UserError where there is none."""
     from omegaconf import OmegaConf
 
+    if method_budget == "none":  # the dense reference: nothing was pruned, so the model is its own materialised form
+        return model.eval()
     cfg = OmegaConf.create(saved["config"])
     example = torch.zeros(1, *saved["input_shape"])
     prunable = [layer.name for layer in find_prunable_layers(model, example, cfg.layers,

@@ -78,12 +78,12 @@ class MaskContext:
     """Run inputs a mask function may use besides the layers, each supplied only when the method needs it.
 
     - `model`: a private copy of the model (pretrained in the finetune regime); mutate it freely.
-    - `train_batches(count)`: a seeded iterator over `count` batches of the **training** split.
+    - `train_batches(count)`: a seeded iterator over `count` batches of the **training** split (None: one pass).
     - `evaluate(model)`: top-1 accuracy (%) of `model` on the validation split (carved from training data).
     - `costs(model)`: the cost report (params, MACs) exactly as the record will show it, for a masked model.
-    `example` (one input) and `device` are always there, and so are `state_dir` (a directory private to this
-    run, kept until it completes: where a long search checkpoints, so a killed run resumes) and `log(metrics)`
-    (to the run's tracker, e.g. a search's reward curve; a no-op without one).
+    `example` (one input), `num_classes` (the dataset's) and `device` are always there, and so are `state_dir` (a
+    directory private to this run, kept until it completes: where a long search checkpoints, so a killed run
+    resumes) and `log(metrics)` (to the run's tracker, e.g. a search's reward curve; a no-op without one).
     """
 
     seed: int
@@ -93,6 +93,7 @@ class MaskContext:
     log: Callable[[dict[str, Any]], None] = field(default=lambda _metrics: None)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     example: torch.Tensor | None = None
+    num_classes: int | None = None
     model: nn.Module | None = None
     train_batches: Callable[[int | None], Iterator[Batch]] = field(default=_missing(Need.train_batches))
     evaluate: Callable[[nn.Module], float] = field(default=_missing(Need.evaluate))
@@ -120,6 +121,19 @@ class Method:
     # The method ranks weights by a score it returns in MaskResult.scores (so sanity=invert applies).
     scored: bool = False
     check: CheckFn | None = None
+    # The regime `train.regime=auto` gives, from the method's settings (None: always `canonical_regime`).
+    auto_regime: Callable[[DictConfig], Regime] | None = None
+
+    @property
+    def prunes(self) -> bool:
+        """False for the dense reference (budget `none`): it keeps every weight and its runs ignore `ratio`."""
+        return self.budget != Budget.none
+
+    def regime_for(self, method_cfg: DictConfig, requested: Regime) -> Regime:
+        """The regime a run of this method trains in: `requested`, or for `auto` the method's own choice."""
+        if requested != Regime.auto:
+            return Regime(requested)
+        return self.auto_regime(method_cfg) if self.auto_regime is not None else self.canonical_regime
 
 
 def check_result(result: MaskResult, layers: Sequence[PrunableLayer], method: str) -> None:

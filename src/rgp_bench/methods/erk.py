@@ -1,7 +1,7 @@
 """Random masks with Erdős–Rényi layer densities: `erk` (Evci et al., ICML 2020, kernel included) and `er`.
 
-Positions inside a layer are uniformly random; the densities follow `rgp_bench.pruning.densities`, rounded to
-integer counts so the total kept is exactly `round((1 − ratio) · n)` of the prunable weights.
+Positions inside a layer are uniformly random; the densities are rigl's (`rgp_bench.pruning.densities`), rounded to
+integer counts so the total kept is exactly n − round(ratio · n) of the n prunable weights.
 """
 
 from __future__ import annotations

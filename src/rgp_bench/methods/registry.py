@@ -12,6 +12,8 @@ import os
 import pkgutil
 from collections.abc import Callable, Iterable
 
+from omegaconf import DictConfig
+
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.errors import UserError, choices_error
 from rgp_bench.methods.base import CheckFn, MaskFn, Method, MethodCfg, Need, describe
@@ -30,13 +32,16 @@ def register_method(
     scored: bool = False,
     check: CheckFn | None = None,
     description: str | None = None,
+    auto_regime: Callable[[DictConfig], Regime] | None = None,
 ) -> Callable[[MaskFn], MaskFn]:
     """Register the decorated mask function as the method named by `schema`'s `name` default.
 
     `canonical_regime` is what `train.regime=auto` runs; `regimes` lists the regimes the method supports;
     `needs` says which run inputs `MaskContext` must supply; `budget` says whether `ratio` counts weights or MACs;
     `scored` says the method returns per-weight scores (`MaskResult.scores`); `check` validates the settings
-    against the model's prunable layers at pre-flight (before any output directory exists).
+    against the model's prunable layers at pre-flight (before any output directory exists); `auto_regime` maps the
+    method's settings to the regime `train.regime=auto` runs (default: always `canonical_regime`). `budget=none`
+    declares a method that prunes nothing (the dense reference): its runs ignore `ratio`.
     """
     name = next((f.default for f in dataclasses.fields(schema) if f.name == "name"), None)
     if not isinstance(name, str) or not name:
@@ -50,7 +55,8 @@ def register_method(
             raise ValueError(f"method {name!r} is registered twice ({known.compute_masks.__module__}, {fn.__module__})")
         METHODS[name] = Method(name=name, schema=schema, compute_masks=fn, description=description or describe(fn),
                                canonical_regime=canonical_regime, budget=budget, needs=frozenset(needs),
-                               regimes=frozenset(regimes), scored=scored, check=check)
+                               regimes=frozenset(regimes), scored=scored, check=check,
+                               auto_regime=auto_regime)
         return fn
 
     return decorate

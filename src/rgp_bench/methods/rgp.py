@@ -25,6 +25,7 @@ from rgp_bench.graphs import (
     check_feasible,
     feasible_degree,
 )
+from rgp_bench.graphs.masks import GROUP_SIZES
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
@@ -33,12 +34,13 @@ log = logging.getLogger(__name__)
 MAX_AUTO_NODES = 64
 Strategy = Choice.of("Strategy", STRATEGIES)
 Start = Choice.of("Start", STARTS)
+GroupSizes = Choice.of("GroupSizes", GROUP_SIZES)
 
 
 @dataclass
 class RGPCfg(MethodCfg):
     """Defaults: no self-loops, n = 64 capped at the narrowest layer, k from the ratio, the same graph and channel
-    map in every layer, the engine's annealing optimiser (see README, "Methods")."""
+    map in every layer (the authors' `compute_densemask`), the engine's annealing optimiser (see README, "Methods")."""
 
     name: str = "rgp"
     # "auto" = 64 capped at the narrowest masked layer; an int is used as is (error if too large).
@@ -53,6 +55,9 @@ class RGPCfg(MethodCfg):
     # null = the engine's default, reproducible swap budget; graph_seconds caps wall time (machine-dependent).
     graph_iters: int | None = setting(None, check=Number(lo=0, integer=True, nullable=True))
     graph_seconds: float | None = setting(None, check=Number(lo=0, lo_open=True, nullable=True))
+    # Channels not divisible by n: larger_first = the first channels % n groups get one more channel; permuted = the
+    # authors' compute_size (those groups picked by np.random.seed(1)). Identical when every layer divides evenly.
+    group_sizes: GroupSizes = GroupSizes["larger_first"]  # type: ignore[valid-type]
     # Ablation: permute the node->channel map independently in every layer.
     permute_layers: bool = False
     # Scratch regime only: rescale the init by 1/sqrt(density) to keep the dense fan-in variance.
@@ -88,14 +93,18 @@ def choose_degree(cfg: DictConfig, nodes: int, ratio: float) -> int:
 
 
 def graph_layer_masks(adjacency: np.ndarray, layers: Sequence[PrunableLayer], *, self_loops: bool = False,
-                      permute: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
+                      permute: np.random.Generator | None = None,
+                      group_sizes: str = "larger_first") -> dict[str, torch.Tensor]:
     """One block mask per layer from a graph's adjacency (whole kernels kept between adjacent channel groups).
 
-    With `permute`, each layer's output and input channels are permuted independently (the permute_layers ablation).
+    `group_sizes` says which groups get the extra channels of a layer not divisible by the node count
+    (`rgp_bench.graphs.masks`). With `permute`, each layer's output and input channels are permuted independently
+    (the permute_layers ablation).
     """
     masks: dict[str, torch.Tensor] = {}
     for layer in layers:
-        mask = block_mask(adjacency, layer.out_channels, layer.in_channels, self_loops=self_loops)
+        mask = block_mask(adjacency, layer.out_channels, layer.in_channels, self_loops=self_loops,
+                          group_sizes=group_sizes)
         if permute is not None:
             mask = mask[permute.permutation(layer.out_channels)][:, permute.permutation(layer.in_channels)]
         kernel = layer.weight_shape[2:]
@@ -137,8 +146,10 @@ def rgp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ct
         log.warning("ratio %.4f is not reachable with %d nodes; using degree %d, nominal ratio %.4f",
                     ratio, nodes, degree, nominal)
     permute = np.random.default_rng(ctx.seed) if cfg.permute_layers else None
-    masks = graph_layer_masks(adjacency, layers, self_loops=cfg.self_loops, permute=permute)
-    info = {"nodes": nodes, "degree": degree, "nominal_ratio": nominal, "nodes_note": note, **graph}
+    masks = graph_layer_masks(adjacency, layers, self_loops=cfg.self_loops, permute=permute,
+                              group_sizes=str(cfg.group_sizes))
+    info = {"nodes": nodes, "degree": degree, "nominal_ratio": nominal, "nodes_note": note,
+            "group_sizes": str(cfg.group_sizes), **graph}
     init_scale = {layer.name: 1.0 / math.sqrt(kept) for layer in layers} if cfg.rescale_init else {}
     return MaskResult(masks, info, init_scale)
 

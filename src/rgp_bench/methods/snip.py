@@ -1,4 +1,11 @@
-"""SNIP (Lee et al., ICLR 2019): connection sensitivity |g ⊙ w| at initialisation, on training batches."""
+"""SNIP (Lee et al., ICLR 2019): connection sensitivity |g ⊙ w| at initialisation, on training batches.
+
+The gradient is taken with BatchNorm in inference mode, as in the authors' pruning pass (namhoonlee/snip-public
+`snip/prune.py` feeds `is_train: False`) and in the Synaptic-Flow port (`prune_loop` runs `model.eval()`). At
+initialisation BN's running statistics are (0, 1), so BN is then the identity up to 1/sqrt(1 + eps); in training
+mode it would normalise each unit by the batch's statistics, which changes the scores completely (see
+docs/fidelity.md).
+"""
 
 from __future__ import annotations
 
@@ -28,10 +35,12 @@ class SnipCfg(MethodCfg):
 @register_method(SnipCfg, canonical_regime=Regime.scratch, needs=(Need.model, Need.train_batches), scored=True,
                  description="SNIP connection sensitivity (Lee et al., ICLR 2019)")
 def snip_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
-    """Keep the weights with the largest |w ⊙ Σ_b ∂L_b/∂w| (= |∂L/∂c| of a multiplicative mask c at c = 1)."""
+    """Keep the weights with the largest |w ⊙ Σ_b ∂L_b/∂w| (= |∂L/∂c| of a multiplicative mask c at c = 1), BN in
+    inference mode."""
+    ctx.model.eval()
     weights = weights_of(ctx.model, layers)
     grads = summed_gradients(ctx.model, weights, ctx.train_batches(cfg.batches))
     scores = {layer.name: (g * w).detach().abs().cpu() for layer, w, g in zip(layers, weights, grads, strict=True)}
     kept = keep_top(list(scores.values()), ratio, cfg.scope)
-    return MaskResult(dict(zip(scores, kept, strict=True)), {"scope": str(cfg.scope), "batches": cfg.batches},
-                      scores=scores)
+    info = {"scope": str(cfg.scope), "batches": cfg.batches, "bn_mode": "eval"}
+    return MaskResult(dict(zip(scores, kept, strict=True)), info, scores=scores)

@@ -1,9 +1,14 @@
 """SynFlow (Tanaka et al., NeurIPS 2020): iterative, data-free pruning by synaptic flow.
 
-Each iteration scores every surviving weight by |w ⊙ ∂R/∂w|, R = 1ᵀ (∏ |W|) 1 the sum of the outputs of the
-linearised network (every parameter replaced by its absolute value, BN and ReLU6 as the identity, float64, see
-`rgp_bench.pruning.linearise`) on an all-ones input, then prunes to the next density of an exponential schedule,
-d_t = d^(t/T), t = 1..T (the Synaptic-Flow reference's `prune_loop`, eval mode). Pruned weights stay pruned.
+Each round scores every weight by |w ⊙ ∂R/∂w|, R the sum of the outputs of the linearised network on an all-ones
+input (`rgp_bench.pruning.linearise.synflow_copy`: |.| of every parameter and BN buffer, BN in eval mode, float64),
+pruned weights scoring 0, then prunes on the exponential density schedule d_t = d^(t/T), t = 1..T, as the
+Synaptic-Flow reference's `prune_loop` does (ganguli-lab/Synaptic-Flow `prune.py`, `Pruners/pruners.py`): in round
+t < T, k_t = int((1 − d_t)·n) and every weight scoring at or below the k_t-th smallest score of all n weights is
+pruned (ties included). The last round removes the lowest-scoring survivors until exactly round(ratio·n) weights
+are pruned (the reference's int() count may be one lower), so the ratio is met exactly as by every method; for the
+same reason a round never prunes past that final count (ties at a zero threshold could, in a collapsing network).
+Pruned weights stay pruned. n counts all prunable weights (`scope: global`) or each layer's (`layer`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from rgp_bench.config.fields import Number, setting
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
-from rgp_bench.pruning.linearise import ones_input, path_copy
+from rgp_bench.pruning.linearise import ones_input, synflow_copy
 
 
 @dataclass
@@ -33,12 +38,8 @@ class SynflowCfg(MethodCfg):
 
 
 def linearised(model: nn.Module) -> nn.Module:
-    """`path_copy(model)` with every parameter replaced by its absolute value."""
-    out = path_copy(model)
-    with torch.no_grad():
-        for p in out.parameters():
-            p.abs_()
-    return out
+    """The reference's linearised copy of `model` (`synflow_copy`): |parameters| and |BN buffers|, float64, eval."""
+    return synflow_copy(model)
 
 
 def synflow_scores(model: nn.Module, names: Sequence[str], example: torch.Tensor,
@@ -72,6 +73,31 @@ def survival_ranks(removed_at: torch.Tensor, score: torch.Tensor) -> torch.Tenso
     return ranks
 
 
+def _lowest(candidates: torch.Tensor, scores: torch.Tensor, count: int) -> torch.Tensor:
+    """The `count` entries of `candidates` (indices into `scores`) with the lowest scores."""
+    if count <= 0:
+        return candidates[:0]
+    return candidates[torch.topk(scores[candidates], k=count, largest=False).indices]
+
+
+def round_removals(scores: torch.Tensor, alive: torch.Tensor, density_t: float | None, final: int) -> torch.Tensor:
+    """Indices (into one scope's weights) to prune this round; `density_t` None = the last round.
+
+    Before the last round: the reference's rule, every weight scoring at or below the k-th smallest of all scores,
+    k = int((1 − density_t)·n), capped so the pruned total never exceeds `final`. Last round: the lowest-scoring
+    survivors, until exactly `final` are pruned.
+    """
+    budget = final - int((~alive).sum())
+    if density_t is None:
+        return _lowest(torch.nonzero(alive).reshape(-1), scores, budget)
+    k = int((1.0 - density_t) * scores.numel())
+    if k < 1:
+        return torch.zeros(0, dtype=torch.int64)
+    threshold = torch.kthvalue(scores, k).values
+    gone = torch.nonzero(alive & (scores <= threshold)).reshape(-1)
+    return gone if gone.numel() <= budget else _lowest(gone, scores, budget)
+
+
 @register_method(SynflowCfg, canonical_regime=Regime.scratch, needs=(Need.model,), scored=True,
                  description="SynFlow iterative synaptic-flow pruning (Tanaka et al., NeurIPS 2020)")
 def synflow_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
@@ -86,25 +112,25 @@ def synflow_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float
     names = [layer.name for layer in layers]
     sizes = [layer.module.weight.numel() for layer in layers]
     total = sum(sizes)
-    # Where the removal counts round(ratio_t * n) apply: all prunable weights at once, or each layer.
+    # The weights one count applies to: all prunable weights at once, or each layer.
     offsets = [sum(sizes[:i]) for i in range(len(sizes))]
     bounds = [(0, total)] if cfg.scope == Scope["global"] else list(zip(offsets, sizes, strict=True))
+    density, rounds = 1.0 - ratio, cfg.iterations
     alive = torch.ones(total, dtype=torch.bool)
-    removed_at = torch.full((total,), cfg.iterations, dtype=torch.int64)
+    removed_at = torch.full((total,), rounds, dtype=torch.int64)
     last_score = torch.zeros(total, dtype=torch.float64)
-    for t in range(1, cfg.iterations + 1):
+    for t in range(1, rounds + 1):
         scores = synflow_scores(model, names, ctx.example, _per_layer(alive, layers))
         flat = torch.cat([scores[n].reshape(-1) for n in names])
-        ratio_t = ratio if t == cfg.iterations else 1.0 - (1.0 - ratio) ** (t / cfg.iterations)
+        density_t = None if t == rounds else density ** (t / rounds)
         for offset, size in bounds:
-            candidates = offset + torch.nonzero(alive[offset:offset + size]).reshape(-1)
-            drop = round(ratio_t * size) - (size - candidates.numel())
-            if drop > 0:
-                gone = candidates[torch.topk(flat[candidates], k=drop, largest=False).indices]
-                alive[gone] = False
-                removed_at[gone] = t - 1
-                last_score[gone] = flat[gone]
+            gone = offset + round_removals(flat[offset:offset + size], alive[offset:offset + size], density_t,
+                                           round(ratio * size))
+            alive[gone] = False
+            removed_at[gone] = t - 1
+            last_score[gone] = flat[gone]
     last_score[alive] = flat[alive]  # the survivors, by their final scores
-    info = {"scope": str(cfg.scope), "iterations": cfg.iterations, "schedule": "exponential"}
+    info = {"scope": str(cfg.scope), "iterations": rounds, "schedule": "exponential",
+            "count": "reference kthvalue (ties pruned) before the last round; exact round(ratio*n) in it"}
     ranks = survival_ranks(removed_at, last_score)
     return MaskResult(_per_layer(alive, layers), info, scores=_per_layer(ranks, layers))

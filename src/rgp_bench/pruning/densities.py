@@ -2,8 +2,11 @@
 
 ERK gives layer l a density ε·(Σ of its weight dims)/(∏ of its weight dims), kernel dims included; ER the same
 with (out + in)/(out · in), the kernel left out. ε is set so the kept total is the requested fraction of all
-prunable weights; a layer whose density would exceed 1 is made dense and ε solved again without it, until none
-does (VITA-Group/Random_Pruning, `CIFAR/sparselearning/core.py::Masking.init`, erk_power_scale = 1).
+prunable weights; the layers tied at the largest raw density are made dense whenever ε would push them above 1,
+and ε is solved again without them, until none does: google-research/rigl `rigl/sparse_utils.py::
+get_sparsities_erdos_renyi` (erk_power_scale = 1; VITA-Group/Random_Pruning `Masking.init` does the same). rigl
+counts floor(sparsity · n) zeros per layer on the right-hand side and keeps real densities; `exact_counts` turns
+these into integer counts with exactly the requested total (tests/test_parity_weights.py pins the difference).
 """
 
 from __future__ import annotations

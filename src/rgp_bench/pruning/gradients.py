@@ -1,7 +1,9 @@
 """Loss gradients of the prunable weights on training batches: what SNIP's and GraSP's scores are made of.
 
-Both work on a model copy (the method's `ctx.model`) in training mode, so BN normalises with batch statistics as
-in the authors' code; the prunable weights are found in the copy by layer name.
+Both work on a model copy (the method's `ctx.model`), in whatever mode the caller put it in, since the references
+differ: SNIP scores with BatchNorm in inference mode (snip-public's pruning pass feeds `is_train: False`; the
+Synaptic-Flow port's `prune_loop` calls `model.eval()`), GraSP in training mode, BN normalising each batch with its
+own statistics (the authors' freshly built net). The prunable weights are found in the copy by layer name.
 """
 
 from __future__ import annotations
@@ -30,8 +32,7 @@ def batch_loss(model: nn.Module, batch: Batch, temperature: float = 1.0) -> torc
 
 def summed_gradients(model: nn.Module, weights: Sequence[torch.Tensor], batches: Iterable[Batch],
                      temperature: float = 1.0) -> list[torch.Tensor]:
-    """Σ over `batches` of ∂(batch loss)/∂w for every tensor in `weights` (no graph kept)."""
-    model.train()
+    """Σ over `batches` of ∂(batch loss)/∂w for every tensor in `weights` (no graph kept), in `model`'s mode."""
     total = [torch.zeros_like(w) for w in weights]
     for batch in batches:
         grads = torch.autograd.grad(batch_loss(model, batch, temperature), list(weights))
@@ -44,9 +45,8 @@ def hessian_gradient_product(model: nn.Module, weights: Sequence[torch.Tensor], 
                              vector: Sequence[torch.Tensor], temperature: float = 1.0) -> list[torch.Tensor]:
     """Σ over `batches` of H·v, H the Hessian of the batch loss w.r.t. `weights`, by double backprop.
 
-    Per batch: g = ∂L/∂w with its graph kept, then ∂(g·v)/∂w = H v (v held constant).
+    Per batch: g = ∂L/∂w with its graph kept, then ∂(g·v)/∂w = H v (v held constant). In `model`'s mode.
     """
-    model.train()
     total = [torch.zeros_like(w) for w in weights]
     for batch in batches:
         grads = torch.autograd.grad(batch_loss(model, batch, temperature), list(weights), create_graph=True)

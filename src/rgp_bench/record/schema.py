@@ -53,11 +53,16 @@ class BestValScores:
 
 @dataclass
 class DenseScores:
-    """Test scores of the dense model before pruning (finetune regime)."""
+    """Test scores of the dense model before pruning (finetune regime), after `epochs` of dense training.
+
+    Not the dense reference of the run: the pruned model trains `epochs.total` epochs, more than these (a dense run,
+    `method=dense_finetune`, is the reference at equal epochs). Records written before `epochs` was added lack it.
+    """
 
     loss: float
     top1: float
     top5: float
+    epochs: int | None = None
 
 
 @dataclass

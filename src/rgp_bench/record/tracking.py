@@ -44,15 +44,14 @@ def recipe_tag(cfg: DictConfig) -> str:
 def cell_name(cfg: DictConfig) -> str:
     """The comparison cell a run belongs to, as the report separates them: dataset, model, ratio (and its budget
     basis), regime, total epochs and any non-default training recipe. Methods and seeds vary inside it, so
-    wandb never averages runs the report keeps apart."""
+    wandb never averages runs the report keeps apart. A dense run serves every ratio: `dense` stands for it."""
     from rgp_bench.methods import get_method
+    from rgp_bench.regime import epoch_budget
 
     method = get_method(cfg.method.name)
-    regime = method.canonical_regime if cfg.train.regime == "auto" else cfg.train.regime
-    pretrain = 0 if regime == "scratch" else (cfg.train.epochs if cfg.train.pretrain_epochs is None
-                                              else cfg.train.pretrain_epochs)
-    parts = [cfg.dataset.name, cfg.model.name, f"r{cfg.ratio}" + ("macs" if method.budget == "macs" else ""),
-             str(regime), f"e{pretrain + cfg.train.epochs}", recipe_tag(cfg)]
+    plan = epoch_budget(cfg)
+    budget = (f"r{cfg.ratio}" + ("macs" if method.budget == "macs" else "")) if method.prunes else "dense"
+    parts = [cfg.dataset.name, cfg.model.name, budget, str(plan.regime), f"e{plan.total}", recipe_tag(cfg)]
     return "-".join(p for p in parts if p)
 
 

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rgp_bench.config.choices import Budget
 from rgp_bench.report import stats
 from rgp_bench.report.collect import Run, normalize_value
 from rgp_bench.report.columns import AGGREGATED
@@ -15,6 +16,12 @@ from rgp_bench.store.identity import VOLATILE_KEYS
 
 METRICS = ("best_val", "final")
 GROUP_KEYS = ("dataset", "model", "regime", "ratio", "budget", "method", "variant")
+# The budget basis of the dense reference (method=dense): it prunes nothing, so its runs serve every ratio.
+UNPRUNED = str(Budget.none)
+DENSE = "dense"  # its name as a reference method (--reference dense)
+# Settings that cannot change the dense model's training: which layers a method may prune, a sanity check of the
+# masks, how latency is measured. A dense run is the reference of pruned runs that differ from it only in these.
+_NOT_DENSE_TRAINING = ("layers.", "sanity", "measure.")
 
 # Config keys that never make two runs different experiments: identity/grouping keys, paths, logging and
 # where the run executed.
@@ -209,11 +216,93 @@ def group_rows(rows: Iterable[dict[str, Any]], metric: str) -> list[dict[str, An
             g[f"{c}_mean"], g[f"{c}_std"], _ = stats.mean_std(list(_per_seed(g, c).values()) or
                                                              [m.get(c) for m in members])
         g["layer_density"] = _layer_density(members)
-        g["off_target"] = off_target(g["ratio"], members)
+        g["off_target"] = off_target(g["ratio"], members) and not is_dense(g)
+        epochs = {m.get("epochs_total") for m in members}
+        g["epochs"] = epochs.pop() if len(epochs) == 1 else None  # the group's total epochs (None: mixed)
         groups.append(g)
     groups.sort(key=_sort_key)
+    match_dense(groups)
     mark_best(groups)
     return groups
+
+
+def is_dense(group: dict[str, Any]) -> bool:
+    """A group (or row) of the dense reference: it prunes nothing (budget basis `none`)."""
+    return group.get("budget") == UNPRUNED
+
+
+def match_dense(groups: Sequence[dict[str, Any]]) -> None:
+    """Give every pruned group its dense reference: the dense group with the same dataset, model, regime and total
+    epochs (any ratio, any budget basis) whose training settings agree.
+
+    Sets `_dense` (the dense group, or None), `dense_ref_mean`/`_std`/`_n`/`_epochs`, `dense_diff` (group mean minus
+    dense mean, in points) and `dense_missing` (why there is none, with what to add). A dense reference of other
+    epochs is never used: the pruned model would be compared with a model trained for a different budget.
+    """
+    dense = [g for g in groups if is_dense(g)]
+    for g in groups:
+        g.update(_dense=None, dense_ref_mean=None, dense_ref_std=None, dense_ref_n=None, dense_ref_epochs=None,
+                 dense_diff=None, dense_missing=None)
+        if is_dense(g):
+            continue
+        same_model = [d for d in dense if (d["dataset"], d["model"], d["regime"]) == (g["dataset"], g["model"],
+                                                                                     g["regime"])]
+        found = [d for d in same_model if d["epochs"] is not None and d["epochs"] == g["epochs"]
+                 and _comparable(g, d, ignore=_NOT_DENSE_TRAINING)]
+        if not found:
+            g["dense_missing"] = _why_no_dense(g, same_model)
+            continue
+        ref = sorted(found, key=lambda d: (not d["_default_variant"], -d["n"], d["variant"]))[0]
+        diff = None if g["acc_mean"] is None or ref["acc_mean"] is None else g["acc_mean"] - ref["acc_mean"]
+        g.update(_dense=ref, dense_ref_mean=ref["acc_mean"], dense_ref_std=ref["acc_std"], dense_ref_n=ref["n"],
+                 dense_ref_epochs=ref["epochs"], dense_diff=diff)
+
+
+def with_dense_rows(groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The groups in the order the results table lists them, with the dense reference in every report group.
+
+    Before the pruned groups of each (dataset, model, ratio, budget basis) comes a row for each dense reference they
+    use (the dense group, shown at that ratio and basis, `_reference` set) and, when the report has dense runs at
+    all, a row for each (regime, epochs) that has none (`_missing`: why). Dense groups that no pruned group uses
+    follow at the end, as they are.
+    """
+    cells: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for g in groups:
+        if not is_dense(g):
+            cells[(g["dataset"], g["model"], g["ratio"], g["budget"])].append(g)
+    has_dense = any(is_dense(g) for g in groups)
+    out: list[dict[str, Any]] = []
+    used: set[int] = set()
+    for (dataset, model, ratio, budget), members in cells.items():
+        refs = {id(g["_dense"]): g["_dense"] for g in members if g["_dense"] is not None}
+        for ref in sorted(refs.values(), key=dense_order):
+            out.append({**ref, "ratio": ratio, "budget": budget, "_reference": True})
+        used |= set(refs)
+        missing = {(g["regime"], g["epochs"]): g["dense_missing"] for g in members if g["dense_missing"]}
+        out += [{"dataset": dataset, "model": model, "ratio": ratio, "budget": budget, "label": DENSE,
+                 "regime": regime, "epochs": epochs, "_missing": why}
+                for (regime, epochs), why in sorted(missing.items(), key=str) if has_dense]
+        out += members
+    return out + [g for g in groups if is_dense(g) and id(g) not in used]
+
+
+def dense_order(group: dict[str, Any]) -> tuple:
+    """The order dense references are listed and drawn in: scratch first, then by epochs."""
+    return (group["regime"] != "scratch", group["regime"] or "", group["epochs"] or 0, group["label"])
+
+
+def _why_no_dense(g: dict[str, Any], same_model: Sequence[dict[str, Any]]) -> str:
+    """'no dense reference at 60 epochs (finetune): add method=dense_finetune', with what the dense runs have."""
+    epochs = "mixed epochs" if g["epochs"] is None else f"{g['epochs']} epochs"
+    preset = "dense_finetune" if g["regime"] == "finetune" else DENSE
+    text = f"no dense reference at {epochs} ({g['regime']}): add method={preset}"
+    others = sorted({d["epochs"] for d in same_model if d["epochs"] is not None})
+    if g["epochs"] in others:  # dense runs of these epochs exist, trained with other settings
+        keys = sorted({k for d in same_model for k in _differing(g, d, _NOT_DENSE_TRAINING)})
+        return text + f" with this group's settings (the dense runs differ in {', '.join(keys) or 'settings'})"
+    if others:
+        return text + f" with the same epochs (the dense runs here have {', '.join(str(e) for e in others)})"
+    return text
 
 
 # A group whose achieved reduction (on its budget basis) is further than this from the requested ratio did not
@@ -231,12 +320,13 @@ def mark_best(groups: Sequence[dict[str, Any]]) -> None:
     """Set g["best"]: the highest accuracy mean among two or more groups at one (dataset, model, ratio, budget).
 
     Ties are all best; a group alone at its ratio is not marked (there is nothing it beats), and a group that
-    missed its ratio (`off_target`) neither wins nor counts.
+    missed its ratio (`off_target`) neither wins nor counts. The dense reference is not a method at a ratio: it is
+    never marked.
     """
     cells: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for g in groups:
         g["best"] = False
-        if g["acc_mean"] is not None and not g.get("off_target"):
+        if g["acc_mean"] is not None and not g.get("off_target") and not is_dense(g):
             cells[(g["dataset"], g["model"], g["ratio"], g["budget"])].append(g)
     for members in cells.values():
         top = max(g["acc_mean"] for g in members)
@@ -268,10 +358,15 @@ def _common_settings(members: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {k: v for k, v in settings[0].items() if all(s.get(k) == v for s in settings[1:])}
 
 
-def _comparable(g: dict[str, Any], h: dict[str, Any]) -> bool:
-    """Two groups may be paired only if every setting both pin down agrees (e.g. the same train.epochs)."""
+def _differing(g: dict[str, Any], h: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """The settings both groups pin down with different values (keys starting with one of `ignore` left out)."""
     a, b = g["_settings"], h["_settings"]
-    return all(a[k] == b[k] for k in a.keys() & b.keys())
+    return sorted(k for k in a.keys() & b.keys() if a[k] != b[k] and not k.startswith(ignore))
+
+
+def _comparable(g: dict[str, Any], h: dict[str, Any], ignore: tuple[str, ...] = ()) -> bool:
+    """Two groups may be paired only if every setting both pin down agrees (e.g. the same train.epochs)."""
+    return not _differing(g, h, ignore)
 
 
 def _per_seed(group: dict[str, Any], col: str) -> dict[int, float]:
@@ -288,12 +383,19 @@ def compare(groups: Sequence[dict[str, Any]], metric: str, references: Sequence[
 
     Only groups whose shared settings agree are paired (an rgp variant at 30 epochs is never compared with
     magnitude at 100). Regimes may differ between the two sides (both are reported). Differences are
-    method minus reference.
+    method minus reference. The reference `dense` is each group's own dense reference (`match_dense`: same regime
+    and total epochs, any ratio); a dense group is never compared as a method.
     """
     col = metric_column(metric)
     out = []
     for g in groups:
+        if is_dense(g):
+            continue
         for ref in references:
+            if ref == DENSE:
+                if g["_dense"] is not None:
+                    out.append(_paired(g, g["_dense"], col, metric))
+                continue
             for h in groups:
                 if h is g or h["method"] != ref or not h["_default_variant"]:
                     continue
@@ -306,28 +408,31 @@ def compare(groups: Sequence[dict[str, Any]], metric: str, references: Sequence[
                     continue
                 if not _comparable(g, h):
                     continue
-                a, b = _per_seed(g, col), _per_seed(h, col)
-                seeds = sorted(set(a) & set(b))
-                res = stats.paired_test([a[s] for s in seeds], [b[s] for s in seeds])
-                out.append(
-                    {
-                        "dataset": g["dataset"],
-                        "model": g["model"],
-                        "ratio": g["ratio"],
-                        "budget": g["budget"],
-                        "method": g["label"],
-                        "regime": g["regime"],
-                        "reference": h["label"],
-                        "reference_regime": h["regime"],
-                        "off_target": bool(g.get("off_target") or h.get("off_target")),
-                        "metric": metric,
-                        "seeds": seeds,
-                        "method_mean": stats.mean_std([a[s] for s in seeds])[0],
-                        "reference_mean": stats.mean_std([b[s] for s in seeds])[0],
-                        **res,
-                    }
-                )
+                out.append(_paired(g, h, col, metric))
     return out
+
+
+def _paired(g: dict[str, Any], h: dict[str, Any], col: str, metric: str) -> dict[str, Any]:
+    """Group `g` minus reference group `h` over the seeds both have, with a paired t-test."""
+    a, b = _per_seed(g, col), _per_seed(h, col)
+    seeds = sorted(set(a) & set(b))
+    res = stats.paired_test([a[s] for s in seeds], [b[s] for s in seeds])
+    return {
+        "dataset": g["dataset"],
+        "model": g["model"],
+        "ratio": g["ratio"],
+        "budget": g["budget"],
+        "method": g["label"],
+        "regime": g["regime"],
+        "reference": h["label"],
+        "reference_regime": h["regime"],
+        "off_target": bool(g.get("off_target") or h.get("off_target")),
+        "metric": metric,
+        "seeds": seeds,
+        "method_mean": stats.mean_std([a[s] for s in seeds])[0],
+        "reference_mean": stats.mean_std([b[s] for s in seeds])[0],
+        **res,
+    }
 
 
 def aspl_studies(rows: Iterable[dict[str, Any]], metric: str, min_graphs: int = 3) -> list[dict[str, Any]]:

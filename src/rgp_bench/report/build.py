@@ -231,7 +231,8 @@ def _plots(
     figs = Figures()
     for pair in pairs:
         ds, model = pair
-        mine = [g for g in groups if (g["dataset"], g["model"]) == pair]
+        # Dense groups are not series (they sit at 0 reduction, 1×): each series draws its dense reference as a line.
+        mine = [g for g in groups if (g["dataset"], g["model"]) == pair and not aggregate.is_dense(g)]
         pub = published.matching(sources, ds, model)
         kinds: dict[str, plots.PlotResult] = {}
 
@@ -314,13 +315,19 @@ def intro_section(doc: Document, d: ReportData) -> None:
 
 
 def results_section(doc: Document, d: ReportData) -> None:
-    """Mean ± std over seeds per group; the best mean at each (dataset, model, ratio, budget) is highlighted."""
+    """Mean ± std over seeds per group, each report group with its dense reference row; the best mean at each
+    (dataset, model, ratio, budget) is highlighted."""
     other = "final" if d.metric == "best_val" else "best_val"
     shown = [BY_NAME[c] for c in RESULT_COLUMNS
              if c not in OPTIONAL_COLUMNS or any(g[f"{c}_mean"] for g in d.groups)]  # (collapsed: only if any)
+    has_dense = any(aggregate.is_dense(g) for g in d.groups)
     doc.h2("Results by group (mean ± std over seeds)")
     text = (f"Bold: the highest mean top-1 ({d.metric}) of the methods at one (dataset, model, ratio, budget); "
             "n is the number of seeds.")
+    if has_dense:
+        text += (" Dense rows: the unpruned model (method=dense, method=dense_finetune) in the same regime and for "
+                 "the same total epochs as the pruned groups it stands above (one dense run serves every ratio and "
+                 "budget basis; it is never bold). Δ dense: the group's mean top-1 minus that dense mean, in points.")
     if any(c.name == "speedup" for c in shown):
         batches = sorted({r["speedup_batch"] for r in d.rows if r.get("speedup_batch") is not None})
         text += (" Measured speed-up: inference time of the dense model over the pruned one (materialised form "
@@ -336,31 +343,64 @@ def results_section(doc: Document, d: ReportData) -> None:
                  "method's search (method_info.search); search val top-1: its best candidate's validation top-1 "
                  "before fine-tuning (method_info.best_val_top1), the number that tells search methods apart.")
     doc.p(text)
+    entries = aggregate.with_dense_rows(d.groups)
     acc_col = 8
+    extra = ["Δ dense"] if has_dense else []
+    first_shown = 11 + len(extra)
     doc.table(
         ["dataset", "model", "ratio", "budget", "method", "regime", "n", "seeds", f"top-1 {d.metric}",
-         f"top-5 {d.metric}", f"top-1 {other}", *(c.header for c in shown)],
-        [
-            [
-                g["dataset"],
-                g["model"],
-                _ratio(g["ratio"]),
-                g["budget"],
-                _flagged(g["label"], g["off_target"]),
-                g["regime"] or "n/a",
-                str(g["n"]),
-                _seeds(g["seeds"]),
-                pm(g["acc_mean"], g["acc_std"]),
-                pm(g[f"top5_{d.metric}_mean"], g[f"top5_{d.metric}_std"]),
-                pm(g[f"top1_{other}_mean"], g[f"top1_{other}_std"]),
-                *(c.cell(g[f"{c.name}_mean"], g[f"{c.name}_std"]) for c in shown if c.cell is not None),
-            ]
-            for g in d.groups
-        ],
-        numeric=(2, 6, acc_col, 9, 10, *range(11, 11 + len(shown))),
-        highlight=[(i, acc_col) for i, g in enumerate(d.groups) if g["best"]],
+         f"top-5 {d.metric}", f"top-1 {other}", *extra, *(c.header for c in shown)],
+        [_result_cells(e, d.metric, other, shown, has_dense) for e in entries],
+        numeric=(2, 6, acc_col, 9, 10, *range(11, first_shown + len(shown))),
+        highlight=[(i, acc_col) for i, e in enumerate(entries) if e.get("best")],
         sticky=STICKY_COLUMNS,
     )
+    _dense_notes(doc, d.groups, has_dense)
+
+
+def _result_cells(e: dict[str, Any], metric: str, other: str, shown: Sequence[Any], has_dense: bool) -> list[str]:
+    """One row of the results table: a group, a dense reference row, or a row saying there is no dense reference."""
+    head = [e["dataset"], e["model"], _ratio(e["ratio"]), e["budget"]]
+    if e.get("_missing"):
+        epochs = "mixed epochs" if e["epochs"] is None else f"{e['epochs']} epochs"
+        return [*head, aggregate.DENSE, e["regime"] or "n/a", "0", "n/a", f"none at {epochs}", "", "",
+                *([""] if has_dense else []), *("" for c in shown if c.cell is not None)]
+    if e.get("_reference"):
+        delta = ["ref."]
+    else:
+        delta = [signed(e["dense_diff"]) if e["dense_diff"] is not None else "n/a"] if has_dense else []
+    return [
+        *head,
+        _flagged(e["label"], e["off_target"]),
+        e["regime"] or "n/a",
+        str(e["n"]),
+        _seeds(e["seeds"]),
+        pm(e["acc_mean"], e["acc_std"]),
+        pm(e[f"top5_{metric}_mean"], e[f"top5_{metric}_std"]),
+        pm(e[f"top1_{other}_mean"], e[f"top1_{other}_std"]),
+        *delta,
+        *(c.cell(e[f"{c.name}_mean"], e[f"{c.name}_std"]) for c in shown if c.cell is not None),
+    ]
+
+
+def _dense_notes(doc: Document, groups: Sequence[dict[str, Any]], has_dense: bool) -> None:
+    """Which report groups have no dense reference at their epochs (or that no dense run was given at all)."""
+    pruned = [g for g in groups if not aggregate.is_dense(g)]
+    if not pruned:
+        return
+    if not has_dense:
+        doc.p("No dense reference: these runs include no method=dense. Add method=dense (scratch regime) and "
+              "method=dense_finetune (finetune regime) to the sweep to compare every group with the unpruned model "
+              "trained for the same epochs.")
+        return
+    missing: dict[tuple[str, str, str], list[str]] = {}
+    for g in pruned:
+        if g["dense_missing"]:
+            missing.setdefault((g["dataset"], g["model"], g["dense_missing"]), []).append(
+                f"{g['label']} at {_ratio(g['ratio'])}")
+    for (dataset, model, why), where in missing.items():
+        doc.p(f"{dataset} / {model}: {why} ({', '.join(dict.fromkeys(where))}); Δ dense is n/a there. A dense run "
+              "of other epochs is never used in its place.")
 
 
 def sanity_section(doc: Document, d: ReportData) -> None:
@@ -399,6 +439,9 @@ def differences_section(doc: Document, d: ReportData) -> None:
         "(scipy.stats.ttest_rel); n/a with fewer than 2 pairs or when every pair differs by the same amount. "
         "The regimes may differ (scratch: pruned at init then trained; finetune: trained dense, pruned, "
         "fine-tuned), so check the training budgets too."
+        + (" The reference `dense` is each group's dense reference: the unpruned model in the same regime and for "
+           "the same total epochs (one dense run serves every ratio); groups without one are not compared with it."
+           if aggregate.DENSE in refs else "")
         + (" " + OFF_TARGET_NOTE + " Its difference is not a comparison at equal budget."
            if any(c["off_target"] for c in d.comparisons) else "")
     )
@@ -439,8 +482,9 @@ def tradeoff_section(doc: Document, d: ReportData) -> None:
         "every report); each point is labelled with its number of seeds n, and single-seed points are hollow. "
         "Points of different methods at the same reduction are spread slightly sideways. The x axis is spaced "
         "by compression (dense ÷ remaining, log scale, on top); the grey band is the Pareto front of the "
-        "group means (no other group is both more reduced and more accurate); the horizontal line is the "
-        "dense model's accuracy, where the runs measured it (finetune regime). Large markers: published "
+        "group means (no other group is both more reduced and more accurate); the horizontal lines are the "
+        "plotted groups' dense references (method=dense and dense_finetune runs in the same regime and for the same "
+        "total epochs; the legend names each regime and epoch count that has none). Large markers: published "
         "numbers from `baselines/` for the same dataset and model, labelled with their source and convention "
         "(nominal reductions overstate the exact ones; see the table below; `~` and a dashed edge mark "
         "approximate readings)."

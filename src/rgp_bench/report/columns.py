@@ -71,8 +71,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("top5_best_val", "accuracy.best_val.top5", aggregate=True, header="top-5 best_val", cell=_pm),
     Column("best_val_epoch", "accuracy.best_val.epoch", "integer"),
     Column("val_top1_best_val", "accuracy.best_val.val_top1"),
-    # Finetune regime only: the dense model's test top-1 before pruning (the plots' dense reference line).
+    # Finetune regime only: the dense model's test top-1 before pruning, after `dense_epochs` epochs (records before
+    # that field: blank). Fewer epochs than the run's total, so not its reference: the dense runs (method=dense) are.
     Column("top1_dense", "accuracy.dense.top1", aggregate=True),
+    Column("dense_epochs", "accuracy.dense.epochs", "integer"),
     Column("params_reduction", "cost.reduction.params", aggregate=True, header="params red.", cell=_pct),
     Column("macs_reduction", "cost.reduction.macs", aggregate=True, header="MACs red.", cell=_pct),
     Column("prunable_params_reduction", "cost.reduction.prunable_params", aggregate=True),

@@ -24,8 +24,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from rgp_bench.report.aggregate import dense_order
 from rgp_bench.report.published import PublishedEntry, PublishedSource, normalize_name
-from rgp_bench.report.render import interval, signed
+from rgp_bench.report.render import interval, pm, signed
 from rgp_bench.report.style import linestyle, method_style
 
 Published = Sequence[tuple[PublishedSource, PublishedEntry]]
@@ -44,7 +45,8 @@ POWERS_OF_TWO = tuple(2.0**k for k in range(21))
 COMPRESSION_TICKS = (2, 4, 1.5, 3, 8, 1.25, 1.75, 2.5, 6, 1.1, 5, 10, 12, 16, 24, 32, 48, 64)
 SPEEDUP_TICKS = (1, 2, 4, 8, 16, 32, 1.5, 3, 6, 12, 24, 0.5, 0.25, 0.75, 1.25, 1.75, 2.5, 64)
 DODGE = 0.012  # horizontal offset between coinciding points, as a fraction of the axis span
-_DENSE_COLOR = "#444444"
+_DENSE_COLOR = method_style("dense").color
+_DENSE_LINES = ("-", "-.")  # one per dense reference in a plot (e.g. scratch and finetune); published: dotted
 
 
 @dataclass(frozen=True)
@@ -236,12 +238,19 @@ def _draw_pareto(c: _Canvas, series: Sequence[_Series], points: Sequence[tuple[f
 
 
 def _draw_dense(c: _Canvas, groups: Sequence[dict[str, Any]], published: Published) -> None:
-    """Horizontal lines at the dense model's accuracy: the runs' own (finetune regime) and published ones."""
-    dense = [g["top1_dense_mean"] for g in groups if g.get("top1_dense_mean") is not None]
-    if dense:
-        value = float(np.mean(dense))
-        line = c.ax.axhline(value, color=_DENSE_COLOR, lw=1.2, ls="-", alpha=0.8, zorder=2)
-        c.handles.append((line, f"dense model: {value:.2f} (finetune runs)"))
+    """Horizontal lines at the plotted groups' dense references (the dense runs in their regime and for their total
+    epochs: `report.aggregate.match_dense`), a legend line for each (regime, epochs) without one, and the published
+    dense numbers. A dense run of other epochs is never drawn as their reference."""
+    refs = {id(g["_dense"]): g["_dense"] for g in groups if g.get("_dense") is not None}
+    ordered = sorted(refs.values(), key=dense_order)
+    for i, ref in enumerate(d for d in ordered if d["acc_mean"] is not None):
+        line = c.ax.axhline(ref["acc_mean"], color=_DENSE_COLOR, lw=1.2, ls=_DENSE_LINES[i % len(_DENSE_LINES)],
+                            alpha=0.8, zorder=2)
+        c.handles.append((line, f"{ref['label']}, {ref['epochs']} epochs ({ref['regime']}): "
+                                f"{pm(ref['acc_mean'], ref['acc_std'])}, n={ref['n']}"))
+    missing = sorted({(g["regime"] or "", g["epochs"]) for g in groups if g.get("dense_missing")}, key=str)
+    for regime, epochs in missing:
+        c.handles.append((Line2D([], [], ls="none"), f"no dense run at {epochs} epochs ({regime})"))
     for src, e in published:
         if _is_dense(e):
             line = c.ax.axhline(e.top1, color=_DENSE_COLOR, lw=1.1, ls=":", zorder=2)

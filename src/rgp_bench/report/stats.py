@@ -21,6 +21,9 @@ def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None
     return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) >= 2 else None), len(xs)
 
 
+CONSTANT_TOLERANCE = 1e-9  # differences closer than this (relative to the values) are equal
+
+
 def paired_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     """Paired comparison of `a - b` (same seeds, same order) with scipy.stats.ttest_rel.
 
@@ -37,7 +40,10 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     if len(diffs) < 2:
         return out
     out["std_diff"] = statistics.stdev(diffs)
-    if out["std_diff"] == 0:
+    # Accuracies are counts over one test split, so two seeds often differ by the same count: rounding leaves their
+    # differences unequal in the last bits, and ttest_rel would turn that into t ~ 1e13 and p ~ 1e-14.
+    if out["std_diff"] <= CONSTANT_TOLERANCE * max(1.0, *(abs(v) for v in (*a, *b))):
+        out["std_diff"] = 0.0
         return out  # ttest_rel divides by zero here; a constant difference has no meaningful p
     from scipy.stats import ttest_rel
 

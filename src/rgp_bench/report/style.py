@@ -35,6 +35,7 @@ KNOWN: dict[str, Style] = {
     "erk": Style("#637939", ">"),
     "er": Style("#8c6d31", "d"),
     "block_random": Style("#7b4173", "8"),
+    "dense": Style("#444444", "H"),  # the unpruned reference: drawn as a horizontal line
 }
 # For names not in KNOWN (none of these repeats a KNOWN colour).
 FALLBACK_COLORS = ("#e7ba52", "#5254a3", "#ad494a", "#3182bd", "#31a354", "#756bb1", "#e6550d", "#636363",

@@ -12,7 +12,7 @@ from rgp_bench.hardware import device_type, resolved_threads
 
 # Bumped whenever training, measurement or a method's semantics change, so results of older code are never
 # reused as if they were current.
-RESULTS_VERSION = 3
+RESULTS_VERSION = 4  # 4: channel methods prune the stem's outputs (GNN-RL's action space)
 
 # Paths, logging and display settings: changing them must not change a run's identity.
 VOLATILE_KEYS: tuple[str, ...] = (
@@ -24,7 +24,8 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config with volatile keys removed (Hydra's own `hydra` node is never part of it).
 
     `hardware.device: auto` is replaced by the device it resolves to, so a CPU and a GPU run differ, and
-    `hardware.threads: null` by the thread count it resolves to. The code's RESULTS_VERSION is part of it.
+    `hardware.threads: null` by the thread count it resolves to. The code's RESULTS_VERSION is part of it. A dense
+    run (a method that prunes nothing) leaves `ratio` out (`_ratio_free`).
     """
     data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True, enum_to_str=True)
     assert isinstance(data, dict)
@@ -33,6 +34,7 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
         data["hardware"]["device"] = device_type(cfg.hardware)
         data["hardware"]["threads"] = resolved_threads(cfg.hardware)
     data["results_version"] = RESULTS_VERSION
+    _ratio_free(cfg, data)
     for dotted in VOLATILE_KEYS:
         *parents, leaf = dotted.split(".")
         node = data
@@ -40,6 +42,20 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
             node = node.get(part, {})
         node.pop(leaf, None)
     return data
+
+
+def _ratio_free(cfg: DictConfig, data: dict[str, Any]) -> None:
+    """A method that prunes nothing (the dense reference) is named without `ratio`, so one run serves every ratio
+    of a sweep; its settings only choose the regime, so the resolved regime names it instead of them (the same
+    run whether it comes from `method=dense_finetune` or `method=dense train.regime=finetune`)."""
+    from rgp_bench.methods import get_method
+    from rgp_bench.regime import resolve_regime
+
+    if get_method(cfg.method.name).prunes:
+        return
+    data.pop("ratio", None)
+    data["method"] = {"name": cfg.method.name}
+    data["train"]["regime"] = str(resolve_regime(cfg))
 
 
 def run_id(cfg: DictConfig) -> str:
