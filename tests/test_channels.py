@@ -45,21 +45,21 @@ SIZE = 32
 @dataclass(frozen=True)
 class Expected:
     groups: int
-    prunable: int  # the stem's output group is never prunable
+    prunable: int  # channel methods' layer set: the stem's output group is prunable, fixed-width layers' are not
     residual: int
     depthwise: int  # depthwise convs, each a per-channel member of exactly one group
     shortcuts: int  # option-A shortcuts, each in two groups (input stream, output stream)
 
 
 EXPECTED = {
-    "mlp": Expected(3, 2, 0, 0, 0),  # width 32, depth 3: one group per hidden Linear, the stem's included
-    "resnet20": Expected(12, 11, 3, 0, 2),  # 9 inside blocks + 3 residual streams
-    "resnet56": Expected(30, 29, 3, 0, 2),
-    "resnet110": Expected(57, 56, 3, 0, 2),
-    "vgg16": Expected(15, 14, 0, 0, 0),  # 13 convs + 2 hidden FC layers
-    "resnet18": Expected(12, 11, 4, 0, 0),  # 8 inside blocks + 4 streams
-    "resnet50": Expected(37, 36, 4, 0, 0),  # 32 inside blocks + stem + 4 streams
-    "mobilenet_v2": Expected(25, 24, 5, 17, 0),
+    "mlp": Expected(3, 3, 0, 0, 0),  # width 32, depth 3: one group per hidden Linear, the stem's included
+    "resnet20": Expected(12, 12, 3, 0, 2),  # 9 inside blocks + 3 residual streams (the stem writes stage 1's)
+    "resnet56": Expected(30, 30, 3, 0, 2),
+    "resnet110": Expected(57, 57, 3, 0, 2),
+    "vgg16": Expected(15, 13, 0, 0, 0),  # 13 convs (GNN-RL's 13 actions) + 2 hidden FC layers of fixed width
+    "resnet18": Expected(12, 12, 4, 0, 0),  # 8 inside blocks + 4 streams
+    "resnet50": Expected(37, 37, 4, 0, 0),  # 32 inside blocks + stem + 4 streams
+    "mobilenet_v2": Expected(25, 25, 5, 17, 0),
 }
 
 
@@ -104,7 +104,7 @@ def _build(name: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor, list[str]
     _perturb(model, seed)
     model.eval()
     example = torch.randn(1, 3, SIZE, SIZE)
-    return model, example, [layer.name for layer in find_prunable_layers(model, example, cfg.layers)]
+    return model, example, [layer.name for layer in find_prunable_layers(model, example, cfg.layers, channels=True)]
 
 
 def _make_case(name: str) -> Case:
@@ -205,7 +205,9 @@ def _check_groups(name: str, model: nn.Module, groups: list[ChannelGroup], pruna
             for param in member.params:
                 assert getattr(modules[member.module], param).shape[member.dim] == len(member.positions)
     stem_group = next(g for g in groups if any(p.name == stem for p in g.producers))
-    assert not stem_group.prunable
+    assert stem_group.prunable  # channel methods remove the stem's output channels (never its input, the image)
+    fixed = set(getattr(model, "FIXED_WIDTH_LAYERS", ()))
+    assert {g.id for g in groups if not g.prunable} == fixed  # VGG's hidden FC layers keep their width
 
     shortcuts = [n for n, m in modules.items() if isinstance(m, PadShortcut)]
     assert len(shortcuts) == expected.shortcuts
@@ -311,7 +313,7 @@ def test_option_a_shortcuts_need_their_channel_gate(resnet20):
     model, groups = resnet20.model, resnet20.groups
     keep = _random_keep(groups, seed=2)
     gates = channel_gates(groups, keep)
-    assert set(gates) == {"layers.2.0.shortcut"}  # the stage-1 stream (written by the stem) keeps all
+    assert set(gates) == {"layers.1.0.shortcut", "layers.2.0.shortcut"}  # both streams that a shortcut reads
     pruned = remove_channels(model, groups, keep).eval()
     assert isinstance(pruned.get_submodule("layers.1.0.shortcut"), IndexShortcut)
     ungated = copy.deepcopy(model)
@@ -342,10 +344,11 @@ def test_index_shortcut_matches_pad_shortcut_and_prunes_in_place():
 
 
 def test_keep_sets_are_validated(case):
-    stem_group = next(g for g in case.groups if not g.prunable)
+    weight_set = find_channel_groups(case.model, case.example, case.prunable[1:])  # the stem's group left alone
+    stem_group = next(g for g in weight_set if not g.prunable)
     prunable = next(g for g in case.groups if g.prunable)
     with pytest.raises(ValueError, match="not prunable"):
-        channel_param_masks(case.model, case.groups, {stem_group.id: torch.arange(stem_group.channels) > 0})
+        channel_param_masks(case.model, weight_set, {stem_group.id: torch.arange(stem_group.channels) > 0})
     with pytest.raises(ValueError, match="at least one"):
         channel_param_masks(case.model, case.groups, {prunable.id: torch.zeros(prunable.channels, dtype=torch.bool)})
     with pytest.raises(ValueError, match="unknown"):

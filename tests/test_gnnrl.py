@@ -17,11 +17,12 @@ import torch
 from tests.conftest import make_cfg
 from torch import nn
 
+from rgp_bench.config import conf_dir
 from rgp_bench.config.preflight import preflight
 from rgp_bench.errors import UserError
 from rgp_bench.gnnrl.counts import PolicyCounts
 from rgp_bench.gnnrl.env import ChannelEnv, share_actions
-from rgp_bench.gnnrl.features import MOTIF_ROLES, StateBuilder, collate, motif_graph, quotient_motifs
+from rgp_bench.gnnrl.features import MOTIF_ROLES, StateBuilder, collate, motif_graph
 from rgp_bench.gnnrl.graph import OP_KINDS, build_network_graph
 from rgp_bench.layer_types import WEIGHT_LAYERS
 from rgp_bench.measure import measure_costs
@@ -46,7 +47,7 @@ def _built(name: str) -> tuple[nn.Module, torch.Tensor, tuple[str, ...]]:
         model, example = build_model(cfg.model, 1, 8, 10), torch.randn(1, 1, 8, 8)
     else:
         model, example = build_model(cfg.model, 3, 32, 10), torch.randn(1, 3, 32, 32)
-    layers = find_prunable_layers(model, example, cfg.layers)
+    layers = find_prunable_layers(model, example, cfg.layers, channels=True)
     return model.eval(), example, tuple(layer.name for layer in layers)
 
 
@@ -68,7 +69,7 @@ def _env(name: str, ratio: float = 0.5, lower: float = 0.1) -> ChannelEnv:
 
 def _layers(name: str, model: nn.Module):
     _, example, _ = _built(name)
-    return find_prunable_layers(model, example, make_cfg(f"model={name}").layers)
+    return find_prunable_layers(model, example, make_cfg(f"model={name}").layers, channels=True)
 
 
 def _search(method: str, name: str, ratio: float, *overrides: str, seed: int = 0, **context):
@@ -111,7 +112,7 @@ def test_network_graph_of_every_zoo_model(name: str) -> None:
     # The dense state: 4 quotient nodes per motif, kept fraction 1 everywhere, finite features.
     counts = PolicyCounts(problem.groups, problem.macs, share_actions(problem.groups))
     state = StateBuilder(graph, counts)(counts.channels, 0.5, 0.0)
-    assert state.motif_x.shape[0] == MOTIF_ROLES * graph.num_layers and state.net_x.shape[0] == graph.num_nodes
+    assert state.motif_x.shape[:2] == (graph.num_layers, MOTIF_ROLES) and state.net_x.shape[0] == graph.num_nodes
     assert torch.isfinite(state.motif_x).all() and torch.isfinite(state.net_x).all()
     assert torch.allclose(state.net_x[:, 3], torch.ones(graph.num_nodes))
 
@@ -127,29 +128,65 @@ def test_graph_state_follows_the_current_channel_counts() -> None:
     group = env.action_groups[1][0]
     reader = next(m.module for g in env.problem.groups if g.id == group for m in g.with_role("consumer"))
     layer = graph.layers.index(reader)
-    channel_node = MOTIF_ROLES * layer + 1
-    assert dense.motif_weight[channel_node] == 16 and pruned.motif_weight[channel_node] == 4
+    assert dense.motif_width[layer] == 16 and pruned.motif_width[layer] == 4
     written = [v for v, g in enumerate(graph.node_group) if g == group]
     assert written and all(float(pruned.net_x[v, 3]) == 0.25 for v in written)
     assert float(pruned.net_x[0, -3]) < float(dense.net_x[0, -3])  # current MACs / dense
     assert float(pruned.net_x[0, -1]) == pytest.approx(0.2)  # step / max_steps
 
 
-def test_quotient_motif_embeds_exactly_like_the_full_motif() -> None:
+def test_the_closed_form_motif_gcn_is_pyg_gcn_on_the_full_motif() -> None:
     from rgp_bench.gnnrl.encoder import MotifEncoder
 
     torch.manual_seed(0)
     encoder = MotifEncoder(in_features=6).eval()
     role_features = torch.randn(MOTIF_ROLES, 6)
-    for n in (1, 7, 300):
-        roles, edges = motif_graph(n)
-        full = encoder(role_features[roles], torch.ones(roles.numel()), edges, torch.ones(edges.shape[1]),
-                       torch.zeros(roles.numel(), dtype=torch.long), 1)
-        q_roles, weights, q_edges, q_weights = quotient_motifs(torch.tensor([n]))
-        quotient = encoder(role_features[q_roles], weights, q_edges, q_weights,
-                           torch.zeros(MOTIF_ROLES, dtype=torch.long), 1)
-        assert roles.numel() == 2 * n + 2 and edges.shape[1] == 3 * n
-        assert torch.allclose(full, quotient, atol=1e-5), n
+    widths = (1, 7, 300)
+    with torch.no_grad():
+        closed = encoder(role_features.expand(len(widths), -1, -1), torch.tensor(widths, dtype=torch.float32))
+        for row, n in enumerate(widths):
+            roles, edges = motif_graph(n)
+            h = torch.tanh(encoder.conv(role_features[roles], edges))  # torch_geometric's GCNConv, 2n + 2 nodes
+            full = torch.tanh(encoder.out(h.mean(0)))
+            assert roles.numel() == 2 * n + 2 and edges.shape[1] == 3 * n
+            assert torch.allclose(full, closed[row], atol=1e-5), n
+
+
+def test_network_message_passing_is_the_authors_layer_in_torch_geometric() -> None:
+    """The precomputed level-2 pass equals the authors' multi_stage_conv as a PyG MessagePassing layer: self-loops
+    with feature 1, norm deg^-1/2 deg^-1/2 on in-degrees, message norm * W(x_j * e_ij), sum aggregation."""
+    from torch_geometric.nn import MessagePassing
+    from torch_geometric.utils import add_self_loops, degree
+
+    from rgp_bench.gnnrl.encoder import EdgeFeatureConv
+
+    class AuthorsConv(MessagePassing):
+        def __init__(self, lin: nn.Linear) -> None:
+            super().__init__(aggr="add")
+            self.lin = lin
+
+        def forward(self, x, edge_index, edge_attr):
+            edge_index, edge_attr = add_self_loops(edge_index, edge_attr, fill_value=1.0, num_nodes=x.size(0))
+            deg = degree(edge_index[1], x.size(0), dtype=x.dtype)
+            norm = deg.pow(-0.5)[edge_index[0]] * deg.pow(-0.5)[edge_index[1]]
+            return self.propagate(edge_index, x=x, edge_attr=edge_attr, norm=norm)
+
+        def message(self, x_j, edge_attr, norm):
+            return norm[:, None] * self.lin(x_j * edge_attr)
+
+    env = _env("resnet20")
+    graph = build_network_graph(env.problem.model, _built("resnet20")[1], env.problem.groups)
+    batch = collate([StateBuilder(graph, env.counts)(env.counts.channels, 0.5, 0.0)] * 2)
+    torch.manual_seed(0)
+    conv = EdgeFeatureConv()
+    x = torch.randn(batch.net_x.shape[0], 20)
+    edge_attr = torch.randn(batch.net_edge_op.numel(), 20)
+    real = batch.net_source.numel() - x.shape[0]  # the edges before the self-loops
+    edge_index = torch.stack([batch.net_source[:real], batch.net_target[:real]])
+    with torch.no_grad():
+        ours = conv(x, batch.net_source, batch.net_target, batch.net_norm, edge_attr)
+        theirs = AuthorsConv(conv.lin)(x, edge_index, edge_attr)
+    assert torch.allclose(ours, theirs, atol=1e-5)
 
 
 def test_a_batch_of_states_gives_each_state_its_own_embedding() -> None:
@@ -201,8 +238,8 @@ def _one_channel_macs(problem: ChannelProblem) -> int:
 def test_keep_for_policy_keeps_the_proportions_within_the_bounds(direction: str) -> None:
     problem = _problem("resnet20")
     env = _env("resnet20")
-    policy = env.fractions(torch.linspace(0.2, 0.9, env.actions))
-    ratio = 0.3 if direction == "up" else 0.8  # the policy itself removes about 0.6 of the MACs
+    policy = env.fractions(torch.linspace(0.9, 0.2, env.actions))
+    ratio = 0.3 if direction == "up" else 0.8  # the policy itself removes about 0.54 of the MACs
     budget = keep_for_policy(problem.macs, env.scores, policy, ratio, lower=0.1)
     assert budget.macs == problem.macs.macs(budget.keep)
     assert 0 <= (budget.reduction - ratio) * problem.macs.total <= _one_channel_macs(problem)
@@ -221,7 +258,8 @@ def test_residual_streams_share_one_action() -> None:
     problem = _problem("resnet20")
     env = _env("resnet20")
     residual = {g.id for g in problem.groups if g.prunable and g.kind == "residual"}
-    assert len(residual) == 2 and set(env.action_groups[0]) == residual  # stages 2 and 3 (stage 1: the stem's)
+    # The authors' a0: the stem and every block's conv2, in all three stages (3 streams); one action per conv1.
+    assert len(residual) == 3 and set(env.action_groups[0]) == residual and "conv1" in residual
     assert all(len(gids) == 1 for gids in env.action_groups[1:]) and env.actions == 1 + 9
     result, _, _ = _search("gnnrl", "resnet20", 0.5, "method.episodes=6")
     info = result.info
@@ -265,13 +303,20 @@ def test_progress_lines_and_the_reward_curve_go_to_the_log(caplog) -> None:
     logged: list[dict] = []
     with caplog.at_level("INFO", logger="rgp_bench.gnnrl.search"):
         result, _, _ = _search("random_search", "mlp", 0.3, "method.evaluations=20", log=logged.append)
-    lines = [r.getMessage() for r in caplog.records if "random_search episode" in r.getMessage()]
-    assert len(lines) == 10 and lines[-1].startswith("random_search episode 20/20: best reward")
-    assert [row["random_search/episode"] for row in logged] == list(range(1, 21))
+    lines = [r.getMessage() for r in caplog.records if "random_search evaluations" in r.getMessage()]
+    assert len(lines) == 10 and lines[-1].startswith("random_search evaluations 20/20: best reward")
+    episodes = len(result.info["reward_curve"])
+    assert [row["random_search/episode"] for row in logged] == list(range(1, episodes + 1))
     assert [row["random_search/reward"] for row in logged] == pytest.approx(result.info["reward_curve"], abs=1e-4)
     assert logged[-1]["random_search/best_reward"] == result.info["best_reward"]
+    assert logged[-1]["random_search/evaluations"] == 20
     search = result.info["search"]
-    assert search["candidates"] == 20 and 1 <= search["evaluations"] <= 20 and search["seconds"] > 0
+    # The budget is 20 distinct keep sets: as many draws as it takes (each draw one step and one candidate).
+    assert search["evaluations"] == 20 and search["candidates"] == search["episodes"] == search["env_steps"] == episodes
+    assert search["seconds"] > 0 and search["budget"] == "20 evaluations"
+    best = result.info["best_curve"]
+    assert best[-1][1] == pytest.approx(result.info["best_reward"], abs=1e-4) and best[-1][0] <= 20
+    assert [n for n, _ in best] == sorted({n for n, _ in best}) and [r for _, r in best] == sorted(r for _, r in best)
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -299,6 +344,26 @@ def test_an_unreachable_budget_gets_one_line_with_the_reachable_range(method: st
     assert f"valid range: [0, {reachable:.6f}]" in message
 
 
+@pytest.mark.parametrize("method", ["gnnrl", "random_search"])
+def test_preflight_accepts_what_the_authors_action_space_reaches_on_resnet56(method: str) -> None:
+    """All three residual streams are prunable (the stem's included), so 0.975 of ResNet-56's MACs can go at lower
+    bound 0.1 (at most 0.9885); 0.99 cannot, and says so before anything runs."""
+    preflight([f"method={method}", "model=resnet56", "dataset=synthetic", "ratio=0.975"])
+    with pytest.raises(UserError) as error:
+        preflight([f"method={method}", "model=resnet56", "dataset=synthetic", "ratio=0.99"])
+    assert "valid range: [0, 0.988" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_presets_keep_the_authors_episode_budget_and_compose_with_the_controls() -> None:
+    presets = sorted(p.stem for p in (conf_dir() / "experiment").glob("gnnrl_*.yaml"))
+    assert len(presets) == 7
+    for preset in presets:
+        cfg = make_cfg(f"experiment={preset}")
+        assert (cfg.method.name, cfg.method.episodes) == ("gnnrl", 15000), preset
+    control = make_cfg(f"experiment={presets[0]}", "method=random_search")
+    assert control.method.name == "random_search" and control.ratio == make_cfg(f"experiment={presets[0]}").ratio
+
+
 def test_importing_the_methods_does_not_import_torch_geometric() -> None:
     code = "import sys, rgp_bench.methods, rgp_bench.gnnrl.search; print('torch_geometric' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -306,15 +371,30 @@ def test_importing_the_methods_does_not_import_torch_geometric() -> None:
 
 
 
-def test_the_bench_table_summarises_the_seeds() -> None:
-    from rgp_bench.gnnrl.bench import table
+def test_the_bench_tables_pair_the_searches_by_seed_at_equal_evaluations(tmp_path) -> None:
+    from rgp_bench.gnnrl.bench import best_at, curve_table, draw, method_table, paired_table
 
-    def record(method: str, seconds: float | None, top1: float) -> dict:
-        info = {"search": {"seconds": seconds, "evaluations": 10}, "best_val_top1": 50.0} if seconds else {}
-        return {"method": method, "status": "complete", "method_info": info, "accuracy": {"final": {"top1": top1}},
-                "cost": {"reduction": {"macs": 0.5}}}
+    def record(method: str, seed: int, top1: float, best: float | None = None, evaluations: int = 0) -> dict:
+        info = {} if best is None else {
+            "search": {"seconds": 2.0, "evaluations": evaluations, "env_steps": 100, "ppo_updates": 1},
+            "best_val_top1": best, "best_curve": [[1, best - 110.0], [evaluations // 2, best - 100.0]]}
+        return {"method": method, "seed": seed, "status": "complete", "method_info": info,
+                "accuracy": {"final": {"top1": top1}}, "cost": {"reduction": {"macs": 0.5}}}
 
-    rows = table([record("gnnrl", 2.0, 90.0), record("gnnrl", 4.0, 92.0), record("uniform", None, 91.0),
-                  {"method": "random_search", "status": "failed"}]).splitlines()
-    assert rows[2] == "| gnnrl | 2 | 3.0 ± 1.4 | 10 ± 0 | 50.00 ± 0.00 | 91.00 ± 1.41 | 0.5000 ± 0.0000 |"
-    assert rows[3] == "| uniform | 1 | — | — | — | 91.00 | 0.5000 |" and len(rows) == 4
+    records = [record("gnnrl", 0, 90.0, 60.0, 40), record("gnnrl", 1, 92.0, 64.0, 50),
+               record("random_search", 0, 91.0, 58.0, 40), record("random_search", 1, 91.0, 61.0, 50),
+               record("uniform", 0, 91.0), record("uniform", 1, 93.0)]
+    rows = method_table(records).splitlines()
+    assert rows[2] == ("| gnnrl | 2 | 2.0 ± 0.0 | 100 ± 0 | 1 ± 0 | 45 ± 7 | 62.00 ± 2.83 | 91.00 ± 1.41 | "
+                       "0.5000 ± 0.0000 |")
+    assert rows[4] == "| uniform | 2 | — | — | — | — | — | 92.00 ± 1.41 | 0.5000 ± 0.0000 |" and len(rows) == 5
+    paired = paired_table(records).splitlines()
+    assert paired[2].startswith("| best val top-1 before FT | 2 | 2.50 | 0.71 | 5.00 |")
+    assert paired[2].endswith("| 2 of 2 seeds |")
+    assert paired[3] == "| test top-1 after FT | 2 | 0.00 | 1.41 | 0.00 | 1.000 | 1 of 2 seeds |"
+    assert best_at([[1, -50.0], [7, -40.0]], 0) is None and best_at([[1, -50.0], [7, -40.0]], 6) == -50.0
+    curve = curve_table(records).splitlines()
+    assert curve[0] == "| best val top-1 (%) after n evaluations | 1 | 10 | 30 | 40 |"
+    assert curve[2] == "| gnnrl | 52.00 ± 2.83 | 52.00 ± 2.83 | 62.00 ± 2.83 | 62.00 ± 2.83 |"
+    draw({"toy": records}, tmp_path / "figure.png")
+    assert (tmp_path / "figure.png").stat().st_size > 1000

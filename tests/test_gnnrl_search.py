@@ -27,7 +27,7 @@ TOY_EPISODES = 300
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     """The toy bench with a briefly trained dense MLP, its test split poisoned."""
-    cfg, hw, bench = poisoned_bench(*TOY, f"cache_dir={tmp_path_factory.mktemp('cache')}")
+    cfg, hw, bench = poisoned_bench(*TOY, "method=gnnrl", f"cache_dir={tmp_path_factory.mktemp('cache')}")
     train_phase(bench.model, bench.data.train, bench.val_loader, cfg.train, hw, phase="pretrain", epochs=8,
                 lr=0.1, seed=0)
     return cfg, hw, bench
@@ -49,7 +49,7 @@ def _validation_top1(toy, result) -> float:
     """Validation top-1 of the dense model with the method's masks applied (before any fine-tuning)."""
     cfg, hw, bench = toy
     model = copy.deepcopy(bench.model)
-    apply_masks(find_prunable_layers(model, bench.example, cfg.layers), result.masks)
+    apply_masks(find_prunable_layers(model, bench.example, cfg.layers, channels=True), result.masks)
     apply_param_masks(model, result.param_masks)
     apply_channel_gates(model, result.input_gates)
     return mask_context(get_method("gnnrl"), cfg, bench, hw).evaluate(model)
@@ -101,6 +101,7 @@ def test_the_search_never_touches_the_test_split(toy, method: str, budget: str) 
 @pytest.mark.parametrize(("method", "budget"), [("gnnrl", "episodes"), ("random_search", "evaluations")])
 def test_a_killed_search_resumes_to_the_same_result(toy, tmp_path, monkeypatch, method: str, budget: str) -> None:
     monkeypatch.setattr(search_checkpoint, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(search_checkpoint, "CHECKPOINT_SECONDS", 0.0)
     settings = [f"method.{budget}=30"]
     uninterrupted = _run(toy, method, *settings)
 
@@ -129,6 +130,7 @@ def test_a_killed_search_resumes_to_the_same_result(toy, tmp_path, monkeypatch, 
 
 def test_a_checkpoint_of_another_search_is_ignored(toy, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(search_checkpoint, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(search_checkpoint, "CHECKPOINT_SECONDS", 0.0)
     calls = {"n": 0}
 
     def dying(evaluate):
@@ -156,7 +158,11 @@ def test_the_cli_runs_gnnrl_end_to_end_and_records_the_search(tmp_path) -> None:
     assert info["search"]["episodes"] == 12 and len(info["reward_curve"]) == 12
     assert info["mac_budget"]["achieved"] == pytest.approx(record["cost"]["reduction"]["macs"], abs=1e-9)
     assert info["mac_budget"]["achieved"] >= 0.5
-    assert "gnnrl episode 12/12: best reward" in proc.stdout + proc.stderr
+    assert "gnnrl episodes 12/12: best reward" in proc.stdout + proc.stderr
+    search = info["search"]
+    assert search["budget"] == "12 episodes" and search["ppo_updates"] == search["env_steps"] // 100
+    assert 12 <= search["env_steps"] <= 60 and 0 < search["evaluations"] <= search["candidates"] <= 12
+    assert set(info["prunable_groups"]) == set(info["keep_fraction"]) and "features.1" in info["prunable_groups"]
 
 
 def test_fine_tuning_inside_the_search_is_seeded_and_raises_the_rewards(toy) -> None:

@@ -188,7 +188,9 @@ def build_bench(cfg: DictConfig, hw: Hardware) -> Bench:
     model = build_model(cfg.model, data.in_channels, data.image_size, data.num_classes,
                         data.spatial_dims).to(hw.device)
     example = data.test[0][0].unsqueeze(0).to(hw.device)
-    layers = find_prunable_layers(model, example, cfg.layers)
+    # Channel (MAC-budget) methods have their own layer set: the stem's outputs are prunable (pruning/layers.py).
+    channels = get_method(cfg.method.name).budget == Budget.macs
+    layers = find_prunable_layers(model, example, cfg.layers, channels=channels)
     dense_cost = measure_costs(model, example, {layer.name for layer in layers})
     return Bench(data=data, model=model, example=example, layers=layers, dense_cost=dense_cost,
                  val_loader=make_loader(data.val, cfg.train.eval_batch_size, hw, shuffle=False),
@@ -220,13 +222,43 @@ def mask_context(method: Method, cfg: DictConfig, bench: Bench, hw: Hardware, *,
     if Need.train_batches in method.needs:
         supplied["train_batches"] = lambda count=None: _train_batches(cfg, bench, hw, count)
     if Need.evaluate in method.needs:
-        supplied["evaluate"] = lambda model: evaluate(model, bench.val_loader, hw, cfg.train.limit_batches).top1
+        validation = _ValidationBatches(bench.val_loader, cfg.train.limit_batches)
+        supplied["evaluate"] = lambda model: evaluate(model, validation, hw).top1  # type: ignore[arg-type]
     if Need.costs in method.needs:
         supplied["costs"] = lambda model: measure_costs(model, bench.example, bench.prunable,
                                                         dense_macs=bench.dense_cost.module_macs)
     return MaskContext(seed=cfg.seed, cache_dir=Path(cfg.cache_dir) / "graphs", progress=cfg.train.progress,
                        device=hw.device, example=bench.example, num_classes=bench.data.num_classes,
                        state_dir=state_dir, **supplied)
+
+
+class _ValidationBatches:
+    """The validation batches a method evaluates on, again and again (a search scores thousands of candidates):
+    kept in memory after the first pass when they fit in CACHE_BYTES, else loaded anew each time."""
+
+    CACHE_BYTES = 256 * 2**20
+
+    def __init__(self, loader: DataLoader, limit_batches: int | None) -> None:
+        self._loader, self._limit = loader, limit_batches
+        self._cached: list[Any] | None = None
+        self._too_big = False
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._cached is not None:
+            yield from self._cached
+            return
+        batches: list[Any] | None = None if self._too_big else []
+        size = 0
+        for batch in itertools.islice(self._loader, self._limit):
+            if batches is not None:
+                size += sum(t.element_size() * t.numel() for t in batch)
+                if size <= self.CACHE_BYTES:
+                    batches.append(batch)
+                else:
+                    batches = None
+            yield batch
+        self._too_big = batches is None
+        self._cached = batches
 
 
 def _train_batches(cfg: DictConfig, bench: Bench, hw: Hardware, count: int | None) -> Iterator[Any]:

@@ -112,7 +112,7 @@ def check_with_model(cfg: DictConfig) -> None:
     finally:
         torch.random.set_rng_state(state)
     example = torch.zeros(1, shape.channels, *([shape.size] * shape.spatial_dims))
-    layers = find_prunable_layers(model, example, cfg.layers)
     method = get_method(cfg.method.name)
+    layers = find_prunable_layers(model, example, cfg.layers, channels=method.budget == "macs")
     if method.check is not None:
         method.check(cfg.method, layers, cfg.ratio, model, example)

@@ -29,7 +29,8 @@ def materialise_for_export(model: nn.Module, saved: dict[str, Any], method_budge
         return model.eval()
     cfg = OmegaConf.create(saved["config"])
     example = torch.zeros(1, *saved["input_shape"])
-    prunable = [layer.name for layer in find_prunable_layers(model, example, cfg.layers)]
+    prunable = [layer.name for layer in find_prunable_layers(model, example, cfg.layers,
+                                                             channels=method_budget == "macs")]
     if method_budget == "macs":
         from rgp_bench.measure.inference import materialise_channels
 

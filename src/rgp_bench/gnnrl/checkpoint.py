@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 from rgp_bench.train.checkpoint import load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
-CHECKPOINT_EVERY = 10  # episodes between checkpoints
+CHECKPOINT_EVERY = 10  # episodes between checkpoints, at least CHECKPOINT_SECONDS apart
+CHECKPOINT_SECONDS = 30.0
 
 
 def fingerprint(**facts: Any) -> str:
@@ -30,14 +32,18 @@ class SearchCheckpoint:
     def __init__(self, state_dir: Path | None, name: str, key: str) -> None:
         self.path = None if state_dir is None else Path(state_dir) / f"{name}_search.pt"
         self.key = key
+        self._saved = time.monotonic()
 
-    def due(self, episodes_done: int, episodes: int) -> bool:
-        """Whether to checkpoint after `episodes_done` episodes (not after the last: the result follows)."""
-        return self.path is not None and episodes_done % CHECKPOINT_EVERY == 0 and episodes_done < episodes
+    def due(self, episodes_done: int) -> bool:
+        """Whether to checkpoint after `episodes_done` episodes: every CHECKPOINT_EVERY episodes, but not within
+        CHECKPOINT_SECONDS of the last save (a search of thousands of short episodes would spend its time saving)."""
+        return (self.path is not None and episodes_done % CHECKPOINT_EVERY == 0
+                and time.monotonic() - self._saved >= CHECKPOINT_SECONDS)
 
     def save(self, state: dict[str, Any]) -> None:
         if self.path is not None:
             save_checkpoint(self.path, {"key": self.key, **state})
+            self._saved = time.monotonic()
 
     def load(self) -> dict[str, Any] | None:
         """The saved state of this very search, or None."""

@@ -1,4 +1,4 @@
-"""The authors' multi-stage GNN (m-GNN) and the actor-critic built on it, with torch_geometric.
+"""The authors' multi-stage GNN (m-GNN) and the actor-critic built on it.
 
 Stage 1 embeds every level-1 motif (GCN, tanh, mean-pool, linear, tanh): one 20-d vector per layer, which
 becomes that layer's edge feature on level 2. Stage 2 passes messages over the whole-network graph, where
@@ -6,7 +6,12 @@ the message from u to v is norm_uv * W(x_u ⊙ e_uv) (the authors' multi_stage_c
 mean-pool, linear and tanh: a 50-d embedding per state. The actor and the critic have separate encoders.
 Sizes are the authors' (20 / 50 / 50, actor hidden 200).
 
-This module imports torch_geometric (several seconds), so it is imported only when a search runs.
+Both stages are written as plain tensor arithmetic on precomputed structure (features.py): the motif GCN in
+closed form over the 4-node quotient, the network's message passing over its fixed, pre-normalised edges.
+That is exactly PyG's GCNConv on the full motif and the authors' MessagePassing layer (tests/test_gnnrl.py
+checks both against torch_geometric), at a fraction of the per-call overhead: a search runs tens of thousands
+of forward passes on graphs of a few hundred nodes. The GCN's parameters live in a torch_geometric GCNConv, so
+this module imports torch_geometric (several seconds) and is imported only when a search runs.
 """
 
 from __future__ import annotations
@@ -21,8 +26,7 @@ from rgp_bench.gnnrl.graph import OP_KINDS
 
 with warnings.catch_warnings():  # torch_geometric's import warns about torch.jit deprecations
     warnings.simplefilter("ignore")
-    from torch_geometric.nn import GCNConv, MessagePassing, global_add_pool, global_mean_pool
-    from torch_geometric.utils import add_self_loops, degree
+    from torch_geometric.nn import GCNConv
 
 EMBED = 20
 HIDDEN = 50
@@ -31,39 +35,46 @@ ACTOR_HIDDEN = 200
 
 
 class MotifEncoder(nn.Module):
-    """Stage 1: one embedding per motif (= per layer), from its quotient graph (features.py)."""
+    """Stage 1: one embedding per motif (= per layer): GCN, tanh, mean over the motif's nodes, linear, tanh.
+
+    GCN (self-loops, symmetric normalisation on in-degrees) on the full motif over n channels, with h = x W:
+    the input node has in-degree 1 (its self-loop), each channel and result node 2, the output node n + 1, so
+    input: h_i; channel: h_c/2 + h_i/√2; result: h_r/2 + h_c/2; output: h_o/(n+1) + n h_r/√(2(n+1)); plus the
+    bias. The n channel (and result) nodes are equal, so the mean over all 2n + 2 nodes weighs them by n.
+    """
 
     def __init__(self, in_features: int = MOTIF_FEATURES, hidden: int = HIDDEN, out: int = EMBED) -> None:
         super().__init__()
-        self.conv = GCNConv(in_features, hidden)
+        self.conv = GCNConv(in_features, hidden)  # its parameters (lin without bias, then bias) are used below
         self.out = nn.Linear(hidden, out)
 
-    def forward(self, x: Tensor, weight: Tensor, edge_index: Tensor, edge_weight: Tensor, layer: Tensor,
-                layers: int) -> Tensor:
-        """Embeddings of motif quotients: GCN with the edge weights, then the mean over the full motif's nodes."""
-        h = torch.tanh(self.conv(x, edge_index, edge_weight))
-        pooled = global_add_pool(h * weight[:, None], layer, size=layers)
-        pooled = pooled / global_add_pool(weight[:, None], layer, size=layers)
+    def forward(self, x: Tensor, width: Tensor) -> Tensor:
+        """Embeddings [L, out] of motifs with quotient node features x [L, 4, F] (input, channel, result, output)
+        over `width` [L] channels."""
+        h = self.conv.lin(x)
+        n = width[:, None]
+        h_in, h_ch, h_res, h_out = h.unbind(1)
+        conv = torch.stack([h_in, 0.5 * h_ch + h_in / 2**0.5, 0.5 * (h_res + h_ch),
+                            h_out / (n + 1) + n * h_res / torch.sqrt(2 * (n + 1))], dim=1)
+        t = torch.tanh(conv + self.conv.bias)
+        pooled = (t[:, 0] + n * (t[:, 1] + t[:, 2]) + t[:, 3]) / (2 * n + 2)
         return torch.tanh(self.out(pooled))
 
 
-class EdgeFeatureConv(MessagePassing):
-    """Stage 2 message passing with edge features: sum over in-edges of norm * W(x_source ⊙ edge)."""
+class EdgeFeatureConv(nn.Module):
+    """Stage 2 message passing with edge features: sum over in-edges of norm * W(x_source ⊙ edge), self-loops
+    included with edge feature 1 (the authors' multi_stage_conv)."""
 
     def __init__(self, channels: int = EMBED, out: int = HIDDEN) -> None:
-        super().__init__(aggr="add")
+        super().__init__()
         self.lin = nn.Linear(channels, out)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
-        # Self-loops carry the feature 1 (so a node keeps its own state), as in the authors' code.
-        edge_index, edge_attr = add_self_loops(edge_index, edge_attr, fill_value=1.0, num_nodes=x.size(0))
-        deg = degree(edge_index[1], x.size(0), dtype=x.dtype)
-        inv_sqrt = deg.pow(-0.5).masked_fill(deg == 0, 0.0)
-        norm = inv_sqrt[edge_index[0]] * inv_sqrt[edge_index[1]]
-        return self.propagate(edge_index, x=x, edge_attr=edge_attr, norm=norm)
-
-    def message(self, x_j: Tensor, edge_attr: Tensor, norm: Tensor) -> Tensor:
-        return norm[:, None] * self.lin(x_j * edge_attr)
+    def forward(self, x: Tensor, source: Tensor, target: Tensor, norm: Tensor, edge_attr: Tensor) -> Tensor:
+        """x [N, C]; edges `source` -> `target` with `norm` (self-loops last, their features appended here)."""
+        loops = torch.ones(source.numel() - edge_attr.shape[0], edge_attr.shape[1], dtype=x.dtype, device=x.device)
+        messages = norm[:, None] * self.lin(x[source] * torch.cat([edge_attr, loops]))
+        return torch.zeros(x.shape[0], messages.shape[1], dtype=x.dtype, device=x.device).index_add_(0, target,
+                                                                                                   messages)
 
 
 class MultiStageEncoder(nn.Module):
@@ -79,14 +90,16 @@ class MultiStageEncoder(nn.Module):
         self.out = nn.Linear(HIDDEN, GRAPH_EMBED)
 
     def forward(self, batch: GraphBatch) -> Tensor:
-        motif = self.motifs(batch.motif_x, batch.motif_weight, batch.motif_edge_index, batch.motif_edge_weight,
-                            batch.motif_layer, batch.layers)
+        motif = self.motifs(batch.motif_x, batch.motif_width)
         with_motif = batch.net_edge_layer >= 0
         edge_attr = torch.where(with_motif[:, None], motif[batch.net_edge_layer.clamp_min(0)],
                                 self.ops(batch.net_edge_op))
         x = torch.tanh(self.nodes(batch.net_x))
-        h = self.dropout(torch.tanh(self.conv(x, batch.net_edge_index, edge_attr)))
-        return torch.tanh(self.out(global_mean_pool(h, batch.net_state, size=batch.states)))
+        h = torch.tanh(self.conv(x, batch.net_source, batch.net_target, batch.net_norm, edge_attr))
+        h = self.dropout(h)
+        pooled = torch.zeros(batch.states, h.shape[1], dtype=h.dtype, device=h.device).index_add_(0, batch.net_state, h)
+        pooled = pooled / torch.bincount(batch.net_state, minlength=batch.states).clamp_min(1)[:, None].to(h.dtype)
+        return torch.tanh(self.out(pooled))
 
 
 class ActorCritic(nn.Module):

@@ -14,7 +14,6 @@ same seeded training batches, its masks re-applied after each step, as the autho
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,19 +22,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rgp_bench.errors import UserError
-from rgp_bench.gnnrl.counts import PolicyCounts
-from rgp_bench.measure.latency import thread_count
+from rgp_bench.gnnrl.counts import PolicyCounts, PolicyRescale
+from rgp_bench.gnnrl.masker import InPlaceMasker
 from rgp_bench.methods.channel import ChannelProblem
-from rgp_bench.pruning import apply_channel_gates, remove_channel_gates
 from rgp_bench.pruning.channels import (
     ChannelGroup,
     KeepSets,
     MacBudget,
-    channel_gates,
     channel_param_masks,
     filter_scores,
     keep_for_policy,
-    reachable_reduction,
     select_keep,
 )
 
@@ -76,12 +72,26 @@ def _parameter(model: nn.Module, path: str) -> Tensor:
 
 @dataclass(frozen=True)
 class Outcome:
-    """An evaluated candidate: the searched preserve ratios, the exact-budget keep sets, top-1 and reward."""
+    """An evaluated candidate: the searched preserve ratios, the kept channels per group after the exact-budget
+    rescale (each group keeps its best channels by filter norm), validation top-1 and reward."""
 
     preserve: Tensor  # per action, before the rescale
-    budget: MacBudget
+    counts: tuple[int, ...]  # per channel group, in the problem's group order
     top1: float
     reward: float
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One environment step: the new preserve ratios, the MAC reduction they reach, the reward, whether the
+    episode ended, and the evaluated candidate (when the budget was met)."""
+
+    preserve: Tensor
+    counts: tuple[int, ...]  # kept channels per group at `preserve` (before any rescale)
+    reduction: float
+    reward: float
+    done: bool
+    outcome: Outcome | None
 
 
 def share_actions(groups: Sequence[ChannelGroup]) -> tuple[tuple[str, ...], ...]:
@@ -105,19 +115,20 @@ class ChannelEnv:
         if not self.action_groups:
             raise UserError(f"method {method}: the model has no prunable channel groups; "
                             "valid: a model whose prunable layers write channels (see layers.*)")
-        self.reachable = reachable_reduction(problem.macs, self.scores, self.fractions(torch.ones(self.actions)),
-                                             self.lower)
+        self.counts = PolicyCounts(problem.groups, problem.macs, self.action_groups)
+        self._rescale = PolicyRescale(self.counts, self.lower)
+        self.reachable = self._rescale.reachable
         if not 0.0 <= self.ratio <= self.reachable:
             raise UserError(f"ratio={ratio} is not reachable by {method} on this model: keep fractions in "
                             f"[{self.lower:g}, 1] (method.lower_bound) remove at most {self.reachable:.6f} of the "
                             f"MACs; valid range: [0, {self.reachable:.6f}]")
-        self.counts = PolicyCounts(problem.groups, problem.macs, self.action_groups)
         self._evaluate = evaluate
         self._finetune = finetune
-        self._threads = torch.get_num_threads()  # the run's thread count, for evaluations (see search.py)
         self.rewarded: dict[tuple[int, ...], float] = {}  # validation top-1 per evaluated keep set (kept counts)
-        self._model = copy.deepcopy(problem.model)  # reset to the pretrained weights and masked per evaluation
-        self._dense = {k: v.detach().clone() for k, v in self._model.state_dict().items()}
+        self.masker = InPlaceMasker(problem.model, problem.groups, self.scores)
+        # Fine-tuning changes every tensor (BN statistics too): restore them all before each candidate.
+        self._dense_state = ({k: v.detach().clone() for k, v in self.masker.model.state_dict().items()}
+                             if finetune is not None else None)
 
     @property
     def actions(self) -> int:
@@ -136,22 +147,47 @@ class ChannelEnv:
         """Fraction of the dense MACs removed at exactly these preserve ratios (= that of `keep(preserve)`)."""
         return self.counts.reduction(self.counts.group_counts(preserve))
 
+    def advance(self, preserve: Tensor, action: Tensor) -> tuple[Tensor, Tensor, float]:
+        """p <- clip(p (1 - a), lower, 1) (a negative action saturates at 1), its kept channels per group and the
+        MAC reduction it reaches."""
+        preserve = (preserve * (1.0 - action)).clamp(self.lower, 1.0)
+        counts = self.counts.group_counts(preserve)
+        return preserve, counts, self.counts.reduction(counts)
+
+    def step(self, preserve: Tensor, action: Tensor, step: int, max_steps: int) -> Transition:
+        """The authors' environment step (graph_env.step) at step `step` (0-based) of at most `max_steps`: the
+        episode ends when the MAC budget is met, rewarded with the candidate's validation top-1 - 100, or after
+        the last step with -100; earlier steps give 0."""
+        preserve, counts, reduction = self.advance(preserve, action)
+        met, last = reduction >= self.ratio, step == max_steps - 1
+        outcome = self.evaluate(preserve) if met else None
+        reward = outcome.reward if outcome is not None else (PENALTY if last else 0.0)
+        return Transition(preserve, tuple(counts.tolist()), reduction, reward, met or last, outcome)
+
+    def rescaled_counts(self, preserve: Tensor) -> tuple[int, ...]:
+        """Kept channels per group of `rescale(preserve)`, computed without building keep sets."""
+        return tuple(self._rescale(preserve, self.ratio).tolist())
+
     def rescale(self, preserve: Tensor) -> MacBudget:
         """The preserve ratios times the one factor that removes exactly `ratio` of the MACs (to one channel)."""
         return keep_for_policy(self.problem.macs, self.scores, self.fractions(preserve), self.ratio, self.lower)
 
-    def masked_model(self, keep: Mapping[str, Tensor]) -> nn.Module:
-        """The pretrained model with the removed channels of `keep` zeroed (weights, BN, biases, shortcut gates)."""
-        model = self._model
-        remove_channel_gates(model)
-        model.load_state_dict(self._dense)
-        masks = channel_param_masks(model, self.problem.groups, keep)
-        with torch.no_grad():
-            for path, mask in masks.items():
-                _parameter(model, path).mul_(mask.to(self._dense[path].device))
-        apply_channel_gates(model, channel_gates(self.problem.groups, keep))
+    def budget(self, outcome: Outcome) -> MacBudget:
+        """The keep sets and MAC facts of an evaluated candidate (the exact rescale of its preserve ratios)."""
+        budget = self.rescale(outcome.preserve)
+        counts = tuple(int(budget.keep[g.id].sum()) for g in self.problem.groups)
+        if counts != outcome.counts:
+            raise RuntimeError(f"the fast rescale kept {outcome.counts}, keep_for_policy {counts}")
+        return budget
+
+    def masked_model(self, counts: Sequence[int]) -> nn.Module:
+        """The pretrained model with each group down to its best `counts` channels, zeroed everywhere they live
+        (weights, BN, biases, shortcut gates); fine-tuned first when the search asks for it."""
+        if self._dense_state is not None:
+            self.masker.model.load_state_dict(self._dense_state)
+        model = self.masker.apply(counts)
         if self._finetune is not None:
-            self._finetune(model, masks)
+            self._finetune(model, channel_param_masks(model, self.problem.groups, self.masker.keep(counts)))
         return model
 
     @property
@@ -161,16 +197,13 @@ class ChannelEnv:
 
     def evaluate(self, preserve: Tensor) -> Outcome:
         """Rescale to the exact budget, mask (and fine-tune, if set), and reward the candidate with its validation
-        top-1 - 100."""
-        budget = self.rescale(preserve)
-        # Keep sets follow from the kept count per group (the filter-norm ranking is fixed).
-        key = tuple(int(budget.keep[g.id].sum()) for g in self.problem.groups)
-        if key not in self.rewarded:
-            with thread_count(self._threads):
-                model = self.masked_model(budget.keep)
-                self.rewarded[key] = float(self._evaluate(model))
-        top1 = self.rewarded[key]
-        return Outcome(preserve.detach().clone(), budget, top1, top1 + REWARD_OFFSET)
+        top-1 - 100. Keep sets follow from the kept counts (the filter-norm ranking is fixed), so a count vector
+        evaluated before is not evaluated again."""
+        counts = self.rescaled_counts(preserve)
+        if counts not in self.rewarded:
+            self.rewarded[counts] = float(self._evaluate(self.masked_model(counts)))
+        top1 = self.rewarded[counts]
+        return Outcome(preserve.detach().clone(), counts, top1, top1 + REWARD_OFFSET)
 
     def state_dict(self) -> dict[str, list]:
         return {"rewarded": [[list(key), top1] for key, top1 in self.rewarded.items()]}

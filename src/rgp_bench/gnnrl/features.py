@@ -5,15 +5,15 @@ input, nodes 1..n its n current input channels, nodes n+1..2n the per-channel co
 the summed output, with edges 0 -> i -> n+i -> 2n+1 (a depthwise conv has the same shape over its channels).
 The n channel nodes of a motif are interchangeable (same features, same neighbours), so a GCN gives them
 identical outputs; a state therefore holds each motif as its 4-node quotient (input, channel, result,
-output) with the multiplicities 1, n, n, 1 as node weights and n as the weight of the result -> output
-edge. With those weights, GCN's symmetric normalisation and a weighted mean-pool give exactly the embedding
-of the full (2n+2)-node motif at any width, so wide layers need no cap and cost nothing extra.
+output) and its width n, from which the encoder computes exactly the full (2n+2)-node
+motif's GCN embedding in closed form (encoder.MotifEncoder), at any width.
 Every motif node carries its role, its layer's kind, kept fractions and log widths of the layer's inputs
 and outputs, and the layer's current and dense share of the model's MACs.
 
 Level 2, one node per tensor (graph.py): role, kept fraction and log width of the tensor's channels, the
 MAC share of the layer that writes it, and three globals: current MACs / dense, allowed MACs / dense (the
-budget) and the step within the episode. No random features anywhere.
+budget) and the step within the episode. No random features anywhere. Its topology is fixed, so its
+self-loops and symmetric normalisation are computed once per architecture (`NetworkTopology`).
 """
 
 from __future__ import annotations
@@ -48,52 +48,52 @@ def motif_graph(n: int) -> tuple[Tensor, Tensor]:
     return roles, torch.stack([source, target])
 
 
-def quotient_motifs(widths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Quotients of the motifs of layers with `widths` input channels, 4 nodes each, in layer order.
+@dataclass(frozen=True)
+class NetworkTopology:
+    """Level 2's message-passing structure, fixed per architecture: the edges, each node's self-loop (feature 1,
+    as in the authors' code) and the symmetric normalisation deg^-1/2(source) deg^-1/2(target) on in-degrees
+    with the self-loops counted."""
 
-    Returns node roles, node weights (multiplicities 1, n, n, 1), edges (input -> channel -> result ->
-    output) and edge weights (1, 1, n).
-    """
-    layers = widths.numel()
-    n = widths.to(torch.float32)
-    roles = torch.arange(MOTIF_ROLES).repeat(layers)
-    weights = torch.stack([torch.ones(layers), n, n, torch.ones(layers)], dim=1).flatten()
-    base = 4 * torch.arange(layers)
-    source = torch.stack([base, base + 1, base + 2], dim=1).flatten()
-    edge_weight = torch.stack([torch.ones(layers), torch.ones(layers), n], dim=1).flatten()
-    return roles, weights, torch.stack([source, source + 1]), edge_weight
+    edge_index: Tensor  # long [2, E]
+    edge_norm: Tensor  # float [E]
+    loop_norm: Tensor  # float [N]
+    edge_op: Tensor  # long [E], index into OP_KINDS
+    edge_layer: Tensor  # long [E], the conv/linear layer of the edge, or -1
+    nodes: int
+
+    @classmethod
+    def of(cls, graph: NetworkGraph) -> NetworkTopology:
+        degree = torch.bincount(graph.edge_index[1], minlength=graph.num_nodes).float() + 1.0
+        inv_sqrt = degree.pow(-0.5)
+        return cls(graph.edge_index, inv_sqrt[graph.edge_index[0]] * inv_sqrt[graph.edge_index[1]], 1.0 / degree,
+                   graph.edge_op, graph.edge_layer, graph.num_nodes)
 
 
 @dataclass(frozen=True)
 class GraphState:
-    """One state's tensors. Level 1: the motif quotients' node features, weights, edges, edge weights and the
-    layer of each node; level 2: node features `net_x` over the fixed topology of `graph`."""
+    """One state's tensors: level 1, the motif quotients' node features [L, 4, MOTIF_FEATURES] and the motifs'
+    widths n (current input channels); level 2, node features `net_x` over the fixed topology."""
 
-    motif_x: Tensor  # float [4L, MOTIF_FEATURES]
-    motif_weight: Tensor  # float [4L], multiplicity of each quotient node
-    motif_edge_index: Tensor  # long [2, 3L]
-    motif_edge_weight: Tensor  # float [3L]
-    motif_layer: Tensor  # long [4L]
+    motif_x: Tensor  # float [L, 4, MOTIF_FEATURES]
+    motif_width: Tensor  # float [L]
     net_x: Tensor  # float [N, NETWORK_FEATURES]
-    graph: NetworkGraph
+    topology: NetworkTopology
 
 
 @dataclass(frozen=True)
 class GraphBatch:
     """Several states as one disjoint graph: layers of state b are numbered b*L.., nodes offset likewise."""
 
-    motif_x: Tensor
-    motif_weight: Tensor
-    motif_edge_index: Tensor
-    motif_edge_weight: Tensor
-    motif_layer: Tensor  # into the B*L layers of the batch
-    net_x: Tensor
-    net_edge_index: Tensor
-    net_edge_op: Tensor
-    net_edge_layer: Tensor  # into the B*L layers, or -1 for an operation without a motif
+    motif_x: Tensor  # [B*L, 4, MOTIF_FEATURES]
+    motif_width: Tensor  # [B*L]
+    net_x: Tensor  # [B*N, NETWORK_FEATURES]
+    net_source: Tensor  # [B*E + B*N]: the edges of every state, then every node's self-loop
+    net_target: Tensor
+    net_norm: Tensor
+    net_edge_op: Tensor  # [B*E]
+    net_edge_layer: Tensor  # [B*E], into the B*L layers, or -1 for an operation without a motif
     net_state: Tensor  # long [B*N]: the state each level-2 node belongs to
     states: int
-    layers: int  # B * L
 
     def to(self, device: torch.device) -> GraphBatch:
         moved = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in self.__dict__.items()}
@@ -115,8 +115,10 @@ class StateBuilder:
         self._kind = F.one_hot(kinds, len(LAYER_KINDS)).float()
         self._roles = F.one_hot(graph.node_roles, len(NODE_ROLES)).float()
         self._fractions = _fraction_map(graph, counts.group_ids)
-        self._motif_layer = torch.arange(graph.num_layers).repeat_interleave(MOTIF_ROLES)
-        self._motif_roles = F.one_hot(torch.arange(MOTIF_ROLES).repeat(graph.num_layers), MOTIF_ROLES).float()
+        self._motif_roles = F.one_hot(torch.arange(MOTIF_ROLES), MOTIF_ROLES).float().expand(graph.num_layers, -1, -1)
+        self.topology = NetworkTopology.of(graph)
+        self._mac_share = graph.node_layer.clamp_min(0)
+        self._has_layer = (graph.node_layer >= 0)[:, None]
 
     def _motif_widths(self, widths: Tensor) -> Tensor:
         """(outputs, inputs) per graph layer; a depthwise conv's weight has one input position, its motif spans
@@ -135,17 +137,15 @@ class StateBuilder:
         layer_features = torch.cat([self._kind, inputs / self._dense[:, 1:], outputs / self._dense[:, :1],
                                     _log_width(inputs), _log_width(outputs), share[:, None],
                                     self._dense_share[:, None].float()], dim=1)
-        _, weights, edges, edge_weights = quotient_motifs(inputs[:, 0])
-        motif_x = torch.cat([self._motif_roles, layer_features[self._motif_layer]], dim=1)
+        motif_x = torch.cat([self._motif_roles, layer_features[:, None].expand(-1, MOTIF_ROLES, -1)], dim=2)
         current = (self.counts.fixed_macs + int(all_macs.sum())) / self.counts.total
         group_fraction = torch.cat([group_counts.float() / self.counts.channels, torch.ones(1)])
         fraction = self._fractions @ group_fraction
-        graph = self.graph
-        mac_share = torch.where(graph.node_layer >= 0, share[graph.node_layer.clamp_min(0)], torch.zeros(()))
-        globals_ = torch.tensor([current, allowed, progress]).expand(graph.num_nodes, 3)
-        net_x = torch.cat([self._roles, fraction[:, None], _log_width(fraction * graph.node_channels)[:, None],
-                           mac_share[:, None], globals_], dim=1)
-        return GraphState(motif_x, weights, edges, edge_weights, self._motif_layer, net_x, graph)
+        mac_share = torch.where(self._has_layer, share[self._mac_share, None], 0.0)
+        globals_ = torch.tensor([current, allowed, progress]).expand(self.graph.num_nodes, 3)
+        net_x = torch.cat([self._roles, fraction[:, None], _log_width(fraction * self.graph.node_channels)[:, None],
+                           mac_share, globals_], dim=1)
+        return GraphState(motif_x, inputs[:, 0], net_x, self.topology)
 
 
 def _fraction_map(graph: NetworkGraph, group_ids: Sequence[str]) -> Tensor:
@@ -167,22 +167,21 @@ def _fraction_map(graph: NetworkGraph, group_ids: Sequence[str]) -> Tensor:
 
 def collate(states: Sequence[GraphState]) -> GraphBatch:
     """Batch states of one architecture into one disjoint graph (every state's embedding stays its own)."""
-    graph = states[0].graph
-    layers, nodes, count = graph.num_layers, graph.num_nodes, len(states)
-    motif_nodes = MOTIF_ROLES * layers
-    edge_layer = graph.edge_layer.repeat(count)
-    edge_state = torch.repeat_interleave(torch.arange(count), graph.edge_layer.numel())
+    topology = states[0].topology
+    count, nodes, layers = len(states), topology.nodes, states[0].motif_width.numel()
+    edges = (topology.edge_index[:, None, :] + torch.arange(count)[:, None] * nodes).flatten(1)  # [2, B*E]
+    loops = torch.arange(count * nodes)
+    edge_layer = topology.edge_layer.repeat(count, 1)
+    layer_offset = torch.arange(count)[:, None] * layers
     return GraphBatch(
         motif_x=torch.cat([s.motif_x for s in states]),
-        motif_weight=torch.cat([s.motif_weight for s in states]),
-        motif_edge_index=torch.cat([s.motif_edge_index + b * motif_nodes for b, s in enumerate(states)], dim=1),
-        motif_edge_weight=torch.cat([s.motif_edge_weight for s in states]),
-        motif_layer=torch.cat([s.motif_layer + b * layers for b, s in enumerate(states)]),
+        motif_width=torch.cat([s.motif_width for s in states]),
         net_x=torch.cat([s.net_x for s in states]),
-        net_edge_index=torch.cat([graph.edge_index + b * nodes for b in range(count)], dim=1),
-        net_edge_op=graph.edge_op.repeat(count),
-        net_edge_layer=torch.where(edge_layer >= 0, edge_layer + edge_state * layers, -1),
-        net_state=torch.repeat_interleave(torch.arange(count), nodes),
+        net_source=torch.cat([edges[0], loops]),
+        net_target=torch.cat([edges[1], loops]),
+        net_norm=torch.cat([topology.edge_norm.repeat(count), topology.loop_norm.repeat(count)]),
+        net_edge_op=topology.edge_op.repeat(count),
+        net_edge_layer=torch.where(edge_layer >= 0, edge_layer + layer_offset, -1).flatten(),
+        net_state=torch.arange(count).repeat_interleave(nodes),
         states=count,
-        layers=count * layers,
     )

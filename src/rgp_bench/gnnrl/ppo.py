@@ -61,13 +61,35 @@ class Rollout:
 
 
 def discounted_returns(rewards: list[float], terminals: list[bool], gamma: float) -> Tensor:
-    """Monte-Carlo returns, restarted at every episode end, normalised to zero mean and unit std."""
+    """Monte-Carlo returns, restarted at every episode end, normalised to zero mean and unit (population) std."""
     returns, running = [], 0.0
     for reward, terminal in zip(reversed(rewards), reversed(terminals), strict=True):
         running = reward + (0.0 if terminal else gamma * running)
         returns.append(running)
     out = torch.tensor(returns[::-1], dtype=torch.float32)
     return (out - out.mean()) / (out.std(unbiased=False) + 1e-5)
+
+
+def gaussian_log_prob(mean: Tensor, action: Tensor, std: float) -> Tensor:
+    """Log-density of `action` under N(mean, std² I), summed over the last dim (the authors' MultivariateNormal)."""
+    return (-((action - mean) ** 2) / (2 * std**2) - math.log(std) - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+def gaussian_entropy(actions: int, std: float) -> float:
+    """Entropy of N(mean, std² I) over `actions` dims (a constant: the std is fixed)."""
+    return actions * (0.5 + 0.5 * math.log(2 * math.pi) + math.log(std))
+
+
+def clipped_loss(mean: Tensor, values: Tensor, actions: Tensor, old_logprobs: Tensor, returns: Tensor,
+                 settings: PPOSettings) -> Tensor:
+    """The authors' PPO objective, averaged over the batch: -min(r Â, clip(r, 1 - eps, 1 + eps) Â)
+    + value_coef MSE(V, R) - entropy_coef H, with r the probability ratio and Â = R - V (V not differentiated)."""
+    ratio = torch.exp(gaussian_log_prob(mean, actions, settings.action_std) - old_logprobs)
+    advantage = returns - values.detach()
+    clipped = torch.clamp(ratio, 1 - settings.eps_clip, 1 + settings.eps_clip)
+    entropy = gaussian_entropy(actions.shape[-1], settings.action_std)
+    return (-torch.min(ratio * advantage, clipped * advantage) + settings.value_coef * (values - returns) ** 2
+            - settings.entropy_coef * entropy).mean()
 
 
 class PPO:
@@ -78,25 +100,29 @@ class PPO:
         self.old = copy.deepcopy(policy)
         self.settings = settings
         self.generator = generator
-        self.optimizer = torch.optim.Adam(policy.parameters(), lr=settings.lr, betas=settings.betas)
+        # foreach: one kernel per step for all ~40 small tensors (the per-tensor loop dominated the update's cost)
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=settings.lr, betas=settings.betas, foreach=True)
 
     def _log_prob(self, mean: Tensor, action: Tensor) -> Tensor:
-        std = self.settings.action_std
-        return (-((action - mean) ** 2) / (2 * std**2) - math.log(std) - 0.5 * math.log(2 * math.pi)).sum(-1)
-
-    def _entropy(self, actions: int) -> float:
-        return actions * (0.5 + 0.5 * math.log(2 * math.pi) + math.log(self.settings.action_std))
+        return gaussian_log_prob(mean, action, self.settings.action_std)
 
     @torch.no_grad()
-    def act(self, batch: Any, deterministic: bool = False) -> tuple[Tensor, float]:
-        """An action for the one state in `batch` (the mean when `deterministic`), and its log-probability."""
-        self.old.eval()  # no dropout when acting
-        mean = self.old.mean(batch)[0].cpu()
+    def mean(self, batch: Any) -> Tensor:
+        """The acting policy's mean action for the one state in `batch` (eval mode: no dropout)."""
+        self.old.eval()
+        return self.old.mean(batch)[0].cpu()
+
+    def sample(self, mean: Tensor, deterministic: bool = False) -> tuple[Tensor, float]:
+        """An action around `mean` (the mean itself when `deterministic`), and its log-probability."""
         if deterministic:
             return mean, float(self._log_prob(mean, mean))
         noise = torch.randn(mean.shape, generator=self.generator)
         action = mean + self.settings.action_std * noise
         return action, float(self._log_prob(mean, action))
+
+    def act(self, batch: Any, deterministic: bool = False) -> tuple[Tensor, float]:
+        """An action for the one state in `batch` (the mean when `deterministic`), and its log-probability."""
+        return self.sample(self.mean(batch), deterministic)
 
     def update(self, rollout: Rollout, prepare: Callable[[list[Any]], Any]) -> float:
         """K epochs of the clipped objective on the whole rollout; returns the last epoch's loss."""
@@ -107,16 +133,11 @@ class PPO:
         old_logprobs = torch.tensor(rollout.logprobs)
         device = next(self.policy.parameters()).device
         returns, actions, old_logprobs = returns.to(device), actions.to(device), old_logprobs.to(device)
-        entropy = self._entropy(actions.shape[1])  # fixed std: a constant, kept for the authors' objective
         self.policy.train()
         loss = torch.zeros(())
         for _ in range(s.k_epochs):
             mean, values = self.policy(batch)
-            ratio = torch.exp(self._log_prob(mean, actions) - old_logprobs)
-            advantage = returns - values.detach()
-            clipped = torch.clamp(ratio, 1 - s.eps_clip, 1 + s.eps_clip)
-            loss = (-torch.min(ratio * advantage, clipped * advantage)
-                    + s.value_coef * (values - returns) ** 2 - s.entropy_coef * entropy).mean()
+            loss = clipped_loss(mean, values, actions, old_logprobs, returns, s)
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()

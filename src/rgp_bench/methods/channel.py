@@ -70,6 +70,6 @@ def channel_result(problem: ChannelProblem, layers: Sequence[PrunableLayer], bud
              for layer in layers}
     kept = {g.id: round(float(budget.keep[g.id].float().mean()), 6) for g in problem.prunable}
     facts = {"mac_budget": {"requested": budget.target, "achieved": budget.reduction, "macs": budget.macs},
-             "removed_channels": budget.removed_channels, "groups": len(problem.prunable), "keep_fraction": kept,
-             **info}
+             "removed_channels": budget.removed_channels, "groups": len(problem.prunable),
+             "prunable_groups": [g.id for g in problem.prunable], "keep_fraction": kept, **info}
     return MaskResult(masks, facts, param_masks=param_masks, input_gates=channel_gates(problem.groups, budget.keep))

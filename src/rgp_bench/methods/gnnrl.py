@@ -13,15 +13,19 @@ docs/gnnrl.md has the measurements. The decisions on the points the paper or the
    width of the tensor, MAC share of its writer, current and allowed MACs / dense, step / max_steps.
    Conv/linear edges carry their motif's embedding; every other operation a learned nn.Embedding of its kind.
 2. Granularity: the authors' motif (2n+2 nodes over n input channels) for every conv/linear layer, held as
-   its exact 4-node quotient (the n channel nodes are interchangeable, so GCN with multiplicity weights gives
-   the full motif's embedding): any width, no cap and no cost. Level 2: one node per tensor and one edge per
-   operation, read off torch.fx (residual adds and concatenations are nodes with several in-edges).
+   its 4-node quotient and its width (the n channel nodes are interchangeable, so the full motif's GCN
+   embedding has a closed form over the quotient): any width, no cap and no cost. Level 2: one node per
+   tensor and one edge per operation, read off torch.fx (residual adds and concatenations are nodes with
+   several in-edges).
 3. Actions: the authors' scheme: 5 steps of p <- clip(p (1 - a), lower_bound, 1), a ~ N(tanh mean, 0.5²)
    with a fixed std; an episode ends when the MAC budget is met. A candidate is then rescaled by one common
    factor to remove exactly `ratio` of the MACs (to one channel; pruning.channels.keep_for_policy).
 4. Coupled channels: ratio and indices are shared within a channel group (ranked by the sum of its
    producers' L2 filter norms, the authors' criterion), so masks equal physical removal; every residual
-   stream shares action 0 (the authors' a₀), every other prunable group has its own action.
+   stream shares action 0 (the authors' a₀), every other prunable group has its own action. The action space
+   is the authors': channel methods' layer set (pruning/layers.py) makes the stem's output channels prunable,
+   so on the CIFAR ResNets a₀ covers the stem and every block's conv2 in all three stages (3n+1 actions), and
+   VGG-16's 13 actions are its convs' outputs (the model declares its hidden FC layers fixed-width).
 5. FLOPs: the project's MAC count of the applied masks (ChannelMacs, equal to the record's), all conv and
    linear layers, depthwise convs exact; `ratio` is the fraction of the model's MACs removed.
 6. Reward: top-1 on the validation split (carved from training data; the test split is never reachable),
@@ -33,8 +37,9 @@ docs/gnnrl.md has the measurements. The decisions on the points the paper or the
 7. PPO: the authors' constants (action_std 0.5, K_epochs 10, eps_clip 0.2, gamma 0.99, lr 3e-4, update every
    100 environment steps, one Adam); states are batched as one disjoint graph (fixing the authors' torch.cat
    bug); eval mode when acting (no dropout), dropout 0.5 when updating; separate actor and critic encoders;
-   the critic has no tanh. Budget: `episodes: auto` = 50 per action within [200, 15000] (15000: the authors'
-   max_episodes, which always ran out), no early stopping.
+   the critic has no tanh. Budget: `episodes: auto` = until 100 PPO updates (10,000 environment steps at
+   update_every 100, the episode in progress finished), a trained policy at a CPU-sized cost; the authors ran
+   max_episodes = 15,000 (which always ran out), as the presets pin. No early stopping.
 8. Selection: the best-reward candidate over the search (first of ties); the final policy's mean actions are
    played out and recorded (info.mean_policy, not evaluated). If no episode met the budget, the uniform
    policy rescaled to it is used (info.fallback).
@@ -47,6 +52,10 @@ docs/gnnrl.md has the measurements. The decisions on the points the paper or the
 12. Reproducibility: the run seed drives the agent's init, the action noise, dropout and the random search;
     a search checkpoints every few episodes to the run's state_dir and resumes to the same result; report
     3 seeds (the presets sweep seed 0,1,2 on CIFAR).
+
+Cost (no change of semantics): the search runs on one thread; states and the acting policy's mean are
+computed once per state between two updates; the exact-budget rescale works on kept counts; one model copy is
+masked in place; validation batches stay in memory (docs/gnnrl.md, "Where the time goes").
 """
 
 from __future__ import annotations
@@ -60,7 +69,14 @@ from omegaconf import DictConfig
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.gnnrl.ppo import PPOSettings
-from rgp_bench.gnnrl.search import GnnrlSearcher, GnnrlSettings, SearchCfg, search_masks
+from rgp_bench.gnnrl.search import (
+    GnnrlSearcher,
+    GnnrlSettings,
+    SearchCfg,
+    check_search_budget,
+    gnnrl_budget,
+    search_masks,
+)
 from rgp_bench.methods.base import MaskContext, MaskResult, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
@@ -74,7 +90,8 @@ class GnnrlCfg(SearchCfg):
     """Defaults: the authors' PPO constants, except the episode budget (docs/gnnrl.md)."""
 
     name: str = "gnnrl"
-    # auto = 50 episodes per action, within [200, 15000] (15000 = the authors' max_episodes); or an integer.
+    # auto = until 100 PPO updates (10,000 environment steps at update_every 100); or a number of episodes
+    # (the authors': 15000).
     episodes: Any = setting("auto", check=AutoOr(1))
     max_steps: int = setting(5, check=POSITIVE)
     # Preserve ratios are clipped to [lower_bound, 1] (the authors: 0.1 for ResNets and VGG, 0.9 for MobileNets).
@@ -96,11 +113,12 @@ def settings_of(cfg: DictConfig) -> GnnrlSettings:
 
 
 @register_method(GnnrlCfg, canonical_regime=Regime.finetune, regimes=(Regime.finetune,), budget=Budget.macs,
-                 needs=(Need.model, Need.evaluate, Need.train_batches),
+                 needs=(Need.model, Need.evaluate, Need.train_batches), check=check_search_budget,
                  description="GNN-RL: PPO channel pruning policies over a two-level network graph (ICML 2022)")
 def gnnrl_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Search per-group preserve ratios with PPO on the validation reward; the best, rescaled to remove exactly
     `ratio` of the MACs, gives the channel masks."""
     settings = settings_of(cfg)
-    return search_masks("gnnrl", cfg, layers, ratio, ctx, float(cfg.lower_bound), cfg.episodes,
+    budget = gnnrl_budget(cfg.episodes, settings.ppo.update_every)
+    return search_masks("gnnrl", cfg, layers, ratio, ctx, float(cfg.lower_bound), budget, cfg.episodes,
                         lambda env: GnnrlSearcher(env, ctx.example, settings, ctx.seed, ctx.device))

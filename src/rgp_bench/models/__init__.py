@@ -3,7 +3,9 @@
 Conventions the pruning code relies on: every prunable layer is an nn.Conv2d or nn.Linear (no
 functional convs), no weight is shared, the stem is the first conv/linear that forward runs and the
 classifier the last, and option-A shortcuts have no parameters. All models are initialised with
-`init_weights` (Kaiming-normal fan_in/relu, zero biases, BN 1/0), so a seed fixes the weights.
+`init_weights` (Kaiming-normal fan_in/relu, zero biases, BN 1/0), so a seed fixes the weights. A model may
+declare `FIXED_WIDTH_LAYERS`: layers whose output channels channel methods leave alone (VGG-16's hidden FC
+layers; see rgp_bench.pruning.layers).
 
 Each model declares the smallest image it accepts: its total downsampling factor (VGG: five 2×2
 max-pools, a hard limit). Smaller inputs are rejected rather than silently degenerating to 1×1 maps

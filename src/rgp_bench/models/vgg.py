@@ -16,7 +16,12 @@ class VGG(nn.Module):
 
     At 32×32 the map before pooling is already 1×1, so the head sees exactly the 512 conv features;
     the global pool only matters for larger inputs.
+
+    Channel methods keep the hidden FC layers' 512 outputs (FIXED_WIDTH_LAYERS): GNN-RL's VGG-16 action space
+    is the 13 convs' output channels (the authors' share_layers.py), as in the torchvision VGG-16 they pruned.
     """
+
+    FIXED_WIDTH_LAYERS: tuple[str, ...] = ("classifier.0", "classifier.2")
 
     def __init__(self, in_channels: int, num_classes: int, cfg: tuple[int | str, ...] = VGG16_CFG) -> None:
         super().__init__()

@@ -45,11 +45,22 @@ def execution_order(model: nn.Module, example: torch.Tensor) -> list[str]:
     return list(dict.fromkeys(order))
 
 
-def find_prunable_layers(model: nn.Module, example: torch.Tensor, cfg: DictConfig) -> list[PrunableLayer]:
+def fixed_width_layers(model: nn.Module) -> tuple[str, ...]:
+    """The layers whose output channels channel methods leave alone, as the model declares them
+    (`FIXED_WIDTH_LAYERS`, e.g. VGG-16's hidden FC layers: GNN-RL's VGG-16 actions are its 13 convs)."""
+    return tuple(getattr(model, "FIXED_WIDTH_LAYERS", ()))
+
+
+def find_prunable_layers(model: nn.Module, example: torch.Tensor, cfg: DictConfig, *,
+                         channels: bool = False) -> list[PrunableLayer]:
     """Select prunable layers: the configured types, minus the stem, the classifier and explicit exclusions.
 
     The stem and the classifier are the first and the last conv/linear layer executed. Grouped convs
     are skipped unless `include_grouped` is set.
+
+    `channels=True` gives the layer set of channel (MAC-budget) methods, which remove output channels: the
+    stem is prunable whatever `exclude_stem` says (only its outputs can go; its input, the data, never does),
+    and the model's fixed-width layers (fixed_width_layers) are not.
     """
     modules = dict(model.named_modules())
     unknown = [name for name in cfg.exclude if name not in modules]
@@ -60,7 +71,9 @@ def find_prunable_layers(model: nn.Module, example: torch.Tensor, cfg: DictConfi
                         f"layers ({shown}; all in a record's cost.layers)")
     order = execution_order(model, example)
     skip = set(cfg.exclude)
-    if cfg.exclude_stem and order:
+    if channels:
+        skip.update(fixed_width_layers(model))
+    elif cfg.exclude_stem and order:
         skip.add(order[0])
     if cfg.exclude_classifier and order:
         skip.add(order[-1])

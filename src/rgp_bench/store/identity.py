@@ -12,7 +12,7 @@ from rgp_bench.hardware import device_type, resolved_threads
 
 # Bumped whenever training, measurement or a method's semantics change, so results of older code are never
 # reused as if they were current.
-RESULTS_VERSION = 3
+RESULTS_VERSION = 4  # 4: channel methods prune the stem's outputs (GNN-RL's action space)
 
 # Paths, logging and display settings: changing them must not change a run's identity.
 VOLATILE_KEYS: tuple[str, ...] = (

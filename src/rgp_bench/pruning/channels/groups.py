@@ -6,9 +6,9 @@ place they are read. No per-architecture rules: the graph comes from tracing the
 
 Conventions:
 - Writers ("producers") are the conv/linear layers whose output rows hold the channels. A group is
-  prunable only if it has producers and all of them are in the prunable layer set, so the stem's output
-  group is never prunable. Readers never restrict a group: the classifier's input columns are pruned with
-  the group that feeds it.
+  prunable only if it has producers and all of them are in the prunable layer set (channel methods' set,
+  pruning/layers.py, includes the stem and leaves out a model's fixed-width layers). Readers never restrict a
+  group: the classifier's input columns are pruned with the group that feeds it.
 - Depthwise convs (groups == in == out channels) and BN do not mix channels; they are per-channel members
   pruned with the group that passes through them, never producers.
 - Option-A shortcuts (`PadShortcut`) are index maps (see `shortcut.py`): their input belongs to one stage's
