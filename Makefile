@@ -49,10 +49,10 @@ lint: $(STAMP)
 
 # Every benchmark writes its own section of BENCHMARKS.md (between its markers); the rest of the file stays.
 bench: install
-	$(PY) -m rgp_bench.graphs.bench --output BENCHMARKS.md
-	$(PY) -m rgp_bench.speedup.bench --output BENCHMARKS.md
-	$(PY) -m rgp_bench.pruning.collapse_bench --output BENCHMARKS.md
-	$(PY) -m rgp_bench.gnnrl.bench --output BENCHMARKS.md
+	$(PY) -m benchmarks.graphs --output BENCHMARKS.md
+	$(PY) -m benchmarks.speedup --output BENCHMARKS.md
+	$(PY) -m benchmarks.collapse --output BENCHMARKS.md
+	$(PY) -m benchmarks.gnnrl --output BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -106,8 +106,8 @@ class PoisonLoader:
 def poisoned_bench(*overrides: str) -> tuple[DictConfig, Any, Any]:
     """A built run (data, model, layers, costs) for the config with `overrides`, built under seed 0, whose test
     split is a PoisonLoader. Returns (cfg, hardware, bench)."""
-    from rgp_bench.hardware import resolve_hardware
-    from rgp_bench.runner import build_bench
+    from rgp_bench.core.hardware import resolve_hardware
+    from rgp_bench.run.pipeline import build_bench
 
     cfg = make_cfg(*overrides)
     hw = resolve_hardware(cfg.hardware)

@@ -16,10 +16,10 @@ from hydra import compose, initialize_config_dir
 from tests.conftest import run_cli
 
 from rgp_bench.config import conf_dir, register
-from rgp_bench.config.preflight import preflight
-from rgp_bench.config.validate import validate_config
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.methods import METHODS, get_method
+from rgp_bench.run.preflight import preflight
+from rgp_bench.run.validate import validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "row_magnitude"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.report import published as bl
 
 BASELINES = Path(__file__).resolve().parents[1] / "baselines"

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils import prune
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.measure import CostReport, measure_costs
 from rgp_bench.models import build_model
 from rgp_bench.models.resnet_cifar import PadShortcut

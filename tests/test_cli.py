@@ -209,8 +209,8 @@ def test_a_read_only_or_full_cache_dir_is_named(tmp_path, monkeypatch):
     import shutil
     from collections import namedtuple
 
-    from rgp_bench.config.validate import check_output_dir
-    from rgp_bench.errors import UserError
+    from rgp_bench.core.errors import UserError
+    from rgp_bench.run.validate import check_output_dir
 
     monkeypatch.setattr(os, "access", lambda _path, _mode: False)
     with pytest.raises(UserError, match=rf"cache_dir={tmp_path} is not writable \({tmp_path} is read-only\)"):

@@ -7,14 +7,14 @@ from omegaconf import OmegaConf
 from tests.conftest import make_cfg
 
 from rgp_bench.config import group_options
-from rgp_bench.config.preflight import preflight
-from rgp_bench.config.validate import validate_config
+from rgp_bench.core.errors import UserError
 from rgp_bench.data import DATASETS
-from rgp_bench.errors import UserError
 from rgp_bench.methods import METHODS
 from rgp_bench.methods.magnitude import MagnitudeCfg
 from rgp_bench.methods.rgp import RGPCfg
 from rgp_bench.models import MODELS
+from rgp_bench.run.preflight import preflight
+from rgp_bench.run.validate import validate_config
 
 
 def test_defaults_compose_to_rgp_on_digits_mlp():

@@ -12,9 +12,9 @@ import torch
 from omegaconf import OmegaConf
 
 from rgp_bench.config.schema import DatasetCfg
+from rgp_bench.core.errors import UserError
 from rgp_bench.data import DATASETS, DataBundle, build_data
 from rgp_bench.data.splits import check_seed
-from rgp_bench.errors import UserError
 
 PER_FILE = 20
 CIFAR10_MEAN, CIFAR10_STD = (0.491, 0.482, 0.447), (0.247, 0.243, 0.262)

@@ -10,17 +10,17 @@ import pytest
 import torch
 from tests.conftest import make_cfg, run_cli
 
-from rgp_bench.config.validate import validate_config
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.export.materialised import materialise_for_export
 from rgp_bench.export.state import load_model
 from rgp_bench.record.io import read_record
 from rgp_bench.record.schema import RunRecord
 from rgp_bench.record.summary import format_summary
-from rgp_bench.record.tracking import cell_name
-from rgp_bench.regime import epoch_budget
-from rgp_bench.runner import run
-from rgp_bench.store.identity import run_id
+from rgp_bench.run.identity import run_id
+from rgp_bench.run.pipeline import run
+from rgp_bench.run.plan import epoch_budget
+from rgp_bench.run.tracking import cell_name
+from rgp_bench.run.validate import validate_config
 
 TINY = ["model.width=32", "model.depth=2", "train.epochs=2", "train.limit_batches=3", "logger=none",
         "measure.latency.enabled=false", "train.progress=false"]

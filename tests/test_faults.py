@@ -9,11 +9,11 @@ import pytest
 import torch
 from tests.conftest import make_cfg, read_results, run_cli
 
-from rgp_bench.errors import RunFailed
-from rgp_bench.hardware import resolve_hardware
-from rgp_bench.store import identity
+from rgp_bench.core.errors import RunFailed
+from rgp_bench.core.hardware import resolve_hardware
+from rgp_bench.run import identity
+from rgp_bench.run.identity import run_id
 from rgp_bench.store.dense import dense_key, pretrained_dense
-from rgp_bench.store.identity import run_id
 from rgp_bench.train import make_loader, train_phase
 from rgp_bench.train.checkpoint import save_checkpoint
 

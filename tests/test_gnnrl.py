@@ -18,13 +18,12 @@ from tests.conftest import make_cfg
 from torch import nn
 
 from rgp_bench.config import conf_dir
-from rgp_bench.config.preflight import preflight
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
+from rgp_bench.core.layer_types import WEIGHT_LAYERS
 from rgp_bench.gnnrl.counts import PolicyCounts
 from rgp_bench.gnnrl.env import ChannelEnv, share_actions
 from rgp_bench.gnnrl.features import MOTIF_ROLES, StateBuilder, collate, motif_graph
 from rgp_bench.gnnrl.graph import OP_KINDS, build_network_graph
-from rgp_bench.layer_types import WEIGHT_LAYERS
 from rgp_bench.measure import measure_costs
 from rgp_bench.methods import MaskContext, get_method
 from rgp_bench.methods.channel import ChannelProblem
@@ -32,6 +31,7 @@ from rgp_bench.models import MODELS, build_model
 from rgp_bench.pruning import apply_channel_gates, apply_masks, apply_param_masks, find_prunable_layers
 from rgp_bench.pruning.channels import ChannelMacs, find_channel_groups, keep_for_policy, reachable_reduction
 from rgp_bench.pruning.layers import execution_order
+from rgp_bench.run.preflight import preflight
 
 torch.set_num_threads(1)  # many small models: threads only add synchronisation here
 
@@ -372,7 +372,7 @@ def test_importing_the_methods_does_not_import_torch_geometric() -> None:
 
 
 def test_the_bench_tables_pair_the_searches_by_seed_at_equal_evaluations(tmp_path) -> None:
-    from rgp_bench.gnnrl.bench import best_at, curve_table, draw, method_table, paired_table
+    from benchmarks.gnnrl import best_at, curve_table, draw, method_table, paired_table
 
     def record(method: str, seed: int, top1: float, best: float | None = None, evaluations: int = 0) -> dict:
         info = {} if best is None else {

@@ -13,7 +13,7 @@ from tests.conftest import make_cfg, poisoned_bench, read_results, run_cli
 import rgp_bench.gnnrl.checkpoint as search_checkpoint
 from rgp_bench.methods import get_method
 from rgp_bench.pruning import apply_channel_gates, apply_masks, apply_param_masks, find_prunable_layers
-from rgp_bench.runner import mask_context
+from rgp_bench.run.pipeline import mask_context
 from rgp_bench.train import train_phase
 
 torch.set_num_threads(1)

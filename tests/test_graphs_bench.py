@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rgp_bench.bench_file import write_section
-from rgp_bench.graphs import bench
+from benchmarks import graphs as bench
+from benchmarks.markdown import write_section
 
 
 def test_write_section_creates_and_replaces_only_its_section(tmp_path):

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 import rgp_bench.graphs.build as build_mod
+from rgp_bench.core import fileio
 from rgp_bench.graphs import ALGORITHM_VERSION, build_graph, validate_regular
 from rgp_bench.graphs import cache as gcache
 from rgp_bench.graphs.cli import main
-from rgp_bench.store import fileio
 
 KW = {"strategy": "anneal", "seed": 1, "iters": 2000}
 

@@ -16,9 +16,9 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import functional as TF
 
 from rgp_bench.config.schema import DatasetCfg
+from rgp_bench.core.errors import UserError
 from rgp_bench.data import DATASETS, build_data
 from rgp_bench.data.imagenet import MEAN, STD, eval_transform
-from rgp_bench.errors import UserError
 
 WNIDS = ("n01440764", "n01443537", "n01484850")  # written in reverse order below: loading must sort them
 SIZES = ((48, 40), (40, 56), (64, 64))  # (width, height): non-square, so Resize/CenterCrop matter

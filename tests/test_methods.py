@@ -16,7 +16,7 @@ import torch
 from tests.conftest import make_cfg, poisoned_bench
 
 from rgp_bench.config.choices import Budget
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.measure import measure_costs
 from rgp_bench.methods import METHODS, MaskContext, Method, get_method
 from rgp_bench.methods.base import check_result
@@ -29,7 +29,7 @@ from rgp_bench.pruning import (
     find_prunable_layers,
     mask_sparsity,
 )
-from rgp_bench.runner import mask_context
+from rgp_bench.run.pipeline import mask_context
 
 # Small settings per model, so a contract case builds in well under a second.
 BENCH_SETTINGS = {"mlp": ["dataset=digits", "model.width=32", "model.depth=3"],

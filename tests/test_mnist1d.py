@@ -10,14 +10,14 @@ import pytest
 import torch
 from tests.conftest import make_cfg
 
-from rgp_bench.config.preflight import preflight
+from rgp_bench.core.errors import UserError
 from rgp_bench.data import build_data
 from rgp_bench.data.mnist1d import generator_args, load_arrays
-from rgp_bench.errors import UserError
 from rgp_bench.measure import measure_costs
 from rgp_bench.methods import MaskContext, get_method
 from rgp_bench.models import build_model
 from rgp_bench.pruning import find_prunable_layers
+from rgp_bench.run.preflight import preflight
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from rgp_bench.config.schema import ModelCfg
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.models import IMAGE_MODELS, build_model
 from rgp_bench.models.resnet_cifar import PadShortcut
 

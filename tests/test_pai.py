@@ -12,6 +12,7 @@ import math
 
 import pytest
 import torch
+from benchmarks.collapse import measure
 from tests.conftest import make_cfg, poisoned_bench, read_results, run_cli
 from tests.test_presets import sweep_values
 from torch import nn
@@ -25,11 +26,10 @@ from rgp_bench.methods.block_random import erdos_renyi_graph
 from rgp_bench.methods.grasp import class_balanced_sample
 from rgp_bench.methods.synflow import linearised, synflow_scores
 from rgp_bench.pruning import mask_sparsity
-from rgp_bench.pruning.collapse_bench import measure
 from rgp_bench.pruning.densities import erdos_renyi_densities, erdos_renyi_weight, exact_counts
 from rgp_bench.pruning.layers import PrunableLayer
 from rgp_bench.pruning.selection import keep_top
-from rgp_bench.runner import mask_context
+from rgp_bench.run.pipeline import mask_context
 
 NEW = ("snip", "grasp", "synflow", "erk", "er", "block_random")
 SMALL = ("dataset=digits", "model.width=64", "model.depth=3", "train.batch_size=32")

@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils import prune
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.graphs import build_graph, ring_lattice
 from rgp_bench.methods import MaskContext, get_method
 from rgp_bench.methods.block_random import erdos_renyi_graph
@@ -30,7 +30,7 @@ from rgp_bench.methods.grasp import class_balanced_sample
 from rgp_bench.models import build_model
 from rgp_bench.pruning import find_prunable_layers
 from rgp_bench.pruning.layers import PrunableLayer
-from rgp_bench.runner import mask_context
+from rgp_bench.run.pipeline import mask_context
 
 RATIO = 0.9
 DENSITY = 1.0 - RATIO

@@ -19,8 +19,8 @@ from tests.test_data import write_cifar10, write_cifar100
 from tests.test_imagenet import write_imagenet
 
 from rgp_bench.config import conf_dir
-from rgp_bench.config.validate import validate_config
 from rgp_bench.graphs import build_graph, feasible_degree
+from rgp_bench.run.validate import validate_config
 
 PRESETS = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
 

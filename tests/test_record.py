@@ -6,9 +6,9 @@ import json
 
 from tests.conftest import make_cfg
 
+from rgp_bench.core.fileio import write_json_atomic
 from rgp_bench.record.io import write_error, write_results
-from rgp_bench.store.fileio import write_json_atomic
-from rgp_bench.store.identity import run_id
+from rgp_bench.run.identity import run_id
 
 
 def test_atomic_write_leaves_no_temp_files_and_strict_json(tmp_path):
@@ -52,7 +52,7 @@ def test_results_neutral_keys_are_stated_once():
     import yaml
 
     from rgp_bench.config import conf_dir
-    from rgp_bench.store.identity import VOLATILE_KEYS
+    from rgp_bench.run.identity import VOLATILE_KEYS
 
     config = yaml.safe_load((conf_dir() / "config.yaml").read_text())
     assert config["hydra"]["job"]["config"]["override_dirname"]["exclude_keys"] == list(VOLATILE_KEYS)
@@ -67,7 +67,7 @@ def test_run_record_round_trips_and_rejects_incomplete_records(tmp_path):
 
     from rgp_bench.record.io import read_record
     from rgp_bench.record.schema import SCHEMA_VERSION, RecordError, RunRecord
-    from rgp_bench.runner import run
+    from rgp_bench.run.pipeline import run
 
     cfg = make_cfg("logger=none", "train.epochs=1", "model.width=32", "model.depth=2", f"cache_dir={tmp_path}",
                    "train.progress=false", "measure.latency.enabled=false")

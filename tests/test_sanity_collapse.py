@@ -13,7 +13,7 @@ from rgp_bench.methods import MaskContext, get_method
 from rgp_bench.models import build_model
 from rgp_bench.pruning import apply_masks, current_masks, find_prunable_layers
 from rgp_bench.pruning.collapse import layer_collapse
-from rgp_bench.pruning.sanity import inverted, reinitialise, shuffled
+from rgp_bench.run.sanity import inverted, reinitialise, shuffled
 
 # The image models of the zoo (CIFAR ResNets with option-A shortcuts, ResNet-18, VGG16-BN, torchvision's).
 ZOO = ("mlp", "resnet20", "resnet56", "resnet110", "resnet18", "vgg16", "resnet50", "mobilenet_v2")

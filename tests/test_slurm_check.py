@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 
 from rgp_bench import slurm_check
 from rgp_bench.config import conf_dir
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.slurm_check import (
     check_command_line,
     check_gpus,

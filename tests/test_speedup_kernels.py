@@ -11,6 +11,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from benchmarks.speedup_report import BenchRow, targets_table
 from tests.test_speedup import TOLERANCE, masked_layer, rgp_mask
 from torch import nn
 from torch.nn.utils import prune
@@ -18,7 +19,6 @@ from torch.nn.utils import prune
 from rgp_bench.speedup import FORMS, analyse_mask, load_kernel, materialise, pack_blocks, relative_error
 from rgp_bench.speedup import direct as direct_module
 from rgp_bench.speedup import kernel as kernel_module
-from rgp_bench.speedup.bench_report import BenchRow, targets_table
 from rgp_bench.speedup.build_kernel import main as build_kernel_main
 from rgp_bench.speedup.end_to_end import DENSE, MATERIALISED, EndToEnd
 from rgp_bench.speedup.fuse import DictConv2d, DictLinear, fuse_for_inference

@@ -16,8 +16,8 @@ import torch
 from tests.conftest import make_cfg, read_results, run_cli
 
 from hydra_plugins.rgp_bench_launcher.resilient import threads_per_worker
+from rgp_bench.run.identity import run_id
 from rgp_bench.store.dense import pretrained_dense
-from rgp_bench.store.identity import run_id
 
 TINY = ["train.epochs=2", "model.width=64", "model.depth=2"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.conftest import make_cfg
 
-from rgp_bench.record.tracking import cell_name
+from rgp_bench.run.tracking import cell_name
 
 
 def test_the_group_encodes_regime_epochs_budget_and_a_non_default_recipe():

@@ -8,14 +8,14 @@ import hydra
 from omegaconf import DictConfig
 
 from rgp_bench.config import conf_dir, register
-from rgp_bench.config.preflight import preflight
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
+from rgp_bench.run.preflight import preflight
 from rgp_bench.slurm_check import check_command_line
 
 
 @hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> float | None:
-    from rgp_bench.job import run_job
+    from rgp_bench.run.job import run_job
 
     return run_job(cfg)
 

@@ -12,7 +12,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from rgp_bench.record.io import ERROR_FILE
-from rgp_bench.record.tracking import start_run, sweep_group
+from rgp_bench.run.tracking import start_run, sweep_group
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 
 SINFO_COMMAND = ("sinfo", "--noheader", "--format=%P|%G")
 _PARENS = re.compile(r"\([^)]*\)")  # socket or index lists: gpu:a100:4(S:0-1), gpu:2(IDX:0,1)

@@ -40,7 +40,7 @@ PID_DIR = ".launcher"  # <sweep dir>/.launcher/<job index>.pid: which process ru
 POLL_SECONDS = 0.2
 # Imported once by multiprocessing's fork server, so that a job process is a fork of a clean process that has
 # them already, not a fresh interpreter importing torch for ~6 s.
-FORKSERVER_PRELOAD = ["torch", "torch.optim", "torchvision", "hydra", "omegaconf", "numpy", "rgp_bench.job"]
+FORKSERVER_PRELOAD = ["torch", "torch.optim", "torchvision", "hydra", "omegaconf", "numpy", "rgp_bench.run.job"]
 
 
 @dataclass
@@ -109,8 +109,8 @@ class ResilientJoblibLauncher(Launcher):
 
     def _lost(self, idx: int, overrides: Sequence[str], reason: str) -> JobReturn:
         """Record a job whose process died as failed, as the job itself would record a failure."""
-        from rgp_bench.errors import RunFailed
-        from rgp_bench.job import record_failure
+        from rgp_bench.core.errors import RunFailed
+        from rgp_bench.run.job import record_failure
 
         job_dir, cfg = self._job_dir(overrides)
         job_dir.mkdir(parents=True, exist_ok=True)

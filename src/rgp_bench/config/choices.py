@@ -41,5 +41,5 @@ Scope = Choice.of("Scope", ("global", "layer"))
 # What a method's `ratio` removes: a fraction of the prunable weights, or of the model's MACs; `none` for the
 # dense reference, which prunes nothing (its runs ignore `ratio`).
 Budget = Choice.of("Budget", ("weights", "macs", "none"))
-# A sanity check applied to a method's masks (Frankle et al., ICLR 2021): see rgp_bench.pruning.sanity.
+# A sanity check applied to a method's masks (Frankle et al., ICLR 2021): see rgp_bench.run.sanity.
 Sanity = Choice.of("Sanity", ("none", "shuffle", "reinit", "invert"))

@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 
 CHECK = "check"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rgp_bench.core.errors import choices_error
 from rgp_bench.data.dataset import DataBundle, ImageDataset
-from rgp_bench.errors import choices_error
 
 DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "imagenet", "synthetic", "mnist1d")
 

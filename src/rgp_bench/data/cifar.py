@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rgp_bench.core.errors import UserError
 from rgp_bench.data.dataset import DataBundle, ImageDataset
 from rgp_bench.data.splits import VAL_STREAM, check_fraction, check_seed, stratified_split
-from rgp_bench.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ from torch.utils.data import Dataset
 from torchvision import transforms
 from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
+from rgp_bench.core.errors import UserError, positive_int
 from rgp_bench.data.dataset import DataBundle
 from rgp_bench.data.splits import VAL_STREAM, check_fraction, check_seed, stratified_split
-from rgp_bench.errors import UserError, positive_int
 
 FOLDER = "imagenet"
 MEAN = (0.485, 0.456, 0.406)

@@ -23,10 +23,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from rgp_bench.config.fields import KeysFrom
 from rgp_bench.config.schema import MIN_SAMPLES
+from rgp_bench.core.errors import UserError
+from rgp_bench.core.fileio import atomic_path
 from rgp_bench.data.dataset import DataBundle, ImageDataset
 from rgp_bench.data.splits import check_fraction, check_seed, stratified_split
-from rgp_bench.errors import UserError
-from rgp_bench.store.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 NUM_CLASSES = 10

@@ -6,7 +6,7 @@ import operator
 
 import numpy as np
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 
 # Distinct streams for the test hold-out and the validation carve-out under one split_seed.
 TEST_STREAM = 0

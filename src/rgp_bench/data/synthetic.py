@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from rgp_bench.core.errors import positive_int
 from rgp_bench.data.dataset import DataBundle, ImageDataset
 from rgp_bench.data.splits import check_fraction, check_seed, three_way_split
-from rgp_bench.errors import positive_int
 
 NOISE_STD = 1.0
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from rgp_bench.errors import UserError, choices_error
+from rgp_bench.core.errors import UserError, choices_error
 from rgp_bench.export.state import load_model
 from rgp_bench.record.io import ERROR_FILE, RESULTS_FILE
 

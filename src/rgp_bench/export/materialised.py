@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.pruning import find_prunable_layers
 
 # Methods whose masks have RGP's regular block structure (gather + grouped conv applies).
@@ -32,7 +32,7 @@ def materialise_for_export(model: nn.Module, saved: dict[str, Any], method_budge
     prunable = [layer.name for layer in find_prunable_layers(model, example, cfg.layers,
                                                              channels=method_budget == "macs")]
     if method_budget == "macs":
-        from rgp_bench.measure.inference import materialise_channels
+        from rgp_bench.run.latency import materialise_channels
 
         return materialise_channels(model, example, prunable)
     if method in EXPORTABLE_BLOCK_METHODS:

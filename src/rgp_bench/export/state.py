@@ -15,11 +15,11 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.nn.utils import prune
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
+from rgp_bench.core.fileio import atomic_path
 from rgp_bench.models import build_model
 from rgp_bench.pruning import apply_channel_gates
 from rgp_bench.pruning.masks import GATE_BUFFER
-from rgp_bench.store.fileio import atomic_path
 
 MODEL_FILE = "model.pt"
 FORMAT = 1

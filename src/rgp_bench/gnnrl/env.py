@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.gnnrl.counts import PolicyCounts, PolicyRescale
 from rgp_bench.gnnrl.masker import InPlaceMasker
 from rgp_bench.methods.channel import ChannelProblem

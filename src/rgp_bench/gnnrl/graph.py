@@ -20,7 +20,7 @@ from torch import Tensor, fx, nn
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from rgp_bench.layer_types import CONVS, WEIGHT_LAYERS
+from rgp_bench.core.layer_types import CONVS, WEIGHT_LAYERS
 from rgp_bench.pruning.channels import ChannelGroup
 from rgp_bench.pruning.channels.groups import OUTPUT_ROLES
 from rgp_bench.pruning.channels.shortcut import SHORTCUT_TYPES

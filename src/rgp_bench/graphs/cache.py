@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..store.fileio import atomic_write_text
+from rgp_bench.core.fileio import atomic_write_text
+
 from .construct import edge_list, from_edges, validate_regular
 from .errors import GraphError
 
@@ -107,7 +108,7 @@ def load(cache_dir: str | os.PathLike, key: dict) -> tuple[np.ndarray, dict] | N
 
 
 def store(cache_dir: str | os.PathLike, key: dict, adjacency: np.ndarray, info: dict) -> Path:
-    """Write an entry atomically (see :func:`rgp_bench.store.fileio.atomic_write_text`); ``OSError`` on failure."""
+    """Write an entry atomically (see :func:`rgp_bench.core.fileio.atomic_write_text`); ``OSError`` on failure."""
     directory = Path(cache_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = cache_path(directory, key)

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..store.fileio import atomic_write_text
+from rgp_bench.core.fileio import atomic_write_text
+
 from .build import STARTS, build_graph
 from .cache import default_cache_dir
 from .construct import edge_list, feasible_degree

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rgp_bench.layer_types import WEIGHT_LAYERS
+from rgp_bench.core.layer_types import WEIGHT_LAYERS
 
 with warnings.catch_warnings():  # fvcore imports torch.jit helpers that warn on recent torch
     warnings.simplefilter("ignore")

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.graphs import GraphError, average_clustering, check_feasible, path_stats
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
 from rgp_bench.methods.registry import register_method

@@ -25,7 +25,7 @@ from torch import nn
 
 from rgp_bench.config.choices import Regime, Scope
 from rgp_bench.config.fields import Number, setting
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.methods.base import Batch, MaskContext, MaskResult, MethodCfg, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.gradients import hessian_gradient_product, summed_gradients, weights_of

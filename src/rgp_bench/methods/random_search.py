@@ -7,7 +7,7 @@ requested evaluation are spent: a small policy space has fewer), and the best is
 10,000, the number of environment steps of gnnrl's default search: an upper bound on gnnrl's distinct reward
 evaluations, so the control is never short of budget, and its `best_curve` (best reward against distinct
 evaluations) gives its best at gnnrl's count; `method.evaluations=N` runs the exact equal-evaluation control
-(rgp_bench.gnnrl.bench does). Same environment, rescale, reward and info layout as gnnrl (rgp_bench.gnnrl.env
+(benchmarks.gnnrl does). Same environment, rescale, reward and info layout as gnnrl (rgp_bench.gnnrl.env
 / search).
 """
 

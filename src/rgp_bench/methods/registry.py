@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Budget, Regime
-from rgp_bench.errors import UserError, choices_error
+from rgp_bench.core.errors import UserError, choices_error
 from rgp_bench.methods.base import CheckFn, MaskFn, Method, MethodCfg, Need, describe
 
 PLUGINS_ENV = "RGP_BENCH_PLUGINS"

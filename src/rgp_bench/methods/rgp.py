@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Choice, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.graphs import (
     DEFAULT_STRATEGY,
     STARTS,

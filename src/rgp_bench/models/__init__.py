@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from rgp_bench.errors import UserError, choices_error, positive_int
+from rgp_bench.core.errors import UserError, choices_error, positive_int
 from rgp_bench.models.cnn1d import CNN1D, min_length
 from rgp_bench.models.init import init_weights
 from rgp_bench.models.mlp import MLP

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rgp_bench.layer_types import WEIGHT_LAYERS
+from rgp_bench.core.layer_types import WEIGHT_LAYERS
 from rgp_bench.pruning.layers import PrunableLayer
 from rgp_bench.pruning.linearise import ones_input, path_copy
 

@@ -8,9 +8,9 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from rgp_bench.errors import UserError
-from rgp_bench.forward import forward_once
-from rgp_bench.layer_types import BY_NAME, WEIGHT_LAYERS
+from rgp_bench.core.errors import UserError
+from rgp_bench.core.forward import forward_once
+from rgp_bench.core.layer_types import BY_NAME, WEIGHT_LAYERS
 
 
 @dataclass(frozen=True)

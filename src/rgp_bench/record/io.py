@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rgp_bench.core.fileio import write_json_atomic
 from rgp_bench.record.provenance import now_iso
 from rgp_bench.record.schema import SCHEMA_VERSION, RecordError, RunRecord
-from rgp_bench.store.fileio import write_json_atomic
 
 RESULTS_FILE = "results.json"
 ERROR_FILE = "error.json"

@@ -12,7 +12,7 @@ from rgp_bench.config.choices import Budget
 from rgp_bench.report import stats
 from rgp_bench.report.collect import Run, normalize_value
 from rgp_bench.report.columns import AGGREGATED
-from rgp_bench.store.identity import VOLATILE_KEYS
+from rgp_bench.run.identity import VOLATILE_KEYS
 
 METRICS = ("best_val", "final")
 GROUP_KEYS = ("dataset", "model", "regime", "ratio", "budget", "method", "variant")

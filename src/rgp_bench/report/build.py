@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rgp_bench.errors import UserError, choices_error
+from rgp_bench.core.errors import UserError, choices_error
 from rgp_bench.report import aggregate, plots, published, stats
 from rgp_bench.report.collect import collect
 from rgp_bench.report.columns import BY_NAME, ROW_COLUMNS

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from rgp_bench.config.location import conf_dir
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.report.aggregate import METRICS
 from rgp_bench.report.build import build_report
 

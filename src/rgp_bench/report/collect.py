@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.record.io import ERROR_FILE as ERROR
 from rgp_bench.record.io import RESULTS_FILE as RESULTS
 from rgp_bench.report.columns import CorruptRecord, record_values

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 
 SCHEMA_VERSION = 1
 ENV_VAR = "RGP_BENCH_BASELINES"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from rgp_bench.forward import forward_once
+from rgp_bench.core.forward import forward_once
 
 
 def capture_inputs(model: nn.Module, names: Sequence[str], example: torch.Tensor) -> dict[str, torch.Tensor]:

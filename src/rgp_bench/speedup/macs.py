@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rgp_bench.forward import forward_once
+from rgp_bench.core.forward import forward_once
 
 _COUNTED = (nn.Conv1d, nn.Conv2d, nn.Linear)
 

@@ -18,8 +18,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from rgp_bench.hardware import device_type, resolved_threads
-from rgp_bench.store.fileio import file_lock
+from rgp_bench.core.fileio import file_lock
+from rgp_bench.core.hardware import device_type, resolved_threads
 from rgp_bench.train.checkpoint import load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)

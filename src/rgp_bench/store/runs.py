@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rgp_bench.core.fileio import file_lock, link_or_copy, write_json_atomic
 from rgp_bench.record.io import RESULTS_FILE, read_record, stored_form
 from rgp_bench.record.schema import RecordError, RunRecord
-from rgp_bench.store.fileio import file_lock, link_or_copy, write_json_atomic
 
 CHECKPOINT_FILE = "checkpoint.pt"
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from rgp_bench.store.fileio import atomic_path
+from rgp_bench.core.fileio import atomic_path
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

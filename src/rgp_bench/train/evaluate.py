@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from rgp_bench.hardware import Hardware
+from rgp_bench.core.hardware import Hardware
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from rgp_bench.errors import RunFailed
-from rgp_bench.hardware import Hardware
+from rgp_bench.core.errors import RunFailed
+from rgp_bench.core.hardware import Hardware
 from rgp_bench.train.checkpoint import load_checkpoint, save_checkpoint
 from rgp_bench.train.evaluate import Scores, evaluate
 from rgp_bench.train.optim import build_optimizer, build_schedule

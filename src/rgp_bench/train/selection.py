@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 from torch.utils.data import DataLoader
 
-from rgp_bench.hardware import Hardware
+from rgp_bench.core.hardware import Hardware
 from rgp_bench.record.schema import Accuracy, BestValScores, FinalScores
 from rgp_bench.train.evaluate import evaluate
 from rgp_bench.train.loop import PhaseResult

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.pruning.channels.keep import KeepSets
 from rgp_bench.pruning.channels.macs import ChannelMacs
 from rgp_bench.pruning.channels.selection import Ranking, policy_removal_order, removal_order

@@ -30,8 +30,8 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch_pruning.dependency import Group
 
-from rgp_bench.errors import UserError
-from rgp_bench.layer_types import WEIGHT_LAYERS
+from rgp_bench.core.errors import UserError
+from rgp_bench.core.layer_types import WEIGHT_LAYERS
 from rgp_bench.pruning.channels.shortcut import SHORTCUT_TYPES, ShortcutPruner, pad_shortcut_channels
 from rgp_bench.pruning.layers import execution_order
 

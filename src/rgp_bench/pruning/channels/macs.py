@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rgp_bench.layer_types import WEIGHT_LAYERS
+from rgp_bench.core.layer_types import WEIGHT_LAYERS
 from rgp_bench.measure import measure_costs
 from rgp_bench.pruning.channels.groups import ChannelGroup
 from rgp_bench.pruning.channels.keep import removed_channels

@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.pruning.channels.groups import ChannelGroup
 from rgp_bench.pruning.channels.keep import KeepSets, keep_all
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_pruning.pruner.function import BasePruningFunc
 
-from rgp_bench.forward import forward_once
+from rgp_bench.core.forward import forward_once
 from rgp_bench.models.resnet_cifar import PadShortcut
 
 

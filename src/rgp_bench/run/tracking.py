@@ -46,7 +46,7 @@ def cell_name(cfg: DictConfig) -> str:
     basis), regime, total epochs and any non-default training recipe. Methods and seeds vary inside it, so
     wandb never averages runs the report keeps apart. A dense run serves every ratio: `dense` stands for it."""
     from rgp_bench.methods import get_method
-    from rgp_bench.regime import epoch_budget
+    from rgp_bench.run.plan import epoch_budget
 
     method = get_method(cfg.method.name)
     plan = epoch_budget(cfg)

@@ -1,6 +1,6 @@
 """Layer-collapse benchmark (Tanaka et al., NeurIPS 2020, Fig. 1/Theorem 3, reproduced without training).
 
-    python -m rgp_bench.pruning.collapse_bench [--seed 0]
+    python -m benchmarks.collapse [--seed 0]
 
 On the embedded default run (digits, MLP 64 -> 4 x 512 -> 10; its three 512 x 512 hidden layers are prunable),
 masks every pruning-at-initialisation method at densities 1e-1, 1e-2, 1e-3 and 10^-3.5 of the prunable weights,
@@ -22,12 +22,12 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from rgp_bench.bench_file import machine, write_section
+from benchmarks.markdown import machine, write_section
 from rgp_bench.config import conf_dir, register
-from rgp_bench.hardware import resolve_hardware, seed_everything
+from rgp_bench.core.hardware import resolve_hardware, seed_everything
 from rgp_bench.methods import get_method
 from rgp_bench.pruning.collapse import Collapse, layer_collapse
-from rgp_bench.runner import Bench, build_bench, mask_context
+from rgp_bench.run.pipeline import Bench, build_bench, mask_context
 
 DENSITIES: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 10**-3.5)
 # (row label, method, overrides): the pruning-at-initialisation methods, then two data-free references.
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", help="also write the section (between its markers) into this file")
     args = parser.parse_args(argv)
     cells = measure(seed=args.seed)
-    command = "python -m rgp_bench.pruning.collapse_bench" + (f" --seed {args.seed}" if args.seed else "")
+    command = "python -m benchmarks.collapse" + (f" --seed {args.seed}" if args.seed else "")
     section = "## Layer collapse at extreme sparsity (SynFlow's finding)\n\n" + markdown(cells, command)
     sys.stdout.write(section)
     if args.output:

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rgp_bench.config.choices import Regime, Sanity
 from rgp_bench.config.fields import check_fields
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 
 MIN_FREE_BYTES = 64 * 2**20  # below this a run cannot even write its checkpoints
 
@@ -37,7 +37,7 @@ def _check_cross_field_rules(cfg: DictConfig) -> None:
     if train.regime != Regime.auto and train.regime not in method.regimes:
         valid = ", ".join(["auto", *sorted(str(r) for r in method.regimes)])
         raise UserError(f"train.regime={train.regime} is not supported by method {method.name}; valid choices: {valid}")
-    from rgp_bench.regime import resolve_regime
+    from rgp_bench.run.plan import resolve_regime
 
     regime = resolve_regime(cfg)
     if cfg.sanity != Sanity["none"] and not method.prunes:

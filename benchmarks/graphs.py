@@ -1,6 +1,6 @@
 """Benchmark of :mod:`rgp_bench.graphs`; writes its section of ``BENCHMARKS.md``.
 
-    python -m rgp_bench.graphs.bench [--output BENCHMARKS.md]
+    python -m benchmarks.graphs [--output BENCHMARKS.md]
 
 Measures, in one run on this machine: exact-ASPL evaluation time against networkx, and for each (n, k) of the
 issue the default strategy's ASPL, the Cerf/Moore bound, the gap and the time, next to the authors' stored graphs
@@ -19,12 +19,12 @@ from collections.abc import Sequence
 import networkx as nx
 import numpy as np
 
-from ..bench_file import machine as shared_machine
-from ..bench_file import write_section
-from .aspl import path_stats
-from .build import build_graph
-from .construct import random_regular
-from .optimizer import DEFAULT_STRATEGY, default_iters
+from benchmarks.markdown import machine as shared_machine
+from benchmarks.markdown import write_section
+from rgp_bench.graphs.aspl import path_stats
+from rgp_bench.graphs.build import build_graph
+from rgp_bench.graphs.construct import random_regular
+from rgp_bench.graphs.optimizer import DEFAULT_STRATEGY, default_iters
 
 GRAPH_CONFIGS: tuple[tuple[int, int], ...] = (
     *((64, k) for k in (4, 6, 8, 10, 12, 14, 16, 18, 20)),  # the issue's k plus 14 and 18 (the k >= 14 target)
@@ -236,7 +236,7 @@ def _notes(rows: Sequence[dict]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rgp_bench.graphs.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.graphs", description=__doc__.split("\n")[0])
     parser.add_argument("--output", default="BENCHMARKS.md", help="markdown file to update (default: %(default)s)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
@@ -263,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         long_runs.append(strategy_row(n, k, DEFAULT_STRATEGY, "random", iters=iters))
         r = long_runs[-1]
         print(f"long n={n:4d} k={k:2d} iters={iters:,}: aspl {r['aspl']:.4f} in {r['wall']:.1f} s", flush=True)
-    command = "make bench  # = python -m rgp_bench.graphs.bench"
+    command = "make bench  # = python -m benchmarks.graphs"
     section = render(rows, speed, machine(), command, time.perf_counter() - t0, strategies, long_runs)
     write_section(args.output, "graphs", section)
     print(f"wrote {args.output}", file=sys.stderr)

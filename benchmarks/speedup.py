@@ -1,6 +1,6 @@
 """Benchmark of :mod:`rgp_bench.speedup`: prints its Markdown section for ``BENCHMARKS.md``.
 
-    python -m rgp_bench.speedup.bench [--output FILE] [--quick]
+    python -m benchmarks.speedup [--output FILE] [--quick]
 
 Runs itself in a subprocess whose environment pins OpenMP/MKL to one thread and sets glibc's allocator tunables
 (:func:`rgp_bench.measure.latency.benchmark_env`), then: `make run`'s model (the MNIST-1D MLP 40 -> 4 x 512 -> 10,
@@ -30,12 +30,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from rgp_bench.bench_file import machine, write_section
+from benchmarks.markdown import machine, write_section
+from benchmarks.speedup_report import BenchRow, render
 from rgp_bench.graphs import block_mask, build_graph
 from rgp_bench.measure.latency import benchmark_env, example_input, thread_count
 from rgp_bench.models import build_model
 from rgp_bench.pruning import find_prunable_layers
-from rgp_bench.speedup.bench_report import BenchRow, render
 from rgp_bench.speedup.end_to_end import (
     DENSE,
     DENSE_COMPILED,
@@ -211,7 +211,7 @@ def run_benchmark(quick: bool, cache_dir: Path) -> str:
             rows += run_config(model_name, dense, compiled, layers_cfg, nodes, batch_size, degrees, cache_dir)
     reports = [(f"{row.model}, batch {row.batch_size}, {row.label}", row.report) for row in rows
                if row.model in ("mlp", "resnet18") and row.report is not None]
-    command = "python -m rgp_bench.speedup.bench" + (" --quick" if quick else "")
+    command = "python -m benchmarks.speedup" + (" --quick" if quick else "")
     module = load_kernel(build=False)
     simd = simd_info(module) if module is not None else None
     fusion = "; ".join(sorted({f"{row.model}: {row.report.fusion}" for row in rows if row.report is not None}))
@@ -228,7 +228,7 @@ def run_benchmark(quick: bool, cache_dir: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rgp_bench.speedup.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.speedup", description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, help="also write the section (between markers) to this file")
     parser.add_argument("--quick", action="store_true",
                         help="the target settings only: the MLP at batch 64 and 1, ResNet-18 at batch 64 k/n = 8/64")
@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.in_benchmark_env:
         # glibc reads the MALLOC_* tunables at start-up, so the measurement runs in a fresh process.
-        child = [sys.executable, "-m", "rgp_bench.speedup.bench", CHILD_FLAG, *(argv if argv is not None
+        child = [sys.executable, "-m", "benchmarks.speedup", CHILD_FLAG, *(argv if argv is not None
                                                                                else sys.argv[1:])]
         return subprocess.run(child, env=benchmark_env(THREADS), check=False).returncode
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,7 +8,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from rgp_bench.hardware import device_type, resolved_threads
+from rgp_bench.core.hardware import device_type, resolved_threads
 
 # Bumped whenever training, measurement or a method's semantics change, so results of older code are never
 # reused as if they were current.
@@ -49,7 +49,7 @@ def _ratio_free(cfg: DictConfig, data: dict[str, Any]) -> None:
     of a sweep; its settings only choose the regime, so the resolved regime names it instead of them (the same
     run whether it comes from `method=dense_finetune` or `method=dense train.regime=finetune`)."""
     from rgp_bench.methods import get_method
-    from rgp_bench.regime import resolve_regime
+    from rgp_bench.run.plan import resolve_regime
 
     if get_method(cfg.method.name).prunes:
         return

@@ -16,11 +16,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from rgp_bench.config.choices import Budget, Regime, Sanity, Scope
-from rgp_bench.config.validate import validate_config
+from rgp_bench.core.errors import RunFailed
+from rgp_bench.core.hardware import Hardware, resolve_hardware, seed_everything
 from rgp_bench.data import DataBundle, build_data
-from rgp_bench.errors import RunFailed
 from rgp_bench.export.state import save_model_state
-from rgp_bench.hardware import Hardware, resolve_hardware, seed_everything
 from rgp_bench.measure import MAC_CONVENTION, CostReport, Timer, measure_costs, reductions
 from rgp_bench.methods import MaskContext, MaskResult, Method, Need, get_method
 from rgp_bench.methods.base import check_result
@@ -36,7 +35,6 @@ from rgp_bench.pruning import (
     mask_sparsity,
 )
 from rgp_bench.pruning.collapse import layer_collapse
-from rgp_bench.pruning.sanity import inverted, reinitialise, shuffled
 from rgp_bench.record.io import write_results
 from rgp_bench.record.provenance import environment, now_iso
 from rgp_bench.record.schema import (
@@ -52,10 +50,12 @@ from rgp_bench.record.schema import (
     Sparsity,
 )
 from rgp_bench.record.summary import format_summary
-from rgp_bench.record.tracking import Tracker
-from rgp_bench.regime import epoch_budget, resolve_regime
+from rgp_bench.run.identity import run_id
+from rgp_bench.run.plan import epoch_budget, resolve_regime
+from rgp_bench.run.sanity import inverted, reinitialise, shuffled
+from rgp_bench.run.tracking import Tracker
+from rgp_bench.run.validate import validate_config
 from rgp_bench.store.dense import dense_key, pretrained_dense
-from rgp_bench.store.identity import run_id
 from rgp_bench.train import PhaseResult, evaluate, final_and_best_val, make_loader, train_phase
 
 log = logging.getLogger(__name__)
@@ -278,7 +278,7 @@ def _train_batches(cfg: DictConfig, bench: Bench, hw: Hardware, count: int | Non
 
 def run_latency(cfg: DictConfig, bench: Bench, method: Method, hw: Hardware) -> Latency:
     """The trained model's inference latency, dense vs masked vs materialised (see measure/inference.py)."""
-    from rgp_bench.measure.inference import measure_inference
+    from rgp_bench.run.latency import measure_inference
 
     settings = cfg.measure.latency
     return measure_inference(bench.model, bench.example, sorted(bench.prunable), budget=str(method.budget),

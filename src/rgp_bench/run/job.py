@@ -15,12 +15,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from rgp_bench.errors import UserError
+from rgp_bench.core.errors import UserError
 from rgp_bench.export.state import MODEL_FILE
 from rgp_bench.record.io import write_error, write_results
 from rgp_bench.record.provenance import git_state
 from rgp_bench.record.summary import format_summary
-from rgp_bench.runner import identity_fields, run
+from rgp_bench.run.pipeline import identity_fields, run
 from rgp_bench.store.runs import RunStore
 
 log = logging.getLogger(__name__)

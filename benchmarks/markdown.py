@@ -10,7 +10,7 @@ import os
 import platform
 from pathlib import Path
 
-from rgp_bench.store.fileio import atomic_write_text
+from rgp_bench.core.fileio import atomic_write_text
 
 TITLE = "# rgp-bench benchmarks\n"
 

@@ -1,6 +1,6 @@
 """CPU benchmark of gnnrl against its control, random_search, at equal distinct reward evaluations (and uniform).
 
-    python -m rgp_bench.gnnrl.bench [--settings digits_mlp mnist1d_cnn digits_resnet20] [--seeds 0 1 2 3 4]
+    python -m benchmarks.gnnrl [--settings digits_mlp mnist1d_cnn digits_resnet20] [--seeds 0 1 2 3 4]
         [--workdir DIR] [--output FILE] [--figure PNG] [--threads 1] [--gnnrl-episodes N] [OVERRIDE ...]
 
 Per setting, the real CLI runs gnnrl (default budget: until 100 PPO updates) and uniform for every seed; then,
@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from rgp_bench.bench_file import machine, write_section
+from benchmarks.markdown import machine, write_section
 from rgp_bench.report.stats import mean_std, paired_test
 
 SEARCHES = ("gnnrl", "random_search")
@@ -220,9 +220,9 @@ def report(sections: dict[str, list[dict[str, Any]]], commands: list[list[str]],
     """The benchmark's Markdown section."""
     info = machine()
     lines = [
-        "## GNN-RL vs random search at equal distinct evaluations (`rgp_bench.gnnrl.bench`)",
+        "## GNN-RL vs random search at equal distinct evaluations (`benchmarks.gnnrl`)",
         "",
-        f"- Command: `python -m rgp_bench.gnnrl.bench {' '.join(sys.argv[1:])}`".rstrip() + f" (whole run "
+        f"- Command: `python -m benchmarks.gnnrl {' '.join(sys.argv[1:])}`".rstrip() + f" (whole run "
         f"{seconds / 60:.0f} min); it runs {len(commands)} CLI commands: per setting `-m method=gnnrl` and "
         "`-m method=uniform` over the seeds, then per seed `method=random_search method.evaluations=N` with N the "
         "distinct reward evaluations of gnnrl's search of that seed.",
@@ -244,7 +244,7 @@ def report(sections: dict[str, list[dict[str, Any]]], commands: list[list[str]],
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rgp_bench.gnnrl.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gnnrl", description=__doc__.split("\n")[0])
     parser.add_argument("--settings", nargs="+", choices=sorted(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--workdir", type=Path, default=None, help="runs and caches (default: a temp dir); "
