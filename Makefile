@@ -44,8 +44,10 @@ test: install
 test-fast: install
 	$(PYTEST) -m "not slow" $(ARGS)
 
+# ruff, the import contract of the package's floors (pyproject.toml [tool.importlinter]) and the type checker.
 lint: $(STAMP)
-	$(PY) -m ruff check src tests
+	$(PY) -m ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 # Every benchmark writes its own section of BENCHMARKS.md (between its markers); the rest of the file stays.
 bench: install

@@ -23,10 +23,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from benchmarks.markdown import machine, write_section
-from rgp_bench.config import conf_dir, register
+from rgp_bench.config import conf_dir
 from rgp_bench.core.hardware import resolve_hardware, seed_everything
 from rgp_bench.methods import get_method
 from rgp_bench.pruning.collapse import Collapse, layer_collapse
+from rgp_bench.run.configs import register
 from rgp_bench.run.pipeline import Bench, build_bench, mask_context
 
 DENSITIES: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 10**-3.5)

@@ -80,7 +80,8 @@ def rgp_config(model: str):
     """The project's composed config for ``model`` (as ``python -m rgp_bench model=...`` would see it)."""
     from hydra import compose, initialize_config_dir
 
-    from rgp_bench.config import conf_dir, register
+    from rgp_bench.config import conf_dir
+    from rgp_bench.run.configs import register
 
     register()
     with initialize_config_dir(str(conf_dir()), version_base="1.3"):

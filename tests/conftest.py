@@ -19,8 +19,9 @@ from omegaconf import DictConfig
 from tests.cli_runner import run_rgp_bench
 
 from hydra_plugins.rgp_bench_launcher.resilient import threads_per_worker
-from rgp_bench.config import conf_dir, register
+from rgp_bench.config import conf_dir
 from rgp_bench.measure.latency import thread_count
+from rgp_bench.run.configs import register
 
 register()
 

@@ -15,9 +15,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from tests.conftest import run_cli
 
-from rgp_bench.config import conf_dir, register
+from rgp_bench.config import conf_dir
 from rgp_bench.core.errors import UserError
 from rgp_bench.methods import METHODS, get_method
+from rgp_bench.run.configs import register
 from rgp_bench.run.preflight import preflight
 from rgp_bench.run.validate import validate_config
 

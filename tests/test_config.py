@@ -6,13 +6,13 @@ import pytest
 from omegaconf import OmegaConf
 from tests.conftest import make_cfg
 
-from rgp_bench.config import group_options
 from rgp_bench.core.errors import UserError
 from rgp_bench.data import DATASETS
 from rgp_bench.methods import METHODS
 from rgp_bench.methods.magnitude import MagnitudeCfg
 from rgp_bench.methods.rgp import RGPCfg
 from rgp_bench.models import MODELS
+from rgp_bench.run.configs import group_options
 from rgp_bench.run.preflight import preflight
 from rgp_bench.run.validate import validate_config
 

@@ -26,10 +26,10 @@ from rgp_bench.gnnrl.features import MOTIF_ROLES, StateBuilder, collate, motif_g
 from rgp_bench.gnnrl.graph import OP_KINDS, build_network_graph
 from rgp_bench.measure import measure_costs
 from rgp_bench.methods import MaskContext, get_method
-from rgp_bench.methods.channel import ChannelProblem
 from rgp_bench.models import MODELS, build_model
 from rgp_bench.pruning import apply_channel_gates, apply_masks, apply_param_masks, find_prunable_layers
 from rgp_bench.pruning.channels import ChannelMacs, find_channel_groups, keep_for_policy, reachable_reduction
+from rgp_bench.pruning.channels.problem import ChannelProblem
 from rgp_bench.pruning.layers import execution_order
 from rgp_bench.run.preflight import preflight
 

@@ -24,10 +24,11 @@ from tests.conftest import make_cfg
 from torch import nn
 
 from rgp_bench.gnnrl.env import ChannelEnv
-from rgp_bench.gnnrl.search import GnnrlSearcher, SearchBudget, search_masks
+from rgp_bench.gnnrl.search import GnnrlSearcher, SearchBudget
 from rgp_bench.methods import MaskContext, get_method
 from rgp_bench.methods.channel import channel_problem
 from rgp_bench.methods.gnnrl import settings_of
+from rgp_bench.methods.search import search_masks
 from rgp_bench.models import build_model
 from rgp_bench.pruning import find_prunable_layers
 

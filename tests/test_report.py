@@ -80,7 +80,16 @@ def record(
                                                       if method == "rgp" else {}),
         "timings": {"total": 1.0}, "config": config,
         "environment": {"git": {"commit": "abc123", "dirty": False}}, "output_dir": "/elsewhere",
+        "method_defaults": _method_defaults(method),
     }  # fmt: skip
+
+
+def _method_defaults(method: str) -> dict:
+    """The method's schema defaults as a run records them (empty for a name the registry does not know)."""
+    from rgp_bench.methods import METHODS
+    from rgp_bench.run.pipeline import method_defaults
+
+    return method_defaults(METHODS[method]) if method in METHODS else {}
 
 
 def write_job(

@@ -7,8 +7,9 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from rgp_bench.config import conf_dir, register
+from rgp_bench.config import conf_dir
 from rgp_bench.core.errors import UserError
+from rgp_bench.run.configs import register
 from rgp_bench.run.preflight import preflight
 from rgp_bench.slurm_check import check_command_line
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rgp_bench.config.location import GROUPS, group_options
+from rgp_bench.config.location import GROUPS
+from rgp_bench.run.configs import group_options
 
 EXAMPLES = (
     ("one run (digits, MLP)", "python -m rgp_bench method=rgp ratio=0.9"),

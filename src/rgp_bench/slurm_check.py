@@ -117,7 +117,8 @@ def check_command_line(argv: Sequence[str], sinfo: Callable[[], str | None] = re
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from rgp_bench.config import conf_dir, register
+    from rgp_bench.config import conf_dir
+    from rgp_bench.run.configs import register
 
     register()  # the schemas the config's defaults name (idempotent)
     try:

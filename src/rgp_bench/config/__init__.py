@@ -1,6 +1,6 @@
-"""Config schemas, config-directory lookup and pre-flight validation of overrides."""
+"""Config schemas (every group typed, every choice an enum, every range declared) and the config directory."""
 
-from rgp_bench.config.location import GROUPS, conf_dir, group_options
-from rgp_bench.config.schema import BenchCfg, register
+from rgp_bench.config.location import GROUPS, conf_dir
+from rgp_bench.config.schema import BenchCfg
 
-__all__ = ["GROUPS", "BenchCfg", "conf_dir", "group_options", "register"]
+__all__ = ["GROUPS", "BenchCfg", "conf_dir"]

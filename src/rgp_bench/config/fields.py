@@ -8,6 +8,7 @@ enforced by OmegaConf at composition; the checks here cover what a type cannot s
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,12 +19,29 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from rgp_bench.core.errors import UserError
 
 CHECK = "check"
+EFFECT = "effect"
+
+
+class Effect(enum.Flag):
+    """What a setting can change. A schema field changes everything (`ALL`) unless it declares less, and every list
+    of "settings that cannot change X" (run identity, dense cache key, wandb recipe, report variants) is derived
+    from these declarations (rgp_bench.config.facts)."""
+
+    NONE = 0
+    RESULT = enum.auto()  # the run's results: the setting is part of the run id
+    DENSE = enum.auto()  # the pretrained dense weights: part of the dense cache key
+    RECIPE = enum.auto()  # the training recipe a wandb group names
+    VARIANT = enum.auto()  # two runs that differ in it are different experiments in a report
+    ALL = RESULT | DENSE | RECIPE | VARIANT
 
 
 def setting(default: Any = dataclasses.MISSING, *, check: Check | None = None,
-            factory: Callable[[], Any] | None = None) -> Any:
-    """A schema field with an optional range check (see `Number`, `AutoOr`, `NonEmpty`)."""
-    metadata = {CHECK: check} if check is not None else {}
+            factory: Callable[[], Any] | None = None, effect: Effect = Effect.ALL) -> Any:
+    """A schema field with an optional range check (see `Number`, `AutoOr`, `NonEmpty`) and what it can change
+    (`effect`, see `Effect`)."""
+    metadata: dict[str, Any] = {CHECK: check} if check is not None else {}
+    if effect != Effect.ALL:
+        metadata[EFFECT] = effect
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)

@@ -9,26 +9,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from rgp_bench.config.choices import Device, LayerType, LoggerMode, Optimizer, Precision, Regime, Sanity, Schedule
-from rgp_bench.config.fields import KeysFrom, NonEmpty, Number, setting
+from rgp_bench.config.fields import Effect, KeysFrom, NonEmpty, Number, setting
 
 FRACTION = Number(lo=0.0, hi=1.0, lo_open=True)  # (0, 1)
 SEED = Number(lo=0, hi=2**32 - 1, hi_open=False, integer=True)
 POSITIVE_INT = Number(lo=1, integer=True)
 NON_NEGATIVE_INT = Number(lo=0, integer=True)
 MIN_SAMPLES = Number(lo=20, integer=True)  # MNIST-1D: two signals per class
+# The keys a report groups runs by (dataset, model, ratio, seed): part of everything but never a variant.
+IDENTITY = Effect.ALL & ~Effect.VARIANT
+# Numerics that can move the last bits (so they name the run and the dense weights) but not the experiment.
+NUMERICS = Effect.RESULT | Effect.DENSE
 
 
 @dataclass
 class DatasetCfg:
     """Which data to load and how to split it. The test split is used for reporting only."""
 
-    name: str = MISSING
-    root: str = "data"
-    download: bool = False
+    name: str = setting(MISSING, effect=IDENTITY)
+    root: str = setting("data", effect=Effect.NONE)
+    download: bool = setting(False, effect=Effect.NONE)
     # Validation is carved from the training set with a seeded split (never the test set).
     val_fraction: float = setting(0.1, check=FRACTION)
     # Datasets without an official test split (digits, synthetic) hold this fraction out as test.
@@ -42,10 +45,15 @@ class DatasetCfg:
     num_samples: int = setting(512, check=POSITIVE_INT)
 
 
-def _mnist1d_options() -> list[str]:
-    from rgp_bench.data.mnist1d import generator_options
+# Arguments of mnist1d's generator that rgp-bench sets itself, not through `dataset.generator`.
+MNIST1D_OWN_KEYS = ("num_samples", "seed", "url")
 
-    return generator_options()
+
+def mnist1d_generator_options() -> list[str]:
+    """The arguments of mnist1d's generator that `dataset.generator` may change."""
+    from mnist1d.data import get_dataset_args  # the generator package: only when its options are checked
+
+    return sorted(k for k in get_dataset_args(as_dict=True) if k not in MNIST1D_OWN_KEYS)
 
 
 @dataclass
@@ -57,14 +65,14 @@ class Mnist1dCfg(DatasetCfg):
     # The generator's seed (42 = the published dataset); split_seed seeds the validation carve-out.
     generator_seed: int = setting(42, check=SEED)
     # Other arguments of mnist1d.data.get_dataset_args (e.g. shuffle_seq, train_split, final_seq_length).
-    generator: dict[str, Any] = setting(check=KeysFrom(_mnist1d_options), factory=dict)
+    generator: dict[str, Any] = setting(check=KeysFrom(mnist1d_generator_options), factory=dict)
 
 
 @dataclass
 class ModelCfg:
     """Architecture. Models adapt to the dataset's channels, image size and class count."""
 
-    name: str = MISSING
+    name: str = setting(MISSING, effect=IDENTITY)
     # mlp only: hidden width and number of hidden layers (graph2nn style).
     width: int = setting(512, check=POSITIVE_INT)
     depth: int = setting(4, check=POSITIVE_INT)
@@ -88,13 +96,15 @@ class LayersCfg:
 class TrainCfg:
     """Training budget and recipe. `regime` picks scratch (prune at init) or finetune (train dense first)."""
 
-    # auto = the method's canonical regime.
-    regime: Regime = Regime.auto
-    epochs: int = setting(30, check=NON_NEGATIVE_INT)
+    # auto = the method's canonical regime. Reports group by the resolved regime, so it names no variant.
+    regime: Regime = setting(Regime.auto, effect=Effect.RESULT)
+    # The pruned (or continued) phase; the dense cache hashes the pretraining epochs on their own.
+    epochs: int = setting(30, check=NON_NEGATIVE_INT, effect=Effect.RESULT | Effect.VARIANT)
     # Dense epochs before pruning in the finetune regime; None = same as `epochs`.
-    pretrain_epochs: int | None = setting(None, check=Number(lo=0, integer=True, nullable=True))
+    pretrain_epochs: int | None = setting(None, check=Number(lo=0, integer=True, nullable=True),
+                                          effect=Effect.RESULT | Effect.VARIANT)
     batch_size: int = setting(128, check=POSITIVE_INT)
-    eval_batch_size: int = setting(512, check=POSITIVE_INT)
+    eval_batch_size: int = setting(512, check=POSITIVE_INT, effect=Effect.RESULT)
     optimizer: Optimizer = Optimizer.sgd
     lr: float = setting(0.1, check=Number(lo=0, lo_open=True))
     momentum: float = setting(0.9, check=Number(lo=0.0, hi=1.0))
@@ -105,20 +115,22 @@ class TrainCfg:
     gamma: float = setting(0.1, check=Number(lo=0, lo_open=True))
     label_smoothing: float = setting(0.0, check=Number(lo=0.0, hi=1.0))
     # Learning rate for the fine-tuning phase; None = same as `lr`.
-    finetune_lr: float | None = setting(None, check=Number(lo=0, lo_open=True, nullable=True))
+    finetune_lr: float | None = setting(None, check=Number(lo=0, lo_open=True, nullable=True),
+                                        effect=Effect.RESULT | Effect.RECIPE | Effect.VARIANT)
     # Debug/smoke budget: at most this many batches per epoch in training and evaluation (null = all).
     limit_batches: int | None = setting(None, check=Number(lo=1, integer=True, nullable=True))
-    progress: bool = True
+    progress: bool = setting(True, effect=Effect.NONE)
 
 
 @dataclass
 class HardwareCfg:
     """Where and how to compute."""
 
-    name: str = "auto"
-    device: Device = Device.auto
+    name: str = setting("auto", effect=Effect.NONE)
+    # The device and the data-loader workers can change the last bits, not the experiment.
+    device: Device = setting(Device.auto, effect=NUMERICS)
     precision: Precision = Precision.fp32
-    workers: int = setting(0, check=NON_NEGATIVE_INT)
+    workers: int = setting(0, check=NON_NEGATIVE_INT, effect=NUMERICS)
     deterministic: bool = True
     # torch's intra-op threads; null = the cores available to the process (1 in a joblib worker). Part of a
     # run's identity: results depend on it in the last bits.
@@ -165,19 +177,19 @@ class BenchCfg:
     method: Any = MISSING  # a method's own schema (rgp_bench.methods), chosen by the `method` group
     hardware: HardwareCfg = MISSING
     train: TrainCfg = MISSING
-    logger: LoggerCfg = MISSING
+    logger: LoggerCfg = setting(MISSING, effect=Effect.NONE)
     layers: LayersCfg = field(default_factory=LayersCfg)
     measure: MeasureCfg = field(default_factory=MeasureCfg)
     # Fraction removed, in [0, 1): of the prunable weights, or of the model's MACs for MAC-budget methods.
-    ratio: float = setting(0.9, check=Number(lo=0.0, hi=1.0))
-    seed: int = setting(0, check=SEED)
+    ratio: float = setting(0.9, check=Number(lo=0.0, hi=1.0), effect=IDENTITY)
+    seed: int = setting(0, check=SEED, effect=IDENTITY)
     # A sanity check on the method's masks (Frankle et al., ICLR 2021): shuffle each layer's mask (keeps layer
     # densities), reinit (keep the masks, draw new weights; finetune regime), invert (keep the lowest scores).
     sanity: Sanity = Sanity["none"]  # type: ignore[valid-type]
     # Where reusable artefacts live: graphs, dense checkpoints, and the run store (checkpoints + records).
-    cache_dir: str = "${oc.env:RGP_BENCH_CACHE,.rgp_cache}"
+    cache_dir: str = setting("${oc.env:RGP_BENCH_CACHE,.rgp_cache}", effect=Effect.NONE)
     # Skip a run whose identical config already completed (its record is copied into the new run dir).
-    skip_complete: bool = True
+    skip_complete: bool = setting(True, effect=Effect.NONE)
 
 
 GROUP_SCHEMAS: dict[str, type] = {
@@ -187,24 +199,3 @@ GROUP_SCHEMAS: dict[str, type] = {
     "train": TrainCfg,
     "logger": LoggerCfg,
 }
-
-
-def register() -> None:
-    """Register the schemas with Hydra's ConfigStore (idempotent), the methods' from the method registry.
-
-    Each method is stored as `<name>_schema` (its YAML lists it in `defaults`); a method without a YAML file
-    in `conf/method/` (e.g. a plugin) is also stored as `<name>` itself, so `method=<name>` still works.
-    """
-    from rgp_bench.config.location import conf_dir
-    from rgp_bench.methods import METHODS
-
-    cs = ConfigStore.instance()
-    cs.store(name="bench_schema", node=BenchCfg)
-    for group, schema in GROUP_SCHEMAS.items():
-        cs.store(group=group, name=f"{group}_schema", node=schema)
-    cs.store(group="dataset", name="mnist1d_schema", node=Mnist1dCfg)
-    yaml_methods = {p.stem for p in (conf_dir() / "method").glob("*.yaml")}
-    for name, method in METHODS.items():
-        cs.store(group="method", name=f"{name}_schema", node=method.schema)
-        if name not in yaml_methods:
-            cs.store(group="method", name=name, node=method.schema)

@@ -22,7 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from rgp_bench.config.fields import KeysFrom
-from rgp_bench.config.schema import MIN_SAMPLES
+from rgp_bench.config.schema import MIN_SAMPLES, mnist1d_generator_options
 from rgp_bench.core.errors import UserError
 from rgp_bench.core.fileio import atomic_path
 from rgp_bench.data.dataset import DataBundle, ImageDataset
@@ -32,15 +32,6 @@ log = logging.getLogger(__name__)
 NUM_CLASSES = 10
 CACHE_VERSION = 1
 _VAL_STREAM = 1
-# Set by rgp-bench itself, not through `dataset.generator`.
-_OWN_KEYS = ("num_samples", "seed", "url")
-
-
-def generator_options() -> list[str]:
-    """The arguments of mnist1d's generator that `dataset.generator` may change."""
-    from mnist1d.data import get_dataset_args
-
-    return sorted(k for k in get_dataset_args(as_dict=True) if k not in _OWN_KEYS)
 
 
 def generator_args(cfg: Any) -> dict[str, Any]:
@@ -53,7 +44,7 @@ def generator_args(cfg: Any) -> dict[str, Any]:
     defaults = get_dataset_args(as_dict=True)
     given = cfg.get("generator") or {}
     extra = OmegaConf.to_container(given) if isinstance(given, DictConfig) else dict(given)
-    KeysFrom(generator_options)("dataset.generator", extra)
+    KeysFrom(mnist1d_generator_options)("dataset.generator", extra)
     MIN_SAMPLES("dataset.num_samples", cfg.num_samples)
     num_samples = cfg.num_samples
     seed = check_seed(cfg.generator_seed)

@@ -32,7 +32,7 @@ def materialise_for_export(model: nn.Module, saved: dict[str, Any], method_budge
     prunable = [layer.name for layer in find_prunable_layers(model, example, cfg.layers,
                                                              channels=method_budget == "macs")]
     if method_budget == "macs":
-        from rgp_bench.run.latency import materialise_channels
+        from rgp_bench.pruning.channels import materialise_channels  # torch-pruning: only for channel methods
 
         return materialise_channels(model, example, prunable)
     if method in EXPORTABLE_BLOCK_METHODS:

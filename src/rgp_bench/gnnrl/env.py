@@ -24,7 +24,6 @@ from torch import Tensor, nn
 from rgp_bench.core.errors import UserError
 from rgp_bench.gnnrl.counts import PolicyCounts, PolicyRescale
 from rgp_bench.gnnrl.masker import InPlaceMasker
-from rgp_bench.methods.channel import ChannelProblem
 from rgp_bench.pruning.channels import (
     ChannelGroup,
     KeepSets,
@@ -34,6 +33,7 @@ from rgp_bench.pruning.channels import (
     keep_for_policy,
     select_keep,
 )
+from rgp_bench.pruning.channels.problem import ChannelProblem
 
 PENALTY = -100.0  # the authors' reward for an episode that ends without meeting the budget
 REWARD_OFFSET = -100.0  # reward = validation top-1 (%) - 100

@@ -14,23 +14,19 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 
-from rgp_bench.config.fields import Number, setting
-from rgp_bench.gnnrl.checkpoint import SearchCheckpoint, fingerprint
-from rgp_bench.gnnrl.env import ChannelEnv, Outcome, RewardFinetune
+from rgp_bench.gnnrl.checkpoint import SearchCheckpoint
+from rgp_bench.gnnrl.env import ChannelEnv, Outcome
 from rgp_bench.gnnrl.features import GraphState, StateBuilder, collate
 from rgp_bench.gnnrl.graph import build_network_graph
 from rgp_bench.gnnrl.ppo import PPO, PPOSettings, Rollout
 from rgp_bench.measure.latency import thread_count
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
-from rgp_bench.methods.channel import channel_problem, channel_result
-from rgp_bench.pruning.layers import PrunableLayer
 
 log = logging.getLogger(__name__)
 # gnnrl's `episodes: auto`: play until this many PPO updates (10,000 environment steps at the authors' update
@@ -123,22 +119,6 @@ class SearchResult:
     fallback: bool
     summary: dict[str, Any] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class SearchCfg(MethodCfg):
-    """Settings every channel-policy search (gnnrl, random_search) has: fine-tuning inside the search."""
-
-    # 0 (default) rewards each candidate as masked; N fine-tunes it first for N SGD steps (momentum 0.9) on
-    # seeded training batches, as the authors' --finetune option does. Each reward then costs N training steps.
-    search_finetune_batches: int = setting(0, check=Number(lo=0, integer=True))
-    search_finetune_lr: float = setting(0.01, check=Number(lo=0.0, lo_open=True))
-
-
-def reward_finetune(cfg: DictConfig, ctx: MaskContext) -> RewardFinetune | None:
-    """The in-search fine-tuning `cfg` asks for, on the run's training batches; None when off."""
-    batches = int(cfg.search_finetune_batches)
-    return RewardFinetune(batches, float(cfg.search_finetune_lr), ctx.train_batches) if batches else None
 
 
 @dataclass(frozen=True)
@@ -332,7 +312,18 @@ def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def run_search(make_searcher: Callable[[], Searcher], env: ChannelEnv, budget: SearchBudget, ctx: MaskContext,
+@dataclass(frozen=True)
+class SearchRun:
+    """Where a search runs and reports: its seed, device, checkpoint directory, progress display and tracker."""
+
+    seed: int
+    device: torch.device
+    state_dir: Path | None = None
+    progress: bool = False
+    log: Callable[[dict[str, Any]], None] = field(default=lambda _metrics: None)
+
+
+def run_search(make_searcher: Callable[[], Searcher], env: ChannelEnv, budget: SearchBudget, ctx: SearchRun,
                label: str, key: str) -> SearchResult:
     """Play episodes of `make_searcher()` (built inside the seeded RNG) until `budget` is spent; keep the best.
 
@@ -428,29 +419,3 @@ def search_info(env: ChannelEnv, result: SearchResult, budget: SearchBudget, set
                    "seconds": round(result.seconds, 3), "budget": budget.describe(), "budget_setting": setting},
         **result.summary,
     }
-
-
-def check_search_budget(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, model: torch.nn.Module,
-                        example: torch.Tensor) -> None:
-    """Pre-flight for the search methods: `ratio` of the MACs is reachable with keep fractions in
-    [method.lower_bound, 1] on these layers' channel groups (the environment's own check, before any training)."""
-    problem = channel_problem(layers, MaskContext(seed=0, model=model, example=example))
-    ChannelEnv(problem, ratio, float(cfg.lower_bound), lambda _model: 0.0, str(cfg.name))
-
-
-def search_masks(label: str, cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext,
-                 lower: float, budget: SearchBudget, setting: Any, make_searcher: Callable[[ChannelEnv], Searcher]
-                 ) -> MaskResult:
-    """Run a search method end to end: channel groups, environment, search, the best candidate's masks.
-
-    `budget` says when the search stops (`setting` is the method's own budget setting, recorded as given);
-    `make_searcher(env)` builds the searcher (inside the seeded RNG).
-    """
-    problem = channel_problem(layers, ctx)
-    assert ctx.example is not None
-    env = ChannelEnv(problem, ratio, lower, ctx.evaluate, label, reward_finetune(cfg, ctx))
-    settings = OmegaConf.to_container(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
-    key = fingerprint(method=settings, ratio=ratio, seed=ctx.seed, budget=vars(budget),
-                      groups=[(g.id, g.channels, g.prunable) for g in problem.groups])
-    result = run_search(lambda: make_searcher(env), env, budget, ctx, label, key)
-    return channel_result(problem, layers, env.budget(result.best), search_info(env, result, budget, setting))

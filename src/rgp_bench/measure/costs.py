@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from rgp_bench.core.layer_types import WEIGHT_LAYERS
+from rgp_bench.record.costs import CostTotals, LayerCost, Reduction
 
 with warnings.catch_warnings():  # fvcore imports torch.jit helpers that warn on recent torch
     warnings.simplefilter("ignore")
@@ -25,31 +26,6 @@ MAC_CONVENTION = (
 )
 _UNCOUNTED_OPS = ("aten::batch_norm", "aten::adaptive_avg_pool2d", "aten::upsample_nearest2d",
                   "aten::upsample_bilinear2d", "aten::layer_norm", "aten::group_norm", "aten::instance_norm")
-
-
-@dataclass(frozen=True)
-class LayerCost:
-    """One conv/linear layer's size and compute, dense and after masking."""
-
-    name: str
-    type: str
-    shape: list[int]
-    prunable: bool
-    params: int
-    nonzero: int
-    density: float
-    macs: int
-    macs_effective: int
-
-
-@dataclass(frozen=True)
-class CostTotals:
-    """Parameters (all, and those not masked out) and MACs (dense, and scaled by each layer's weight density)."""
-
-    params: int
-    params_nonzero: int
-    macs: int
-    macs_effective: int
 
 
 @dataclass(frozen=True)
@@ -139,16 +115,6 @@ def measure_costs(model: nn.Module, example: torch.Tensor, prunable: Collection[
     prunable_totals = CostTotals(prunable_weights, prunable_kept, sum(layer.macs for layer in chosen),
                                  sum(layer.macs_effective for layer in chosen))
     return CostReport(CostTotals(params, remaining, total_macs, effective), prunable_totals, layers, macs)
-
-
-@dataclass(frozen=True)
-class Reduction:
-    """Fractions removed relative to the dense model: overall and over the prunable layers."""
-
-    params: float
-    macs: float
-    prunable_params: float
-    prunable_macs: float
 
 
 def reductions(dense: CostReport, pruned: CostReport) -> Reduction:

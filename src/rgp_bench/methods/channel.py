@@ -6,7 +6,6 @@ methods build on it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -16,36 +15,22 @@ from rgp_bench.methods.base import MaskContext, MaskResult
 from rgp_bench.pruning.layers import PrunableLayer
 
 if TYPE_CHECKING:  # torch-pruning is imported only when a channel method runs (it slows every start-up)
-    from rgp_bench.pruning.channels import ChannelGroup, ChannelMacs, MacBudget
+    from rgp_bench.pruning.channels import MacBudget
+    from rgp_bench.pruning.channels.problem import ChannelProblem
     from rgp_bench.pruning.channels.selection import Ranking
-
-
-@dataclass(frozen=True)
-class ChannelProblem:
-    """A model's channel groups and their exact MAC counter (dense MACs traced once)."""
-
-    model: nn.Module
-    groups: tuple[ChannelGroup, ...]
-    macs: ChannelMacs
-
-    @property
-    def prunable(self) -> tuple[ChannelGroup, ...]:
-        return tuple(g for g in self.groups if g.prunable)
 
 
 def channel_problem(layers: Sequence[PrunableLayer], ctx: MaskContext) -> ChannelProblem:
     """The coupled channel groups of `ctx.model` over the prunable layers, and a MAC counter for them."""
-    from rgp_bench.pruning.channels import ChannelMacs, find_channel_groups
+    from rgp_bench.pruning.channels.problem import ChannelProblem
 
     assert ctx.model is not None and ctx.example is not None
-    groups = tuple(find_channel_groups(ctx.model, ctx.example, [layer.name for layer in layers]))
-    return ChannelProblem(ctx.model, groups, ChannelMacs.measure(ctx.model, ctx.example, groups))
+    return ChannelProblem.of(ctx.model, ctx.example, [layer.name for layer in layers])
 
 
 def check_budget(cfg: Any, layers: Sequence[PrunableLayer], ratio: float, model: nn.Module,
                  example: torch.Tensor) -> None:
     """Pre-flight for channel methods: `ratio` of the MACs can be removed from this model's prunable groups."""
-    from rgp_bench.methods.base import MaskContext
     from rgp_bench.pruning.channels import filter_scores
 
     problem = channel_problem(layers, MaskContext(seed=0, model=model, example=example))

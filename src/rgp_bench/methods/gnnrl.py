@@ -69,16 +69,10 @@ from omegaconf import DictConfig
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.gnnrl.ppo import PPOSettings
-from rgp_bench.gnnrl.search import (
-    GnnrlSearcher,
-    GnnrlSettings,
-    SearchCfg,
-    check_search_budget,
-    gnnrl_budget,
-    search_masks,
-)
+from rgp_bench.gnnrl.search import GnnrlSearcher, GnnrlSettings, gnnrl_budget
 from rgp_bench.methods.base import MaskContext, MaskResult, Need
 from rgp_bench.methods.registry import register_method
+from rgp_bench.methods.search import SearchCfg, check_search_budget, search_masks
 from rgp_bench.pruning.layers import PrunableLayer
 
 POSITIVE = Number(lo=1, integer=True)

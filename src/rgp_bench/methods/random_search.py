@@ -21,9 +21,10 @@ from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
-from rgp_bench.gnnrl.search import RandomSearcher, SearchCfg, check_search_budget, random_search_budget, search_masks
+from rgp_bench.gnnrl.search import RandomSearcher, random_search_budget
 from rgp_bench.methods.base import MaskContext, MaskResult, Need
 from rgp_bench.methods.registry import register_method
+from rgp_bench.methods.search import SearchCfg, check_search_budget, search_masks
 from rgp_bench.pruning.layers import PrunableLayer
 
 

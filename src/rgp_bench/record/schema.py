@@ -12,7 +12,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from rgp_bench.measure.costs import CostTotals, LayerCost, Reduction
+from rgp_bench.record.costs import CostTotals, LayerCost, Reduction
 
 SCHEMA_VERSION = 3
 
@@ -208,6 +208,9 @@ class RunRecord:
     config: dict[str, Any]
     environment: dict[str, Any]
     output_dir: str
+    # The method's settings at their schema defaults, so a report tells a variant from the default without the
+    # method's code (empty in records written before it was recorded).
+    method_defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as `results.json` stores it (without `schema_version` and `status`)."""

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rgp_bench.config.choices import Budget
+from rgp_bench.config.facts import covered, keys_without
+from rgp_bench.config.fields import Effect
 from rgp_bench.report import stats
 from rgp_bench.report.collect import Run, normalize_value
 from rgp_bench.report.columns import AGGREGATED
-from rgp_bench.run.identity import VOLATILE_KEYS
 
 METRICS = ("best_val", "final")
 GROUP_KEYS = ("dataset", "model", "regime", "ratio", "budget", "method", "variant")
@@ -23,27 +23,10 @@ DENSE = "dense"  # its name as a reference method (--reference dense)
 # masks, how latency is measured. A dense run is the reference of pruned runs that differ from it only in these.
 _NOT_DENSE_TRAINING = ("layers.", "sanity", "measure.")
 
-# Config keys that never make two runs different experiments: identity/grouping keys, paths, logging and
-# where the run executed.
-_IGNORED_PREFIXES = ("hydra.", "logger.", "paths.", "wandb.")
-# Keys that cannot change results come from the run identity (one list for run ids and reports).
-_IGNORED_KEYS = frozenset(
-    {
-        *VOLATILE_KEYS,
-        "seed",
-        "ratio",
-        "output_dir",
-        "train.regime",
-        "train.eval_batch_size",
-        "method.name",
-        "method.canonical_regime",  # a config key in records written before methods declared it in code
-        "dataset.name",
-        "model.name",
-        "hardware.name",
-        "hardware.device",
-        "hardware.workers",
-    }
-)
+# Config keys that never make two runs different experiments (declared on the schema fields: the grouping keys,
+# paths, logging, where the run executed), plus the method's name (a grouping key) and keys older records carry.
+_IGNORED_KEYS: tuple[str, ...] = (*keys_without(Effect.VARIANT), "method.name", "output_dir",
+                                  "method.canonical_regime")
 
 
 def metric_column(metric: str) -> str:
@@ -109,7 +92,7 @@ def _relevant(config: dict[str, Any]) -> dict[str, str]:
     return {
         k: normalize_value(v)
         for k, v in config.items()
-        if k not in _IGNORED_KEYS and not k.startswith(_IGNORED_PREFIXES)
+        if not covered(k, _IGNORED_KEYS)
     }
 
 
@@ -142,7 +125,7 @@ def assign_variants(runs: Sequence[Run]) -> None:
         keys = sorted(split_keys[(row["dataset"], row["model"], row["regime"], row["method"])])
         cfg = _relevant(r.config)
         row["variant"] = ", ".join(f"{k.removeprefix('method.')}={_shown(r.config, k)}" for k in keys)
-        row["_default_variant"] = all(cfg.get(k) == _default_value(row["method"], k) for k in keys)
+        row["_default_variant"] = all(cfg.get(k) == _default_value(row, k) for k in keys)
         row["_sanity"] = str(r.config.get("sanity") or "none")
         # Settings shared by every method (training budget, data, layers...): comparisons need them to agree.
         row["_settings"] = {k: v for k, v in cfg.items() if not k.startswith("method.")}
@@ -156,21 +139,16 @@ def _shown(config: dict[str, Any], key: str) -> str:
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _default_value(method: str, key: str) -> str | None:
-    """The normalised default of a split key: a method setting's schema default, or `sanity`'s `none`."""
+def _default_value(row: dict[str, Any], key: str) -> str | None:
+    """The normalised default of a split key: the method setting's schema default as the record states it, or
+    `sanity`'s `none` (None when the record does not say)."""
     if key == "sanity":
         return normalize_value("none")
-    if not key.startswith("method."):
+    defaults = row.get("_method_defaults") or {}
+    name = key.removeprefix("method.")
+    if not key.startswith("method.") or name not in defaults:
         return None
-    from rgp_bench.methods import METHODS
-
-    known = METHODS.get(method)
-    if known is None:
-        return None
-    field = next((f for f in dataclasses.fields(known.schema) if f.name == key.removeprefix("method.")), None)
-    if field is None or field.default is dataclasses.MISSING:
-        return None
-    return normalize_value(field.default)
+    return normalize_value(defaults[name])
 
 
 def label(row: dict[str, Any]) -> str:

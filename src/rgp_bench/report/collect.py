@@ -220,6 +220,8 @@ def record_to_row(rec: object, job_dir: Path) -> dict[str, Any]:
         raise CorruptRecord("method_info is not an object")
     row.update({f"method_info.{k}": v for k, v in flatten(info or {}).items()})
     row["_layers"] = prunable_densities(rec)  # type: ignore[arg-type]
+    defaults = rec.get("method_defaults")  # type: ignore[union-attr]
+    row["_method_defaults"] = flatten(defaults) if isinstance(defaults, dict) else {}
     return row
 
 

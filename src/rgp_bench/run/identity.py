@@ -8,16 +8,17 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from rgp_bench.config.facts import volatile_keys
 from rgp_bench.core.hardware import device_type, resolved_threads
+from rgp_bench.methods import get_method
+from rgp_bench.run.plan import resolve_regime
 
 # Bumped whenever training, measurement or a method's semantics change, so results of older code are never
 # reused as if they were current.
 RESULTS_VERSION = 4  # 4: channel methods prune the stem's outputs (GNN-RL's action space)
 
-# Paths, logging and display settings: changing them must not change a run's identity.
-VOLATILE_KEYS: tuple[str, ...] = (
-    "logger", "cache_dir", "skip_complete", "dataset.root", "dataset.download", "train.progress", "hardware.name",
-)
+# Paths, logging and display settings: changing them must not change a run's identity (declared on the schema fields).
+VOLATILE_KEYS: tuple[str, ...] = volatile_keys()
 
 
 def identity_config(cfg: DictConfig) -> dict[str, Any]:
@@ -48,8 +49,6 @@ def _ratio_free(cfg: DictConfig, data: dict[str, Any]) -> None:
     """A method that prunes nothing (the dense reference) is named without `ratio`, so one run serves every ratio
     of a sweep; its settings only choose the regime, so the resolved regime names it instead of them (the same
     run whether it comes from `method=dense_finetune` or `method=dense train.regime=finetune`)."""
-    from rgp_bench.methods import get_method
-    from rgp_bench.run.plan import resolve_regime
 
     if get_method(cfg.method.name).prunes:
         return

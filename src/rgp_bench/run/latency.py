@@ -19,25 +19,16 @@ from torch import nn
 
 from rgp_bench.measure.latency import allocator_setting, compare_variants
 from rgp_bench.record.schema import BatchLatency, Latency, MaterialisedLayer, VariantLatency
+from rgp_bench.speedup import dense_copy, kernel_status, load_kernel, materialise
 
 log = logging.getLogger(__name__)
 DENSE, MASKED, MATERIALISED = "dense", "masked", "materialised"
-
-
-def materialise_channels(model: nn.Module, example: torch.Tensor, prunable: Sequence[str]) -> nn.Module:
-    """The channel-masked model with its removed channels physically removed (eval mode)."""
-    from rgp_bench.pruning.channels import find_channel_groups, keep_from_masks, remove_channels
-
-    groups = find_channel_groups(model, example, list(prunable))
-    return remove_channels(model, groups, keep_from_masks(model, groups)).eval()
 
 
 def materialise_blocks(model: nn.Module, batch: torch.Tensor, device: torch.device, threads: int,
                        build_kernel: bool) -> tuple[nn.Module | None, list[MaterialisedLayer], str]:
     """Block-masked layers replaced where measured faster; (model, or None when every layer stays masked,
     the per-layer choices and reasons, the C++ kernel's status)."""
-    from rgp_bench.speedup import kernel_status, load_kernel, materialise
-
     if build_kernel:
         load_kernel(build=True)
     fast, report = materialise(model, None, batch, device, threads, end_to_end=False)
@@ -51,14 +42,14 @@ def measure_inference(model: nn.Module, example: torch.Tensor, prunable: Sequenc
                       batch_sizes: Sequence[int], rounds: int, min_run_time: float, device: torch.device,
                       threads: int, build_kernel: bool) -> Latency:
     """Time the run's model (masked), its dense counterpart and its materialised form, interleaved."""
-    from rgp_bench.speedup import dense_copy
-
     masked = model.eval()
     variants: dict[str, nn.Module] = {DENSE: dense_copy(masked).eval(), MASKED: masked}
     layers: list[MaterialisedLayer] = []
     kind, kernel = None, "not used"
     largest = torch.zeros(max(batch_sizes), *example.shape[1:], device=device)
     if budget == "macs":
+        from rgp_bench.pruning.channels import materialise_channels  # torch-pruning: only for channel methods
+
         variants[MATERIALISED], kind = materialise_channels(masked, example, prunable), "channels removed"
     else:
         fast, layers, kernel = materialise_blocks(masked, largest, device, threads, build_kernel)

@@ -171,6 +171,7 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
             dense_cache=DenseCache(key=pretrain["key"], hit=pretrain["hit"]) if pretrain else None,
             timings=timer.totals(),
             config=config,  # type: ignore[arg-type]
+            method_defaults=method_defaults(method),
             environment=environment(hw.describe()),
             output_dir=str(out_dir.resolve()),
         )
@@ -278,7 +279,7 @@ def _train_batches(cfg: DictConfig, bench: Bench, hw: Hardware, count: int | Non
 
 def run_latency(cfg: DictConfig, bench: Bench, method: Method, hw: Hardware) -> Latency:
     """The trained model's inference latency, dense vs masked vs materialised (see measure/inference.py)."""
-    from rgp_bench.run.latency import measure_inference
+    from rgp_bench.run.latency import measure_inference  # the speed-up forms and torch.compile: only when timed
 
     settings = cfg.measure.latency
     return measure_inference(bench.model, bench.example, sorted(bench.prunable), budget=str(method.budget),
@@ -323,3 +324,10 @@ def apply_pruning(bench: Bench, result: MaskResult, regime: Regime) -> None:
     apply_masks(bench.layers, result.masks)
     apply_param_masks(bench.model, result.param_masks)
     apply_channel_gates(bench.model, result.input_gates)
+
+
+def method_defaults(method: Method) -> dict[str, Any]:
+    """The method's own settings at their schema defaults (`name` aside), as the record stores them."""
+    defaults = OmegaConf.to_container(OmegaConf.structured(method.schema), enum_to_str=True)
+    assert isinstance(defaults, dict)
+    return {str(k): v for k, v in defaults.items() if k != "name"}

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Regime
+from rgp_bench.methods import get_method
 
 
 def resolve_regime(cfg: DictConfig) -> Regime:
     """`train.regime`, with `auto` meaning the method's own choice (`Method.regime_for`)."""
-    from rgp_bench.methods import get_method
 
     return get_method(cfg.method.name).regime_for(cfg.method, cfg.train.regime)
 

@@ -18,8 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from rgp_bench.config.fields import lookup_check, show
-from rgp_bench.config.location import GROUPS, HYDRA_GROUPS, conf_dir, group_options, hydra_group_options
+from rgp_bench.config.location import GROUPS, conf_dir
 from rgp_bench.core.errors import UserError, choices_error
+from rgp_bench.run.configs import HYDRA_GROUPS, group_options, hydra_group_options
 from rgp_bench.run.validate import check_output_dir, check_structure, check_with_model, validate_config
 
 _ENUM_CHOICES = re.compile(r"expected one of \[(.*)\]")

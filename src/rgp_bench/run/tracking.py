@@ -10,7 +10,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from rgp_bench.config.facts import group_keys_without
+from rgp_bench.config.fields import Effect
+from rgp_bench.config.schema import TrainCfg
+from rgp_bench.methods import get_method
 from rgp_bench.record.schema import RunRecord
+from rgp_bench.run.plan import epoch_budget
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +29,11 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
 
 
 # Training settings that do not make two runs incomparable (the regime and epochs are named in the cell anyway).
-_NOT_RECIPE = ("regime", "epochs", "pretrain_epochs", "progress", "eval_batch_size")
+_NOT_RECIPE = group_keys_without("train", Effect.RECIPE)
 
 
 def recipe_tag(cfg: DictConfig) -> str:
     """The training settings that differ from the schema defaults, e.g. "lr0.05-bs256" ("" for the defaults)."""
-    from rgp_bench.config.schema import TrainCfg
-
     defaults = OmegaConf.to_container(OmegaConf.structured(TrainCfg), enum_to_str=True)
     train = OmegaConf.to_container(cfg.train, resolve=True, enum_to_str=True)
     assert isinstance(defaults, dict) and isinstance(train, dict)
@@ -45,8 +48,6 @@ def cell_name(cfg: DictConfig) -> str:
     """The comparison cell a run belongs to, as the report separates them: dataset, model, ratio (and its budget
     basis), regime, total epochs and any non-default training recipe. Methods and seeds vary inside it, so
     wandb never averages runs the report keeps apart. A dense run serves every ratio: `dense` stands for it."""
-    from rgp_bench.methods import get_method
-    from rgp_bench.run.plan import epoch_budget
 
     method = get_method(cfg.method.name)
     plan = epoch_budget(cfg)

@@ -16,6 +16,11 @@ from omegaconf import DictConfig, OmegaConf
 from rgp_bench.config.choices import Regime, Sanity
 from rgp_bench.config.fields import check_fields
 from rgp_bench.core.errors import UserError
+from rgp_bench.data import dataset_shape
+from rgp_bench.methods import METHODS, get_method
+from rgp_bench.models import build_model
+from rgp_bench.pruning import find_prunable_layers
+from rgp_bench.run.plan import resolve_regime
 
 MIN_FREE_BYTES = 64 * 2**20  # below this a run cannot even write its checkpoints
 
@@ -28,7 +33,6 @@ def validate_config(cfg: DictConfig) -> None:
 
 
 def _check_cross_field_rules(cfg: DictConfig) -> None:
-    from rgp_bench.methods import get_method
 
     train = cfg.train
     if train.nesterov and train.momentum == 0:
@@ -37,14 +41,12 @@ def _check_cross_field_rules(cfg: DictConfig) -> None:
     if train.regime != Regime.auto and train.regime not in method.regimes:
         valid = ", ".join(["auto", *sorted(str(r) for r in method.regimes)])
         raise UserError(f"train.regime={train.regime} is not supported by method {method.name}; valid choices: {valid}")
-    from rgp_bench.run.plan import resolve_regime
 
     regime = resolve_regime(cfg)
     if cfg.sanity != Sanity["none"] and not method.prunes:
         raise UserError(f"sanity={cfg.sanity} checks a pruning method's masks, but {method.name} prunes nothing; "
                         "valid: sanity=none")
     if cfg.sanity == Sanity.invert and not method.scored:
-        from rgp_bench.methods import METHODS
 
         scored = ", ".join(sorted(name for name, m in METHODS.items() if m.scored))
         raise UserError(f"sanity=invert needs a method that ranks weights by a score; {method.name} does not; "
@@ -100,10 +102,6 @@ def check_with_model(cfg: DictConfig) -> None:
     prunable layer, and the method can prune those layers at this ratio (e.g. RGP's nodes and degree)."""
     import torch
 
-    from rgp_bench.data import dataset_shape
-    from rgp_bench.methods import get_method
-    from rgp_bench.models import build_model
-    from rgp_bench.pruning import find_prunable_layers
 
     shape = dataset_shape(cfg.dataset)
     state = torch.random.get_rng_state()

@@ -18,6 +18,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from rgp_bench.config.facts import group_keys_without
+from rgp_bench.config.fields import Effect
 from rgp_bench.core.fileio import file_lock
 from rgp_bench.core.hardware import device_type, resolved_threads
 from rgp_bench.train.checkpoint import load_checkpoint, save_checkpoint
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = 2
 # Training settings that cannot change the dense weights: which regime runs, the pruned phase's own epochs
 # and learning rate (the pretraining epochs are hashed separately), evaluation batching, progress bars.
-NOT_PRETRAINING = ("regime", "epochs", "pretrain_epochs", "finetune_lr", "eval_batch_size", "progress")
+NOT_PRETRAINING = group_keys_without("train", Effect.DENSE)
 _DATA_PATHS = ("root", "download")
 _NUMERICS = ("precision", "deterministic", "workers")
 

@@ -11,7 +11,7 @@ from rgp_bench.pruning.channels.groups import ChannelGroup, GroupMember, Produce
 from rgp_bench.pruning.channels.keep import KeepSets, keep_all, keep_from_masks, removed_channels
 from rgp_bench.pruning.channels.macs import ChannelMacs
 from rgp_bench.pruning.channels.masks import apply_channel_masks, channel_gates, channel_param_masks
-from rgp_bench.pruning.channels.removal import remove_channels
+from rgp_bench.pruning.channels.removal import materialise_channels, remove_channels
 from rgp_bench.pruning.channels.scores import filter_scores
 from rgp_bench.pruning.channels.selection import (
     RANKINGS,
@@ -44,6 +44,7 @@ __all__ = [
     "keep_from_masks",
     "keep_without",
     "kept_count",
+    "materialise_channels",
     "policy_removal_order",
     "reachable_reduction",
     "removal_order",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch_pruning as tp
 from torch import Tensor, nn
@@ -10,8 +10,8 @@ from torch.nn.utils import prune
 from torch_pruning.pruner.function import BasePruningFunc
 
 from rgp_bench.models.resnet_cifar import PadShortcut
-from rgp_bench.pruning.channels.groups import OUTPUT_ROLES, ChannelGroup
-from rgp_bench.pruning.channels.keep import removed_channels
+from rgp_bench.pruning.channels.groups import OUTPUT_ROLES, ChannelGroup, find_channel_groups
+from rgp_bench.pruning.channels.keep import keep_from_masks, removed_channels
 from rgp_bench.pruning.channels.shortcut import IndexShortcut, ShortcutPruner
 from rgp_bench.pruning.masks import copy_model, remove_channel_gates
 
@@ -61,3 +61,9 @@ def _index_shortcuts(model: nn.Module, groups: list[ChannelGroup]) -> None:
         if isinstance(module, PadShortcut):
             parent_name, _, attr = name.rpartition(".")
             setattr(model.get_submodule(parent_name), attr, IndexShortcut.from_pad(module, in_channels[name]))
+
+
+def materialise_channels(model: nn.Module, example: Tensor, prunable: Sequence[str]) -> nn.Module:
+    """The channel-masked model with its removed channels physically removed (eval mode)."""
+    groups = find_channel_groups(model, example, list(prunable))
+    return remove_channels(model, groups, keep_from_masks(model, groups)).eval()
