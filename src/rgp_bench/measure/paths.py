@@ -129,6 +129,7 @@ class _PathInterpreter(fx.Interpreter):
 
     def __init__(self, graph: fx.GraphModule, weights: Mapping[str, torch.Tensor], reach: bool) -> None:
         super().__init__(graph, garbage_collect_values=True)
+        self.extra_traceback = False  # keep PathError messages to one line (and skip torch's structured logging)
         self.weights = weights
         self.reach = reach
         self.layer_inputs: list[tuple[str, str]] = []  # (layer name, the fx node it reads), per call

@@ -25,8 +25,8 @@ from rgp_bench.measure.spectra import BipartiteSpectrum, bipartite_spectrum, gra
 
 
 def kept_fraction(mask: torch.Tensor) -> float:
-    """The fraction of a layer's weights a mask keeps (its density)."""
-    return float(mask.float().mean())
+    """The fraction of a layer's weights a mask keeps (its density), from exact integer counts."""
+    return int(torch.count_nonzero(mask)) / mask.numel()
 
 
 def density_profile(masks: Mapping[str, torch.Tensor]) -> dict[str, float]:
