@@ -30,6 +30,8 @@ _SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
 
 @dataclass
 class Collection:
+    """What the report's paths hold: the complete runs, the problems (failed, incomplete, missing) and notes."""
+
     runs: list[Run] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
