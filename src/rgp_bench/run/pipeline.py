@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader
 
 from rgp_bench.config.choices import Budget, Regime, Sanity, Scope
 from rgp_bench.core.errors import RunFailed
-from rgp_bench.core.hardware import Hardware, resolve_hardware, seed_everything
+from rgp_bench.core.hardware import Hardware, resolve_hardware
+from rgp_bench.core.seeding import Purpose, derive_seed, seed_everything
 from rgp_bench.data import DataBundle, build_data
 from rgp_bench.export.state import save_model_state
 from rgp_bench.measure import MAC_CONVENTION, CostReport, Timer, measure_costs, reductions
@@ -59,7 +60,6 @@ from rgp_bench.store.dense import dense_key, pretrained_dense
 from rgp_bench.train import PhaseResult, evaluate, final_and_best_val, make_loader, train_phase
 
 log = logging.getLogger(__name__)
-_PRUNE_DATA_SALT = 3  # seeds the training batches a method may draw, apart from the training phases' own
 
 
 @dataclass
@@ -265,7 +265,7 @@ class _ValidationBatches:
 def _train_batches(cfg: DictConfig, bench: Bench, hw: Hardware, count: int | None) -> Iterator[Any]:
     """`count` training batches (one pass over the training split when None), in a seeded order."""
     for epoch in itertools.count():
-        seed = cfg.seed * 1_000_003 + _PRUNE_DATA_SALT * 10_007 + epoch
+        seed = derive_seed(cfg.seed, Purpose.prune_batches, epoch)
         torch.manual_seed(seed)  # augmentation draws from the global generator
         loader = make_loader(bench.data.train, cfg.train.batch_size, hw, shuffle=True, seed=seed)
         for batch in loader:
