@@ -87,7 +87,7 @@ def record(
 def _method_defaults(method: str) -> dict:
     """The method's schema defaults as a run records them (empty for a name the registry does not know)."""
     from rgp_bench.methods import METHODS
-    from rgp_bench.run.pipeline import method_defaults
+    from rgp_bench.run.assemble import method_defaults
 
     return method_defaults(METHODS[method]) if method in METHODS else {}
 

@@ -15,7 +15,7 @@ from rgp_bench.config.fields import Effect
 from rgp_bench.config.schema import TrainCfg
 from rgp_bench.methods import get_method
 from rgp_bench.record.schema import RunRecord
-from rgp_bench.run.plan import epoch_budget
+from rgp_bench.run.plan import plan_run
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def cell_name(cfg: DictConfig) -> str:
     wandb never averages runs the report keeps apart. A dense run serves every ratio: `dense` stands for it."""
 
     method = get_method(cfg.method.name)
-    plan = epoch_budget(cfg)
+    plan = plan_run(cfg)
     budget = (f"r{cfg.ratio}" + ("macs" if method.budget == "macs" else "")) if method.prunes else "dense"
     parts = [cfg.dataset.name, cfg.model.name, budget, str(plan.regime), f"e{plan.total}", recipe_tag(cfg)]
     return "-".join(p for p in parts if p)
