@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
@@ -71,10 +70,3 @@ def measure_inference(model: nn.Module, example: torch.Tensor, prunable: Sequenc
     return Latency(device=str(device), threads=threads, torch_version=torch.__version__, allocator=allocator_setting(),
                    materialised=kind, kernel=kernel, speedup=final.get(MATERIALISED, final[MASKED]).speedup,
                    speedup_batch=batches[-1].batch_size, batches=batches, layers=layers)
-
-
-def latency_summary(latency: Latency | None) -> dict[str, Any]:
-    """Headline numbers for the printed summary and the tracker."""
-    if latency is None:
-        return {}
-    return {"speedup": latency.speedup, "batch": latency.speedup_batch, "materialised": latency.materialised}
