@@ -27,6 +27,7 @@ import ctypes
 import os
 import platform
 import statistics
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -165,18 +166,25 @@ def measure_latency(
     return results
 
 
-def time_interleaved(calls: Mapping[str, Callable[[], object]], rounds: int = 5,
-                     min_run_time: float = 0.05) -> dict[str, list[float]]:
+def time_interleaved(calls: Mapping[str, Callable[[], object]], rounds: int = 5, min_run_time: float = 0.05, *,
+                     max_rounds: int | None = None, settled: Callable[[dict[str, list[float]]], bool] | None = None,
+                     deadline: float | None = None) -> dict[str, list[float]]:
     """Seconds per call of each callable, one ``blocked_autorange`` per callable per round, order rotated by round.
 
-    Every callable is called once before timing. Returns the per-round times of each callable.
+    Every callable is called once before timing. After ``rounds`` rounds, rounds are added while ``settled(times)``
+    is false, up to ``max_rounds``, and none is started after ``deadline`` (a ``time.perf_counter()`` value).
+    Returns the per-round times of each callable.
     """
     names = list(calls)
     for name in names:
         calls[name]()
     timers = {name: _timer(calls[name]) for name in names}
     times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
+    limit = max(rounds, max_rounds or rounds)
+    for r in range(limit):
+        out_of_time = deadline is not None and time.perf_counter() > deadline
+        if r >= rounds and (settled is None or settled(times) or out_of_time):
+            break
         for name in names[r % len(names):] + names[: r % len(names)]:
             times[name].append(timers[name].blocked_autorange(min_run_time=min_run_time).median)
     return times
@@ -191,6 +199,8 @@ class VariantStats:
     iqr: float
     measurements: int
     speedup: float
+    # Interquartile range of the per-round speed-ups over their median: how far one round's ratio is from another.
+    spread: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -222,8 +232,28 @@ def summarise_rounds(times: Mapping[str, Sequence[float]], baseline: str) -> dic
         quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
         ratios = [b / v for b, v in zip(base, values, strict=True)]
         out[name] = VariantStats(name, statistics.median(values), quartiles[2] - quartiles[0], len(values),
-                                 statistics.median(ratios))
+                                 statistics.median(ratios), relative_spread(ratios))
     return out
+
+
+def relative_spread(values: Sequence[float]) -> float:
+    """Interquartile range over the median (0 for fewer than two values)."""
+    if len(values) < 2:
+        return 0.0
+    quartiles = statistics.quantiles(values, n=4)
+    middle = statistics.median(values)
+    return (quartiles[2] - quartiles[0]) / middle if middle > 0 else float("inf")
+
+
+def ratios_settled(baseline: str, noise: float) -> Callable[[dict[str, list[float]]], bool]:
+    """A ``settled`` test for :func:`time_interleaved`: every variant's per-round ratio to ``baseline`` has a
+    relative spread of at most ``noise``."""
+    def settled(times: dict[str, list[float]]) -> bool:
+        base = times[baseline]
+        return all(relative_spread([b / v for b, v in zip(base, values, strict=True)]) <= noise
+                   for name, values in times.items() if name != baseline)
+
+    return settled
 
 
 def compare_variants(
@@ -237,9 +267,14 @@ def compare_variants(
     baseline: str | None = None,
     rounds: int = 7,
     min_run_time: float = 0.1,
+    max_rounds: int | None = None,
+    noise: float | None = None,
+    deadline: float | None = None,
 ) -> dict[int, Comparison]:
     """Time every variant interleaved in one run, per batch size; speed-ups are over ``baseline`` (default: first).
 
+    With ``noise``, rounds beyond ``rounds`` (up to ``max_rounds``, none started after ``deadline``) are taken
+    until every variant's per-round ratio to the baseline has a relative spread of at most ``noise``.
     All variants get the same input. Each is in eval mode under ``torch.inference_mode`` while timed; training
     flags and the thread count are restored afterwards.
     """
@@ -256,7 +291,9 @@ def compare_variants(
         for batch_size in batch_sizes:
             x = example_input(input_shape, batch_size, dtype, device)
             calls = {name: (lambda m=model, x=x: m(x)) for name, model in variants.items()}
-            times = time_interleaved(calls, rounds=rounds, min_run_time=min_run_time)
+            settled = ratios_settled(baseline, noise) if noise is not None else None
+            times = time_interleaved(calls, rounds=rounds, min_run_time=min_run_time, max_rounds=max_rounds,
+                                     settled=settled, deadline=deadline)
             results[batch_size] = Comparison(batch_size, baseline, summarise_rounds(times, baseline), str(device),
                                              torch.get_num_threads(), torch.__version__, allocator_setting(), times)
     return results
