@@ -52,6 +52,7 @@ from rgp_bench.record.schema import (
     _build,
 )
 from rgp_bench.speedup import (
+    DEFAULT_FORMS,
     NotBlockStructured,
     analyse_mask,
     compile_frozen,
@@ -72,6 +73,9 @@ LAYER_ROUNDS = 3  # interleaved rounds when choosing a layer's form
 LAYER_SHARE = 0.5  # of the time budget, for choosing the layers' forms
 PROGRESS_EVERY_S = 5.0
 PEAK_SIZE = 1024  # the dense matrix product that sets the machine's MACs per second
+# The forms a run tries: every fast form but the tap-sum, which torch.compile compiles per layer (about 30 s each
+# on this project's CPU; it took a ResNet-50 run past 16 minutes). `make bench` still measures it.
+RUN_FORMS = tuple(name for name in DEFAULT_FORMS if name != "tapsum")
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,7 @@ def materialise_blocks(model: nn.Module, batch: torch.Tensor, device: torch.devi
     if build_kernel:
         load_kernel(build=True)
     timer = interleaved_timer(rounds=LAYER_ROUNDS, min_run_time=min_run_time)
-    fast, report = materialise(model, None, batch, device, threads, end_to_end=False, timer=timer,
+    fast, report = materialise(model, None, batch, device, threads, forms=RUN_FORMS, end_to_end=False, timer=timer,
                                deadline=deadline, progress=progress)
     layers = [MaterialisedLayer(name=layer.name, form=layer.chosen, speedup=layer.speedup, reason=layer.reason)
               for layer in report.layers]
@@ -271,7 +275,9 @@ def _variants(job: LatencyJob, settings: DictConfig, device: torch.device, threa
         if fast is not None:
             variants[MATERIALISED], kind = fast, "block-sparse forms where faster"
     twin_note = None
-    if settings.twin and job.budget != "none":
+    if settings.twin and job.budget != "none" and time.perf_counter() > start + settings.limit_s:
+        twin_note = f"none: the time limit ({settings.limit_s:g} s) was spent before the twin was built"
+    elif settings.twin and job.budget != "none":
         reduction = 1 - job.pruned_cost.macs_effective / job.dense_cost.macs
         twin, twin_note = equal_mac_twin(dense, job.example, job.prunable, reduction)
         if twin is not None:
@@ -306,7 +312,8 @@ def _measure(job: LatencyJob, settings: DictConfig, device: torch.device, thread
     timings = compare_variants(variants, tuple(job.example.shape[1:]), device=device, threads=threads,
                                batch_sizes=tuple(batch_sizes), baseline=DENSE, rounds=settings.rounds,
                                min_run_time=settings.min_run_time, max_rounds=settings.max_rounds,
-                               noise=settings.noise, deadline=min(soft, start + settings.limit_s))
+                               noise=settings.noise, deadline=min(soft, start + settings.limit_s),
+                               hard_deadline=start + settings.limit_s)
     headline = MATERIALISED if MATERIALISED in variants else MASKED
     batches = []
     for size, comparison in timings.items():

@@ -198,17 +198,21 @@ def materialise(
                                  out_channels=int(module.weight.shape[0]), in_channels=int(module.weight.shape[1]),
                                  kernel=tuple(module.weight.shape[2:]), stride=max(getattr(module, "stride", (1,))))
             layers.append(report)
+            choice = MASKED
+            if name not in forced and deadline is not None and time.perf_counter() > deadline:
+                report.reason = "kept masked: the latency time budget was spent before this layer was timed"
+                set_submodule(fast, name, bake_mask(module))
+                if progress is not None:
+                    progress(index + 1, len(names))
+                continue
             with torch.inference_mode():
                 reference = module(inputs[name])
             built = _build_candidates(module, inputs[name], reference, report, forms, tolerance)
-            choice = MASKED
             if name in forced:
                 choice = forced[name]
                 if choice != MASKED and (built is None or choice not in built):
                     raise ValueError(f"forced form {choice!r} is not usable for {name}: {report.reason or 'failed'}")
                 report.reason = f"forced: {choice}"
-            elif built and deadline is not None and time.perf_counter() > deadline:
-                report.reason = "kept masked: the latency time budget was spent before this layer was timed"
             elif built:
                 choice = _choose(module, inputs[name], built, report, timer, min_speedup)
             report.chosen = choice
