@@ -24,7 +24,8 @@ from omegaconf import DictConfig
 
 from benchmarks.markdown import machine, write_section
 from rgp_bench.config import conf_dir
-from rgp_bench.core.hardware import resolve_hardware, seed_everything
+from rgp_bench.core.hardware import resolve_hardware
+from rgp_bench.core.seeding import seed_everything
 from rgp_bench.methods import get_method
 from rgp_bench.pruning.collapse import Collapse, layer_collapse
 from rgp_bench.run.configs import register

@@ -31,7 +31,7 @@ MAC_CONVENTION = "1 MAC = one fused multiply-add (fvcore)"
 def method_defaults(method: str) -> dict[str, Any]:
     """The method's schema defaults as a run records them (empty for a name the registry does not know)."""
     from rgp_bench.methods import METHODS
-    from rgp_bench.run.pipeline import method_defaults as defaults_of
+    from rgp_bench.run.assemble import method_defaults as defaults_of
 
     return defaults_of(METHODS[method]) if method in METHODS else {}
 

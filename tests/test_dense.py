@@ -18,7 +18,7 @@ from rgp_bench.record.schema import RunRecord
 from rgp_bench.record.summary import format_summary
 from rgp_bench.run.identity import run_id
 from rgp_bench.run.pipeline import run
-from rgp_bench.run.plan import epoch_budget
+from rgp_bench.run.plan import plan_run
 from rgp_bench.run.tracking import cell_name
 from rgp_bench.run.validate import validate_config
 
@@ -50,11 +50,11 @@ def test_a_dense_run_is_named_without_its_ratio() -> None:
 
 
 def test_auto_regime_follows_the_preset_and_epochs_match_the_pruned_neighbours() -> None:
-    plans = {m: epoch_budget(make_cfg(f"method={m}")) for m in ("dense", "dense_finetune", "rgp", "magnitude")}
+    plans = {m: plan_run(make_cfg(f"method={m}")) for m in ("dense", "dense_finetune", "rgp", "magnitude")}
     assert (str(plans["dense"].regime), plans["dense"].total) == ("scratch", plans["rgp"].total) == ("scratch", 30)
     assert (str(plans["dense_finetune"].regime), plans["dense_finetune"].total) == ("finetune", 60)
     assert plans["dense_finetune"] == plans["magnitude"]
-    assert str(epoch_budget(make_cfg("method=dense_finetune", "train.regime=scratch")).regime) == "scratch"
+    assert str(plan_run(make_cfg("method=dense_finetune", "train.regime=scratch")).regime) == "scratch"
     assert cell_name(make_cfg("method=dense", "ratio=0.5")) == "digits-mlp-dense-scratch-e30"
     assert cell_name(make_cfg("method=dense_finetune")) == "digits-mlp-dense-finetune-e60"
 

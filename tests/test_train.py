@@ -11,7 +11,8 @@ from tests.conftest import make_cfg
 from torch.utils.data import TensorDataset
 
 from rgp_bench.config.schema import TrainCfg
-from rgp_bench.core.hardware import resolve_hardware, seed_everything
+from rgp_bench.core.hardware import resolve_hardware
+from rgp_bench.core.seeding import seed_everything
 from rgp_bench.store.dense import NOT_PRETRAINING, dense_key
 from rgp_bench.train import make_loader, train_phase
 from rgp_bench.train.checkpoint import save_checkpoint

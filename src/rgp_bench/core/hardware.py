@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from omegaconf import DictConfig
 
@@ -90,18 +88,3 @@ def resolve_hardware(cfg: DictConfig) -> Hardware:
     threads = resolved_threads(cfg)
     torch.set_num_threads(threads)
     return Hardware(torch.device(want), precision, int(cfg.workers), bool(cfg.deterministic), threads)
-
-
-def seed_everything(seed: int, deterministic: bool) -> None:
-    """Seed Python, numpy and torch, and switch deterministic kernels on or off.
-
-    Both branches set the switches, so jobs sharing a process (basic launcher) never inherit them.
-    """
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
-    torch.backends.cudnn.benchmark = not deterministic
-

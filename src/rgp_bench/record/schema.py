@@ -100,8 +100,12 @@ class VariantLatency:
 @dataclass
 class BatchLatency:
     batch_size: int
-    # "dense", "masked" and, where there is one, "materialised".
+    # "dense", "masked" and, where measured, "materialised", "twin" (equal-MAC dense) and "dense_compiled".
     variants: dict[str, VariantLatency]
+    # Relative spread (IQR over median) of the headline variant's per-round speed-ups, and whether it stayed above
+    # the protocol's noise threshold after the extra rounds.
+    spread: float = 0.0
+    noisy: bool = False
 
 
 @dataclass
@@ -112,6 +116,20 @@ class MaterialisedLayer:
     form: str
     speedup: float
     reason: str
+
+
+@dataclass
+class LatencyProtocol:
+    """How the latency was measured: batch sizes after fitting, rounds, time spent, and whether it was reused."""
+
+    batch_sizes: list[int]
+    rounds: int
+    seconds: float
+    budget_s: float
+    # The structure key: runs whose models share it (architecture, mask structure, threads, protocol) share timings.
+    structure_key: str
+    # The run whose measurement this is, when reused from the cache (None: measured by this run).
+    reused_from: str | None = None
 
 
 @dataclass
@@ -130,6 +148,23 @@ class Latency:
     speedup_batch: int
     batches: list[BatchLatency]
     layers: list[MaterialisedLayer]
+    # Which variant the headline `speedup` is ("materialised" or "masked": the fastest deployable form).
+    headline: str = "materialised"
+    # How "masked" ran: the masks multiplied into the weights once ("folded") or on every call ("per call").
+    masked_form: str = "per call"
+    # Dense MACs / effective MACs: the speed-up that skipping every pruned MAC would give, and the headline's
+    # fraction of it.
+    mac_limit: float | None = None
+    fraction_of_limit: float | None = None
+    # The headline over the dense model compiled (torch.compile), and over an equal-MAC dense twin.
+    speedup_vs_compiled: float | None = None
+    speedup_vs_twin: float | None = None
+    twin: str | None = None
+    # Effective MACs per second of the headline form over those of a large dense matrix product on the same threads.
+    efficiency: float | None = None
+    peak_macs_per_second: float | None = None
+    noisy: bool = False
+    protocol: LatencyProtocol | None = None
 
 
 @dataclass

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from rgp_bench.config.facts import volatile_keys
 from rgp_bench.core.hardware import device_type, resolved_threads
 from rgp_bench.methods import get_method
-from rgp_bench.run.plan import resolve_regime
+from rgp_bench.run.plan import plan_run
 
 # Bumped whenever training, measurement or a method's semantics change, so results of older code are never
 # reused as if they were current.
@@ -54,7 +54,7 @@ def _ratio_free(cfg: DictConfig, data: dict[str, Any]) -> None:
         return
     data.pop("ratio", None)
     data["method"] = {"name": cfg.method.name}
-    data["train"]["regime"] = str(resolve_regime(cfg))
+    data["train"]["regime"] = str(plan_run(cfg).regime)
 
 
 def run_id(cfg: DictConfig) -> str:

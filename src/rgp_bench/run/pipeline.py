@@ -1,4 +1,5 @@
-"""One benchmark run, top to bottom: build -> (pretrain) -> prune -> measure -> train -> evaluate -> record."""
+"""One benchmark run, phase by phase: build -> (pretrain) -> prune -> measure -> train -> evaluate -> (latency) ->
+record. `run` reads as those phases; each is one short function, and `assemble_record` writes the record."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 from torch.utils.data import DataLoader
 
 from rgp_bench.config.choices import Budget, Regime, Sanity, Scope
 from rgp_bench.core.errors import RunFailed
-from rgp_bench.core.hardware import Hardware, resolve_hardware, seed_everything
+from rgp_bench.core.hardware import Hardware, resolve_hardware
+from rgp_bench.core.seeding import Purpose, derive_seed, seed_everything
 from rgp_bench.data import DataBundle, build_data
 from rgp_bench.export.state import save_model_state
-from rgp_bench.measure import MAC_CONVENTION, CostReport, Timer, measure_costs, reductions
+from rgp_bench.measure import CostReport, Timer, measure_costs, reductions
 from rgp_bench.methods import MaskContext, MaskResult, Method, Need, get_method
 from rgp_bench.methods.base import check_result
 from rgp_bench.models import build_model
@@ -36,22 +38,11 @@ from rgp_bench.pruning import (
 )
 from rgp_bench.pruning.collapse import layer_collapse
 from rgp_bench.record.io import write_results
-from rgp_bench.record.provenance import environment, now_iso
-from rgp_bench.record.schema import (
-    BudgetFacts,
-    CollapseFacts,
-    Cost,
-    DenseCache,
-    DenseScores,
-    Epochs,
-    HistoryRow,
-    Latency,
-    RunRecord,
-    Sparsity,
-)
+from rgp_bench.record.schema import Accuracy, DenseCache, DenseScores, Latency, RunRecord
 from rgp_bench.record.summary import format_summary
+from rgp_bench.run.assemble import DensePhase, Measured, Outcome, Pruned, assemble_record, resolved_config
 from rgp_bench.run.identity import run_id
-from rgp_bench.run.plan import epoch_budget, resolve_regime
+from rgp_bench.run.plan import PhasePlan, plan_run
 from rgp_bench.run.sanity import inverted, reinitialise, shuffled
 from rgp_bench.run.tracking import Tracker
 from rgp_bench.run.validate import validate_config
@@ -59,7 +50,6 @@ from rgp_bench.store.dense import dense_key, pretrained_dense
 from rgp_bench.train import PhaseResult, evaluate, final_and_best_val, make_loader, train_phase
 
 log = logging.getLogger(__name__)
-_PRUNE_DATA_SALT = 3  # seeds the training batches a method may draw, apart from the training phases' own
 
 
 @dataclass
@@ -84,7 +74,7 @@ def identity_fields(cfg: DictConfig) -> dict[str, Any]:
     and serves every ratio)."""
     ratio = cfg.ratio if get_method(cfg.method.name).prunes else 0.0
     return {"run_id": run_id(cfg), "method": cfg.method.name, "dataset": cfg.dataset.name,
-            "model": cfg.model.name, "ratio": ratio, "seed": cfg.seed, "regime": str(resolve_regime(cfg)),
+            "model": cfg.model.name, "ratio": ratio, "seed": cfg.seed, "regime": str(plan_run(cfg).regime),
             "sanity": str(cfg.sanity)}
 
 
@@ -101,80 +91,37 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
     hw = resolve_hardware(cfg.hardware)
     seed_everything(cfg.seed, hw.deterministic)
     method = get_method(cfg.method.name)
-    plan = epoch_budget(cfg)
-    regime = plan.regime
+    plan = plan_run(cfg)
     identity = identity_fields(cfg)
 
     with timer.phase("build"):
         bench = build_bench(cfg, hw)
-
     tracker = Tracker(cfg, out_dir, identity["run_id"], sweep_dir)
     try:
-        pretrain = None
-        if regime == Regime.finetune:
+        dense = None
+        if plan.pretrain is not None:
             with timer.phase("pretrain"):
-                pretrain = pretrain_dense(cfg, bench, hw, plan.pretrain, tracker)
-
+                dense = pretrain_dense(cfg, bench, hw, plan.pretrain, tracker)
         with timer.phase("prune"):
-            context = mask_context(method, cfg, bench, hw, state_dir=method_state, log=tracker.log)
-            result = method.compute_masks(cfg.method, bench.layers, cfg.ratio, context)
-            check_result(result, bench.layers, method.name)
-            result = apply_sanity_check(cfg, bench, result)
-            if method.prunes:  # the dense reference trains the model as it is, without a mask
-                apply_pruning(bench, result, regime)
-            collapse = layer_collapse(bench.model, bench.layers, result.masks, bench.example)
-
+            pruned = prune(cfg, method, bench, hw, plan.regime, state_dir=method_state, log=tracker.log)
         with timer.phase("measure"):
-            pruned_cost = measure_costs(bench.model, bench.example, bench.prunable,
-                                        dense_macs=bench.dense_cost.module_macs)
-            achieved = mask_sparsity(current_masks(bench.layers))
-            reduction = reductions(bench.dense_cost, pruned_cost)
-
-        lr = cfg.train.lr if regime == Regime.scratch or cfg.train.finetune_lr is None else cfg.train.finetune_lr
+            measured = measure(bench)
         with timer.phase("train"):
-            trained = train_phase(bench.model, bench.data.train, bench.val_loader, cfg.train, hw, phase="train",
-                                  epochs=cfg.train.epochs, lr=lr, seed=cfg.seed, checkpoint=checkpoint,
-                                  on_epoch=tracker.log_epoch)
-            if cfg.train.limit_batches is None:  # a smoke budget (limit_batches) is not expected to learn
-                check_learned(trained, bench.data.num_classes, len(bench.data.val))
-
+            trained = train(cfg, bench, hw, plan.train, checkpoint, tracker)
         with timer.phase("evaluate"):
-            accuracy = final_and_best_val(bench.model, trained, bench.test_loader, bench.val_loader, hw,
-                                          cfg.train.limit_batches)
-            accuracy.dense = DenseScores(**pretrain["test"], epochs=plan.pretrain) if pretrain else None
-
+            accuracy = evaluate_run(bench, hw, trained, dense, cfg.train.limit_batches)
         latency = None
         if cfg.measure.latency.enabled:
             with timer.phase("latency"):
-                latency = run_latency(cfg, bench, method, hw)
+                latency = run_latency(cfg, bench, method, hw, measured, identity["run_id"])
 
-        config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        config = resolved_config(cfg)
         save_model_state(out_dir, bench.model, input_shape=tuple(bench.example.shape[1:]),
-                         num_classes=bench.data.num_classes, config=config)  # type: ignore[arg-type]
-        record = RunRecord(
-            **identity, created=now_iso(),
-            epochs=Epochs(pretrain=plan.pretrain, train=plan.train, total=plan.total,
-                          resumed_from=trained.resumed_from),
-            accuracy=accuracy,
-            sparsity=Sparsity(requested=identity["ratio"], achieved=achieved,
-                              overall=1.0 - pruned_cost.total.params_nonzero / pruned_cost.total.params),
-            collapse=CollapseFacts(collapsed=collapse.collapsed, no_path=collapse.no_path,
-                                   empty_layers=list(collapse.empty_layers), narrowest_layer=collapse.narrowest[0],
-                                   narrowest_kept=collapse.narrowest[1]),
-            budget=BudgetFacts(basis=str(method.budget), requested=identity["ratio"],
-                               achieved=reduction.macs if method.budget == Budget.macs else achieved),
-            cost=Cost(mac_convention=MAC_CONVENTION, dense=bench.dense_cost.total, pruned=pruned_cost.total,
-                      prunable=pruned_cost.prunable, prunable_dense=bench.dense_cost.prunable,
-                      reduction=reduction, layers=pruned_cost.layers, latency=latency),
-            method_info=result.info,
-            history=[HistoryRow(**row) for row in (pretrain["history"] if pretrain else []) + trained.history],
-            dense_cache=DenseCache(key=pretrain["key"], hit=pretrain["hit"]) if pretrain else None,
-            timings=timer.totals(),
-            config=config,  # type: ignore[arg-type]
-            method_defaults=method_defaults(method),
-            environment=environment(hw.describe()),
-            output_dir=str(out_dir.resolve()),
-        )
+                         num_classes=bench.data.num_classes, config=config)
+        outcome = Outcome(dense=dense, pruned=pruned, measured=measured, trained=trained, accuracy=accuracy,
+                          latency=latency)
+        record = assemble_record(identity, plan, method, bench.dense_cost, outcome, timings=timer.totals(),
+                                 config=config, hardware=hw, out_dir=out_dir)
         path = write_results(out_dir, record)
         tracker.log_record(record)
     finally:
@@ -198,20 +145,58 @@ def build_bench(cfg: DictConfig, hw: Hardware) -> Bench:
                  test_loader=make_loader(data.test, cfg.train.eval_batch_size, hw, shuffle=False))
 
 
-def pretrain_dense(cfg: DictConfig, bench: Bench, hw: Hardware, epochs: int, tracker: Tracker) -> dict[str, Any]:
+def pretrain_dense(cfg: DictConfig, bench: Bench, hw: Hardware, phase: PhasePlan, tracker: Tracker) -> DensePhase:
     """Dense training for the finetune regime, shared across methods and ratios via the dense cache."""
-    def train(checkpoint: Path) -> dict[str, Any]:
+    def train_dense(checkpoint: Path) -> dict[str, Any]:
         result = train_phase(bench.model, bench.data.train, bench.val_loader, cfg.train, hw, phase="pretrain",
-                             epochs=epochs, lr=cfg.train.lr, seed=cfg.seed, checkpoint=checkpoint,
+                             epochs=phase.epochs, lr=phase.lr, seed=cfg.seed, checkpoint=checkpoint,
                              on_epoch=tracker.log_epoch)
         test = evaluate(bench.model, bench.test_loader, hw, cfg.train.limit_batches)
         return {"history": result.history, "test": test.as_dict()}
 
-    key = dense_key(cfg, epochs)
-    meta, hit = pretrained_dense(bench.model, Path(cfg.cache_dir) / "dense", key, train)
+    key = dense_key(cfg, phase.epochs)
+    meta, hit = pretrained_dense(bench.model, Path(cfg.cache_dir) / "dense", key, train_dense)
     if hit:
         log.info("dense model loaded from cache (key %s)", key)
-    return {**meta, "key": key, "hit": hit}
+    return DensePhase(epochs=phase.epochs, history=meta["history"], test=meta["test"], cache=DenseCache(key, hit))
+
+
+def prune(cfg: DictConfig, method: Method, bench: Bench, hw: Hardware, regime: Regime, *, state_dir: Path | None,
+          log: Callable[[dict[str, Any]], None]) -> Pruned:
+    """The method's masks (after the `sanity` check, if any), frozen into the model, and whether they collapse it."""
+    context = mask_context(method, cfg, bench, hw, state_dir=state_dir, log=log)
+    result = method.compute_masks(cfg.method, bench.layers, cfg.ratio, context)
+    check_result(result, bench.layers, method.name)
+    result = apply_sanity_check(cfg, bench, result)
+    if method.prunes:  # the dense reference trains the model as it is, without a mask
+        apply_pruning(bench, result, regime)
+    return Pruned(result, layer_collapse(bench.model, bench.layers, result.masks, bench.example))
+
+
+def measure(bench: Bench) -> Measured:
+    """The pruned model's costs, its prunable layers' sparsity, and what pruning removed."""
+    cost = measure_costs(bench.model, bench.example, bench.prunable, dense_macs=bench.dense_cost.module_macs)
+    return Measured(cost=cost, achieved=mask_sparsity(current_masks(bench.layers)),
+                    reduction=reductions(bench.dense_cost, cost))
+
+
+def train(cfg: DictConfig, bench: Bench, hw: Hardware, phase: PhasePlan, checkpoint: Path,
+          tracker: Tracker) -> PhaseResult:
+    """The pruned (or the dense reference's continued) training phase, resumed from `checkpoint` if it holds it."""
+    trained = train_phase(bench.model, bench.data.train, bench.val_loader, cfg.train, hw, phase="train",
+                          epochs=phase.epochs, lr=phase.lr, seed=cfg.seed, checkpoint=checkpoint,
+                          on_epoch=tracker.log_epoch)
+    if cfg.train.limit_batches is None:  # a smoke budget (limit_batches) is not expected to learn
+        check_learned(trained, bench.data.num_classes, len(bench.data.val))
+    return trained
+
+
+def evaluate_run(bench: Bench, hw: Hardware, trained: PhaseResult, dense: DensePhase | None,
+                 limit_batches: int | None) -> Accuracy:
+    """Test scores at the final and the best-validation epoch, and the dense model's before pruning (if any)."""
+    accuracy = final_and_best_val(bench.model, trained, bench.test_loader, bench.val_loader, hw, limit_batches)
+    accuracy.dense = DenseScores(**dense.test, epochs=dense.epochs) if dense is not None else None
+    return accuracy
 
 
 def mask_context(method: Method, cfg: DictConfig, bench: Bench, hw: Hardware, *, state_dir: Path | None = None,
@@ -228,7 +213,8 @@ def mask_context(method: Method, cfg: DictConfig, bench: Bench, hw: Hardware, *,
     if Need.costs in method.needs:
         supplied["costs"] = lambda model: measure_costs(model, bench.example, bench.prunable,
                                                         dense_macs=bench.dense_cost.module_macs)
-    return MaskContext(seed=cfg.seed, cache_dir=Path(cfg.cache_dir) / "graphs", progress=cfg.train.progress,
+    return MaskContext(seed=derive_seed(cfg.seed, Purpose.masks), cache_dir=Path(cfg.cache_dir) / "graphs",
+                       progress=cfg.train.progress,
                        device=hw.device, example=bench.example, num_classes=bench.data.num_classes,
                        state_dir=state_dir, **supplied)
 
@@ -265,7 +251,7 @@ class _ValidationBatches:
 def _train_batches(cfg: DictConfig, bench: Bench, hw: Hardware, count: int | None) -> Iterator[Any]:
     """`count` training batches (one pass over the training split when None), in a seeded order."""
     for epoch in itertools.count():
-        seed = cfg.seed * 1_000_003 + _PRUNE_DATA_SALT * 10_007 + epoch
+        seed = derive_seed(cfg.seed, Purpose.prune_batches, epoch)
         torch.manual_seed(seed)  # augmentation draws from the global generator
         loader = make_loader(bench.data.train, cfg.train.batch_size, hw, shuffle=True, seed=seed)
         for batch in loader:
@@ -277,15 +263,15 @@ def _train_batches(cfg: DictConfig, bench: Bench, hw: Hardware, count: int | Non
             return
 
 
-def run_latency(cfg: DictConfig, bench: Bench, method: Method, hw: Hardware) -> Latency:
-    """The trained model's inference latency, dense vs masked vs materialised (see measure/inference.py)."""
-    from rgp_bench.run.latency import measure_inference  # the speed-up forms and torch.compile: only when timed
+def run_latency(cfg: DictConfig, bench: Bench, method: Method, hw: Hardware, measured: Measured,
+                run_id: str) -> Latency:
+    """The trained model's inference latency against its dense counterpart (see run/latency.py)."""
+    from rgp_bench.run.latency import LatencyJob, measure_inference  # speed-up forms: only when timed
 
-    settings = cfg.measure.latency
-    return measure_inference(bench.model, bench.example, sorted(bench.prunable), budget=str(method.budget),
-                             batch_sizes=list(settings.batch_sizes), rounds=settings.rounds,
-                             min_run_time=settings.min_run_time, device=hw.device, threads=hw.threads,
-                             build_kernel=settings.build_kernel)
+    job = LatencyJob(model=bench.model, example=bench.example, prunable=sorted(bench.prunable),
+                     budget=str(method.budget), dense_cost=bench.dense_cost.total, pruned_cost=measured.cost.total,
+                     run_id=run_id, cache_dir=Path(cfg.cache_dir) / "latency")
+    return measure_inference(job, cfg.measure.latency, hw.device, hw.threads)
 
 
 def check_learned(trained: PhaseResult, classes: int, val_size: int) -> None:
@@ -324,10 +310,3 @@ def apply_pruning(bench: Bench, result: MaskResult, regime: Regime) -> None:
     apply_masks(bench.layers, result.masks)
     apply_param_masks(bench.model, result.param_masks)
     apply_channel_gates(bench.model, result.input_gates)
-
-
-def method_defaults(method: Method) -> dict[str, Any]:
-    """The method's own settings at their schema defaults (`name` aside), as the record stores them."""
-    defaults = OmegaConf.to_container(OmegaConf.structured(method.schema), enum_to_str=True)
-    assert isinstance(defaults, dict)
-    return {str(k): v for k, v in defaults.items() if k != "name"}

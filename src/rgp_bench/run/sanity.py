@@ -16,25 +16,18 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from rgp_bench.config.choices import Sanity, Scope
+from rgp_bench.core.seeding import Purpose, seeded_generator
 from rgp_bench.methods.base import MaskResult
 from rgp_bench.models.init import init_conv_linear
 from rgp_bench.pruning.layers import PrunableLayer
 from rgp_bench.pruning.selection import keep_top
 
-# Offsets that give each check its own seed stream, apart from the run's model, mask and data draws.
-_SHUFFLE_SALT = 0x5A1F
-_REINIT_SALT = 0x4E17
-
 __all__ = ["Sanity", "inverted", "reinitialise", "shuffle_masks", "shuffled"]
-
-
-def _generator(seed: int, salt: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + salt)
 
 
 def shuffle_masks(masks: Mapping[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
     """Each mask with its entries permuted uniformly at random within its layer (seeded; densities unchanged)."""
-    generator = _generator(seed, _SHUFFLE_SALT)
+    generator = seeded_generator(seed, Purpose.sanity_shuffle)
     out = {}
     for name, mask in masks.items():
         flat = mask.reshape(-1)
@@ -67,6 +60,6 @@ def reinitialise(layers: Sequence[PrunableLayer], seed: int) -> None:
     The draws come from their own seed stream (not the global generator), so the rest of the run is unchanged;
     a pruned layer's mask stays in force (its `weight_orig` is re-drawn).
     """
-    generator = _generator(seed, _REINIT_SALT)
+    generator = seeded_generator(seed, Purpose.sanity_reinit)
     for layer in layers:
         init_conv_linear(layer.module, generator)

@@ -15,7 +15,7 @@ from rgp_bench.config.fields import Effect
 from rgp_bench.config.schema import TrainCfg
 from rgp_bench.methods import get_method
 from rgp_bench.record.schema import RunRecord
-from rgp_bench.run.plan import epoch_budget
+from rgp_bench.run.plan import plan_run
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def cell_name(cfg: DictConfig) -> str:
     wandb never averages runs the report keeps apart. A dense run serves every ratio: `dense` stands for it."""
 
     method = get_method(cfg.method.name)
-    plan = epoch_budget(cfg)
+    plan = plan_run(cfg)
     budget = (f"r{cfg.ratio}" + ("macs" if method.budget == "macs" else "")) if method.prunes else "dense"
     parts = [cfg.dataset.name, cfg.model.name, budget, str(plan.regime), f"e{plan.total}", recipe_tag(cfg)]
     return "-".join(p for p in parts if p)
@@ -78,6 +78,23 @@ def start_run(logger: DictConfig, out_dir: Path, *, extra_tags: list[str] | None
     except Exception as exc:
         log.warning("wandb could not start (%s); continuing without tracking", exc)
         return None
+
+
+def latency_summary(record: RunRecord) -> dict[str, Any]:
+    """The measured speed-up for the wandb summary: the headline, the fastest deployable form per batch size, the
+    MAC limit, the fraction of it reached, against the dense twin and compiled dense, and the efficiency."""
+    latency = record.cost.latency
+    if latency is None:
+        return {}
+    prefix = "cost.latency"
+    out: dict[str, Any] = {f"{prefix}.{key}": getattr(latency, key) for key in (
+        "speedup", "speedup_batch", "headline", "mac_limit", "fraction_of_limit", "speedup_vs_twin",
+        "speedup_vs_compiled", "efficiency", "noisy") if getattr(latency, key) is not None}
+    for batch in latency.batches:
+        best = max(v.speedup for name, v in batch.variants.items() if name in ("materialised", "masked"))
+        out[f"{prefix}.speedup_at_batch_{batch.batch_size}"] = best
+        out[f"{prefix}.seconds_at_batch_{batch.batch_size}"] = {name: v.median for name, v in batch.variants.items()}
+    return out
 
 
 class Tracker:
@@ -134,6 +151,7 @@ class Tracker:
             _flatten(key, data[key], flat)
         cost = data["cost"]
         _flatten("cost", {k: cost[k] for k in ("dense", "pruned", "prunable", "reduction")}, flat)
+        flat.update(latency_summary(record))
         self._guard("summary", self._run.summary.update, flat)
         try:
             import wandb

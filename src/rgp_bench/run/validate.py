@@ -20,7 +20,7 @@ from rgp_bench.data import dataset_shape
 from rgp_bench.methods import METHODS, get_method
 from rgp_bench.models import build_model
 from rgp_bench.pruning import find_prunable_layers
-from rgp_bench.run.plan import resolve_regime
+from rgp_bench.run.plan import plan_run
 
 MIN_FREE_BYTES = 64 * 2**20  # below this a run cannot even write its checkpoints
 
@@ -42,7 +42,7 @@ def _check_cross_field_rules(cfg: DictConfig) -> None:
         valid = ", ".join(["auto", *sorted(str(r) for r in method.regimes)])
         raise UserError(f"train.regime={train.regime} is not supported by method {method.name}; valid choices: {valid}")
 
-    regime = resolve_regime(cfg)
+    plan = plan_run(cfg)
     if cfg.sanity != Sanity["none"] and not method.prunes:
         raise UserError(f"sanity={cfg.sanity} checks a pruning method's masks, but {method.name} prunes nothing; "
                         "valid: sanity=none")
@@ -51,11 +51,11 @@ def _check_cross_field_rules(cfg: DictConfig) -> None:
         scored = ", ".join(sorted(name for name, m in METHODS.items() if m.scored))
         raise UserError(f"sanity=invert needs a method that ranks weights by a score; {method.name} does not; "
                         f"valid methods: {scored}")
-    if cfg.sanity == Sanity.reinit and regime != Regime.finetune:
+    if cfg.sanity == Sanity.reinit and plan.regime != Regime.finetune:
         raise UserError(f"sanity=reinit draws new weights for a pruned trained model, but {method.name} runs in the "
-                        f"{regime} regime (its weights are fresh anyway); valid: train.regime=finetune, or "
+                        f"{plan.regime} regime (its weights are fresh anyway); valid: train.regime=finetune, or "
                         "sanity=shuffle")
-    if regime == Regime.finetune and train.pretrain_epochs is None and train.epochs == 0:
+    if plan.pretrain is not None and plan.pretrain.epochs == 0 and train.pretrain_epochs is None:
         raise UserError(f"method {method.name} prunes a trained model, but train.epochs=0 leaves it untrained "
                         "(train.pretrain_epochs defaults to train.epochs); set train.pretrain_epochs=N, or "
                         "train.pretrain_epochs=0 to prune the untrained model on purpose")

@@ -1,7 +1,7 @@
 """The training loop: epochs of SGD/Adam with per-epoch validation, best-val tracking and checkpoints.
 
-Every epoch reseeds its shuffling and augmentation from (seed, phase, epoch), so a run resumed from an
-epoch checkpoint replays exactly the batches an uninterrupted run would have seen.
+Every epoch reseeds its shuffling and augmentation from (seed, phase, epoch) (rgp_bench.core.seeding), so a run
+resumed from an epoch checkpoint replays exactly the batches an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from tqdm import tqdm
 
 from rgp_bench.core.errors import RunFailed
 from rgp_bench.core.hardware import Hardware
+from rgp_bench.core.seeding import Purpose, derive_seed
 from rgp_bench.train.checkpoint import load_checkpoint, save_checkpoint
 from rgp_bench.train.evaluate import Scores, evaluate
 from rgp_bench.train.optim import build_optimizer, build_schedule
 
 log = logging.getLogger(__name__)
-_PHASE_SALT = {"pretrain": 1, "train": 2}
 _CHECKPOINT_KEYS = ("phase", "model", "optimizer", "schedule", "scaler", "history", "best_epoch", "best_val_top1",
                     "best_val_loss", "best_state")
 
@@ -44,10 +44,6 @@ class PhaseResult:
     best_val_loss: float = float("inf")
     best_state: dict[str, torch.Tensor] | None = None
     resumed_from: int = 0
-
-
-def _epoch_seed(seed: int, phase: str, epoch: int) -> int:
-    return (seed * 1_000_003 + _PHASE_SALT[phase] * 10_007 + epoch) % 2**63
 
 
 def make_loader(dataset: Dataset, batch_size: int, hw: Hardware, *, shuffle: bool, seed: int = 0) -> DataLoader:
@@ -86,8 +82,9 @@ def train_phase(model: nn.Module, train_set: Dataset, val_loader: DataLoader, cf
                      initial=result.resumed_from, total=epochs, disable=disable, leave=False)
     for epoch in epoch_bar:
         start = time.perf_counter()
-        torch.manual_seed(_epoch_seed(seed, phase, epoch))
-        loader = make_loader(train_set, cfg.batch_size, hw, shuffle=True, seed=_epoch_seed(seed, phase, epoch))
+        epoch_seed = derive_seed(seed, Purpose.for_phase(phase), epoch)
+        torch.manual_seed(epoch_seed)  # augmentation and dropout draw from the global generator
+        loader = make_loader(train_set, cfg.batch_size, hw, shuffle=True, seed=epoch_seed)
         batches = tqdm(islice(loader, cfg.limit_batches), desc=f"epoch {epoch}", leave=False, disable=disable,
                        total=min(len(loader), cfg.limit_batches or len(loader)))
         train_scores = _train_epoch(model, optimizer, scaler, criterion, hw, batches)
