@@ -198,9 +198,9 @@ def render(rows: Sequence[BenchRow], reports: Sequence[tuple[str, MaterialiseRep
     ]
     compiled_table = compiled_fast_table(rows)
     if compiled_table:
-        out += ["Materialised model compiled as a whole (`torch.compile`, freezing). The kernels run as the custom ops "
-                "`rgp_bench::block_sparse_conv2d` / `rgp_bench::block_sparse_linear`, whose calls go through Python "
-                "dispatch, and the fusion pass has already folded the BatchNorms and fused the ReLUs and residual "
+        out += ["Materialised model compiled as a whole (`torch.compile`, freezing). The kernels run as the torch "
+                "operators `rgp_bench::block_sparse_conv2d` / `rgp_bench::block_sparse_linear` (registered in C++), "
+                "and the fusion pass has already folded the BatchNorms and fused the ReLUs and residual "
                 "adds, so Inductor has little left to fuse:", "", compiled_table, ""]
     out += [
         "### What was tried",
