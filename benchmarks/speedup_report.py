@@ -189,9 +189,9 @@ def render(rows: SpeedupRows) -> str:
            summary_table(rows.rows), ""]
     compiled_table = compiled_fast_table(rows.rows)
     if compiled_table:
-        out += ["Materialised model compiled as a whole (`torch.compile`, freezing). The kernels run as the custom ops "
-                "`rgp_bench::block_sparse_conv2d` / `rgp_bench::block_sparse_linear`, whose calls go through Python "
-                "dispatch, and the fusion pass has already folded the BatchNorms and fused the ReLUs and residual "
+        out += ["Materialised model compiled as a whole (`torch.compile`, freezing). The kernels run as the torch "
+                "operators `rgp_bench::block_sparse_conv2d` / `rgp_bench::block_sparse_linear` (registered in C++), "
+                "and the fusion pass has already folded the BatchNorms and fused the ReLUs and residual "
                 "adds, so Inductor has little left to fuse:", "", compiled_table, ""]
     out += _what_was_tried(rows)
     for label, report in rows.layer_reports():

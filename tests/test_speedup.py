@@ -549,8 +549,6 @@ def test_dense_copy_restores_the_unmasked_weights():
 
 
 def test_cpp_custom_op_passes_opcheck(cpp_kernel):
-    from rgp_bench.speedup.direct import block_sparse_conv2d
-
     module, x = make_case("uneven_permuted_stride2")
     fast = _build("direct_shift", module)
     g = fast.geometry(x.shape[2], x.shape[3])
@@ -558,7 +556,8 @@ def test_cpp_custom_op_passes_opcheck(cpp_kernel):
     args = (x, fast.weight, fast.in_index, fast.out_index, fast.bias, residual, g.phases, g.row_base, g.row_end,
             list(fast.layout.shift), fast.out_channels, g.h_out, g.w_out, *fast.stride, *fast.padding, g.hq, g.wq,
             g.plane_stride, g.tile_kind, g.tile_vectors, g.tile_block, g.tile_rows, True, True)
-    torch.library.opcheck(block_sparse_conv2d, args, test_utils=("test_schema", "test_faketensor"))
+    torch.library.opcheck(torch.ops.rgp_bench.block_sparse_conv2d.default, args,
+                          test_utils=("test_schema", "test_faketensor"))
 
 
 @pytest.mark.slow

@@ -103,12 +103,11 @@ def test_block_bases_mark_only_whole_runs_of_consecutive_outputs():
 
 
 def test_gemm_op_passes_opcheck(cpp_kernel):
-    from rgp_bench.speedup.linear import block_sparse_linear
-
     fast = build_form("gemm", masked_linear(50, 70, 8, 4, True, True))
     b = fast._buffers
     args = (torch.randn(3, 50), b["weight"], b["in_index"], b["out_index"], b["out_base"], b["bias"], 70, True)
-    torch.library.opcheck(block_sparse_linear, args, test_utils=("test_schema", "test_faketensor"))
+    torch.library.opcheck(torch.ops.rgp_bench.block_sparse_linear.default, args,
+                          test_utils=("test_schema", "test_faketensor"))
 
 
 def test_kernel_rejects_indices_out_of_range(cpp_kernel):
