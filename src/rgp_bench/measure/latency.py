@@ -175,19 +175,17 @@ def time_interleaved(calls: Mapping[str, Callable[[], object]], rounds: int = 5,
     """Seconds per call of each callable: per round, one measurement of each (order rotated by round).
 
     A measurement runs blocks of calls for at least ``min_run_time`` and keeps the median block's seconds per
-    call; each callable's block size is calibrated once, from its second call (the first warms it up), to about
-    a fifth of ``min_run_time`` (torch.utils.benchmark's blocked_autorange recalibrates on every measurement,
-    which doubled the protocol's time). A callable slower than ``min_run_time`` is timed one call at a time.
+    call; each callable's block size is calibrated once, from its first (warm-up) call, to about a fifth of
+    ``min_run_time`` (torch.utils.benchmark's blocked_autorange recalibrates on every measurement, which doubled
+    the protocol's time). A callable slower than ``min_run_time`` is timed one call at a time.
 
     After ``rounds`` rounds, rounds are added while ``settled(times)`` is false, up to ``max_rounds``, and none is
     started after ``deadline`` (a ``time.perf_counter()`` value). After ``hard_deadline`` no round is started
     once MIN_ROUNDS are done, even short of ``rounds``. Returns the per-round times of each callable.
     """
     names = list(calls)
-    for name in names:
-        calls[name]()
     block = {name: max(1, int(min_run_time / BLOCKS_PER_MEASUREMENT / max(_one_call(calls[name]), 1e-9)))
-             for name in names}
+             for name in names}  # from the warm-up call: a cold call is slower, so blocks err on the short side
     times: dict[str, list[float]] = {name: [] for name in names}
     limit = max(rounds, max_rounds or rounds)
     for r in range(limit):
