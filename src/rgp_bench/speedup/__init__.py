@@ -7,7 +7,6 @@ from rgp_bench.speedup.end_to_end import EndToEnd, dense_copy, measure_end_to_en
 from rgp_bench.speedup.errors import FormUnavailable
 from rgp_bench.speedup.forms import DEFAULT_FORMS, FORMS, MASKED, Form, bake_mask
 from rgp_bench.speedup.kernel import KernelStatus, kernel_status, load_kernel
-from rgp_bench.speedup.macs import LayerMacs, layer_macs, mac_reduction
 from rgp_bench.speedup.materialise import CandidateTimer, interleaved_timer, materialise, relative_error
 from rgp_bench.speedup.packing import Packing, pack_blocks
 from rgp_bench.speedup.report import CandidateResult, LayerReport, MaterialiseReport
@@ -24,7 +23,6 @@ __all__ = [
     "Form",
     "FormUnavailable",
     "KernelStatus",
-    "LayerMacs",
     "LayerReport",
     "MaterialiseReport",
     "NotBlockStructured",
@@ -36,9 +34,7 @@ __all__ = [
     "dense_copy",
     "interleaved_timer",
     "kernel_status",
-    "layer_macs",
     "load_kernel",
-    "mac_reduction",
     "materialise",
     "measure_end_to_end",
     "pack_blocks",
