@@ -123,6 +123,20 @@ def test_method_styles_are_fixed_and_distinct() -> None:
     assert method_style("my_new_method").color not in {s.color for s in KNOWN.values()}
 
 
+def test_a_style_declared_in_the_records_wins(monkeypatch) -> None:
+    from rgp_bench.report import style
+
+    monkeypatch.setattr(style, "_DECLARED", {})
+    hashed = method_style("row_magnitude")
+    style.remember_declared({"method": "row_magnitude", "method_facts": None})  # an older record: nothing declared
+    assert method_style("row_magnitude") == hashed
+    style.remember_declared({"method": "row_magnitude",
+                             "method_facts": {"block_structured": False, "exportable": False,
+                                              "style": {"color": "#e7ba52", "marker": "o"}}})
+    assert method_style("row-magnitude") == style.Style("#e7ba52", "o") != hashed
+    assert method_style("rgp") == KNOWN["rgp"]
+
+
 def _svg_colors(svg: Path) -> set[str]:
     import re
 

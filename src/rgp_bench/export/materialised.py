@@ -2,8 +2,9 @@
 
 - Channel (MAC-budget) methods: the removed channels are physically removed (Torch-Pruning), so the model
   is smaller and its outputs equal the masked model's.
-- RGP (block-regular masks): each block-masked layer becomes a gather + grouped convolution (a batched
-  matmul for linear layers), the exportable form of `rgp_bench.speedup`.
+- Block-structured methods (RGP's block-regular masks; a method declares `block_structured` at registration): each
+  block-masked layer becomes a gather + grouped convolution (a batched matmul for linear layers), the exportable
+  form of `rgp_bench.speedup`.
 - Unstructured masks have no materialised form.
 """
 
@@ -15,10 +16,8 @@ import torch
 from torch import nn
 
 from rgp_bench.core.errors import UserError
+from rgp_bench.methods import get_method
 from rgp_bench.pruning import find_prunable_layers
-
-# Methods whose masks have RGP's regular block structure (gather + grouped conv applies).
-EXPORTABLE_BLOCK_METHODS = ("rgp", "block_random")
 
 
 def materialise_for_export(model: nn.Module, saved: dict[str, Any], method_budget: str, method: str) -> nn.Module:
@@ -35,7 +34,7 @@ def materialise_for_export(model: nn.Module, saved: dict[str, Any], method_budge
         from rgp_bench.pruning.channels import materialise_channels  # torch-pruning: only for channel methods
 
         return materialise_channels(model, example, prunable)
-    if method in EXPORTABLE_BLOCK_METHODS:
+    if get_method(method).block_structured:
         from rgp_bench.speedup import materialise
 
         # The exportable block forms only (the C++ kernel and compiled tap-sum need rgp-bench at run time),

@@ -24,6 +24,7 @@ from rgp_bench.core.errors import UserError
 from rgp_bench.record.io import ERROR_FILE as ERROR
 from rgp_bench.record.io import RESULTS_FILE as RESULTS
 from rgp_bench.report.columns import CorruptRecord, record_values
+from rgp_bench.report.style import remember_declared
 
 log = logging.getLogger(__name__)
 HYDRA_DIR = ".hydra"
@@ -222,6 +223,8 @@ def record_to_row(rec: object, job_dir: Path) -> dict[str, Any]:
     row["_layers"] = prunable_densities(rec)  # type: ignore[arg-type]
     defaults = rec.get("method_defaults")  # type: ignore[union-attr]
     row["_method_defaults"] = flatten(defaults) if isinstance(defaults, dict) else {}
+    if isinstance(rec, dict):
+        remember_declared(rec)
     return row
 
 
