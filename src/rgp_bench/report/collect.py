@@ -224,7 +224,7 @@ def record_to_row(rec: object, job_dir: Path) -> dict[str, Any]:
     defaults = rec.get("method_defaults")  # type: ignore[union-attr]
     row["_method_defaults"] = flatten(defaults) if isinstance(defaults, dict) else {}
     if isinstance(rec, dict):
-        remember_declared(rec)
+        remember_declared(str(rec.get("method")), rec.get("method_facts"))
     return row
 
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from rgp_bench.record.schema import MethodStyle
+from rgp_bench.record.schema import MethodFacts, MethodStyle
 
 Style = MethodStyle  # how one method is drawn
 
@@ -51,12 +51,14 @@ def _key(method: str) -> str:
     return re.sub(r"[^a-z0-9]", "", str(method).lower())
 
 
-def remember_declared(record: Mapping[str, Any]) -> None:
-    """Note the style a stored run record declares for its method (`method_facts.style`), if it has one."""
-    facts = record.get("method_facts")
+def remember_declared(method: str, facts: MethodFacts | Mapping[str, Any] | None) -> None:
+    """Note the style a run record declares for `method` (its `method_facts`, typed or as stored), if it has one."""
+    if isinstance(facts, MethodFacts):
+        _DECLARED[_key(method)] = facts.style
+        return
     style = facts.get("style") if isinstance(facts, Mapping) else None
     if isinstance(style, Mapping) and isinstance(style.get("color"), str) and isinstance(style.get("marker"), str):
-        _DECLARED[_key(str(record.get("method")))] = Style(style["color"], style["marker"])
+        _DECLARED[_key(method)] = Style(style["color"], style["marker"])
 
 
 def _digest(text: str) -> int:
