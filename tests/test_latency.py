@@ -17,6 +17,8 @@ from rgp_bench.measure.latency import (
     compare_variants,
     example_input,
     measure_latency,
+    ratios_settled,
+    relative_spread,
     summarise_rounds,
     thread_count,
     time_interleaved,
@@ -143,3 +145,23 @@ def test_configure_allocator_applies_the_settings_in_process(monkeypatch):
         monkeypatch.delenv(key, raising=False)
     assert latency.configure_allocator() is True  # glibc here; mallopt returns 1 on success
     assert allocator_setting().endswith("(mallopt in-process)")
+
+
+def test_extra_rounds_are_taken_until_the_ratios_settle_and_never_past_max_rounds():
+    calls = {"a": lambda: None, "b": lambda: None}
+    never = time_interleaved(calls, rounds=2, min_run_time=0.0001, max_rounds=4, settled=lambda times: False)
+    assert [len(v) for v in never.values()] == [4, 4]
+    settled = time_interleaved(calls, rounds=2, min_run_time=0.0001, max_rounds=4, settled=lambda times: True)
+    assert [len(v) for v in settled.values()] == [2, 2]
+    late = time_interleaved(calls, rounds=2, min_run_time=0.0001, max_rounds=4, settled=lambda times: False,
+                            deadline=0.0)  # already past: the minimum rounds, nothing more
+    assert [len(v) for v in late.values()] == [2, 2]
+
+
+def test_the_spread_of_per_round_ratios_is_relative_to_their_median():
+    assert relative_spread([1.0]) == 0.0
+    assert relative_spread([2.0, 2.0, 2.0, 2.0]) == 0.0
+    assert relative_spread([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx((4.5 - 1.5) / 3.0)
+    settled = ratios_settled("dense", noise=0.1)
+    assert settled({"dense": [2.0, 2.0, 2.0], "fast": [1.0, 1.0, 1.0]})
+    assert not settled({"dense": [2.0, 2.0, 2.0], "fast": [1.0, 2.0, 0.5]})

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 from scipy import stats as sps
+from tests.record_factory import as_version, make_record, stored, write_results_file
 
+from rgp_bench.record.schema import RunRecord
 from rgp_bench.report import Report, main
 from rgp_bench.report import build_report as _build_report
 
@@ -51,61 +53,26 @@ def record(
     method_cfg: dict | None = None,
     info: dict | None = None,
     run_id: str | None = None,
-) -> dict:
-    """A results.json record as docs/results-record.md describes it (only the fields the report reads)."""
-    config = {
-        "dataset": {"name": dataset, "root": "data"},
-        "model": {"name": model, "width": 64},
-        "method": {"name": method, **(method_cfg or {})},
-        "train": {"epochs": 5, "regime": "auto"},
-        "ratio": ratio,
-        "seed": seed,
-        "hardware": {"device": "cpu"},
-    }
-    return {
-        "schema_version": 1, "status": "complete", "run_id": run_id or f"{method}-{ratio}-{seed}-{best}",
-        "created": "2026-11-21T08:00:00+00:00", "method": method, "dataset": dataset, "model": model,
-        "ratio": ratio, "seed": seed, "regime": REGIME.get(method, "scratch"),
-        "epochs": {"pretrain": 0, "train": 5, "total": 5},
-        "accuracy": {"final": {"epoch": 5, "top1": final, "top5": 99.0, "loss": 0.1},
-                     "best_val": {"epoch": 4, "val_top1": best + 1, "top1": best, "top5": 99.5, "loss": 0.1},
-                     "dense": None},
-        "sparsity": {"requested": ratio, "achieved": ratio, "overall": ratio * 0.95},
-        "cost": {"dense": {"params": 1000, "params_nonzero": 1000, "macs": 2000, "macs_effective": 2000},
-                 "pruned": {"params": 1000, "params_nonzero": round(1000 * (1 - ratio * 0.98)), "macs": 2000,
-                            "macs_effective": round(2000 * (1 - ratio * 0.97))},
-                 "reduction": {"params": ratio * 0.98, "macs": ratio * 0.97, "prunable_params": ratio,
-                               "prunable_macs": ratio}},
-        "method_info": info if info is not None else ({"nodes": 8, "degree": 2, "aspl": 2.5}
-                                                      if method == "rgp" else {}),
-        "timings": {"total": 1.0}, "config": config,
-        "environment": {"git": {"commit": "abc123", "dirty": False}}, "output_dir": "/elsewhere",
-        "method_defaults": _method_defaults(method),
-    }  # fmt: skip
-
-
-def _method_defaults(method: str) -> dict:
-    """The method's schema defaults as a run records them (empty for a name the registry does not know)."""
-    from rgp_bench.methods import METHODS
-    from rgp_bench.run.assemble import method_defaults
-
-    return method_defaults(METHODS[method]) if method in METHODS else {}
+) -> RunRecord:
+    """A run's record (tests/record_factory.py) in its method's regime (REGIME)."""
+    return make_record(method, ratio, seed, best, final, dataset=dataset, model=model,
+                       regime=REGIME.get(method, "scratch"), method_cfg=method_cfg, info=info, run_id=run_id)
 
 
 def write_job(
     job: Path,
     overrides: list[str] | None,
-    rec: dict | None = None,
+    rec: RunRecord | None = None,
     error: dict | None = None,
     config: dict | None = None,
 ) -> Path:
     (job / ".hydra").mkdir(parents=True)
-    cfg = config if config is not None else (rec or {}).get("config", {})
+    cfg = config if config is not None else rec.config if rec is not None else {}
     (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(cfg))
     if overrides is not None:
         (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     if rec is not None:
-        (job / "results.json").write_text(json.dumps(rec))
+        write_results_file(job, rec)
     if error is not None:
         (job / "error.json").write_text(json.dumps(error))
     return job
@@ -128,10 +95,10 @@ def make_sweep(root: Path) -> Path:
         sweep / str(n),
         ["dataset=digits", "model=mlp", "method=rgp", "ratio=0.5", "seed=2"],
         error=err,
-        config=record("rgp", 0.5, 2, 0, 0)["config"],
+        config=record("rgp", 0.5, 2, 0, 0).config,
     )
     # Incomplete and without overrides.yaml: matched to the sweep through its config (method.name etc.).
-    write_job(sweep / str(n + 1), None, config=record("magnitude", 0.5, 2, 0, 0)["config"])
+    write_job(sweep / str(n + 1), None, config=record("magnitude", 0.5, 2, 0, 0).config)
     return sweep
 
 
@@ -293,16 +260,19 @@ def test_corrupt_and_duplicate_records(tmp_path: Path) -> None:
     out = tmp_path / "outputs"
     write_job(out / "a", None, record("magnitude", 0.5, 0, 90.0, 90.0))
     rerun = record("magnitude", 0.5, 0, 90.0, 90.0)
-    rerun["created"] = "2026-11-22T08:00:00+00:00"  # same run_id, a different record: counted once, listed
+    rerun.created = "2026-11-22T08:00:00+00:00"  # same run_id, a different record: counted once, listed
     write_job(out / "a-rerun", None, rerun)
     (out / "b" / ".hydra").mkdir(parents=True)
     (out / "b" / "results.json").write_text('{"method": "rgp", "accura')
-    (out / "c").mkdir()
-    (out / "c" / "results.json").write_text(json.dumps({"method": "rgp", "dataset": "d", "model": "m"}))
+    no_accuracy = stored(record("rgp", 0.5, 1, 90.0, 90.0, dataset="d", model="m"))
+    del no_accuracy["accuracy"]
+    write_results_file(out / "c", no_accuracy)
     report = build_report([out], tmp_path / "r")
     assert len(report.rows) == 1
-    failed = {Path(p["path"]).name: p["detail"] for p in report.problems if p["status"] == "failed"}
-    assert failed["b"].startswith("corrupt results.json:") and "missing key 'accuracy'" in failed["c"]
+    failed = {Path(p["path"]).name: p for p in report.problems if p["status"] == "failed"}
+    assert failed["b"]["detail"].startswith("corrupt results.json: unreadable (")
+    assert failed["c"]["detail"] == "corrupt results.json: accuracy is missing (schema 3)"
+    assert failed["c"]["run"] == "method=rgp dataset=d model=m ratio=0.5 seed=1"  # named by what the file says
     (dup,) = [p for p in report.problems if p["status"] == "duplicate"]
     assert Path(dup["path"]).name == "a" and "same run_id" in dup["detail"] and "(created differ)" in dup["detail"]
     assert report.rows[0]["output_dir"].endswith("a-rerun")  # the newest is kept
@@ -354,7 +324,7 @@ def test_module_entry_point_bad_path(tmp_path: Path) -> None:
 def test_seed_interpolated_keys_are_not_variants(tmp_path: Path) -> None:
     for seed in (0, 1, 2):
         rec = record("random", 0.5, seed, 80.0 + seed, 80.0)
-        rec["config"]["dataset"]["split_seed"] = seed  # as if `split_seed: ${seed}`
+        rec.config["dataset"]["split_seed"] = seed  # as if `split_seed: ${seed}`
         write_job(tmp_path / "outputs" / str(seed), None, rec)
     report = build_report([tmp_path / "outputs"], tmp_path / "r")
     (g,) = report.groups
@@ -412,10 +382,10 @@ def test_groups_with_different_shared_settings_are_never_paired(tmp_path: Path) 
     for seed in (0, 1):
         for epochs, acc in ((5, 80.0 + seed), (50, 95.0 + seed)):
             rec = record("rgp", 0.9, seed, acc, acc, run_id=f"rgp-{epochs}-{seed}")
-            rec["config"]["train"]["epochs"] = epochs
+            rec.config["train"]["epochs"] = epochs
             write_job(tmp_path / f"rgp-{epochs}-{seed}", None, rec)
         mag = record("magnitude", 0.9, seed, 94.0 + seed, 94.0 + seed, run_id=f"mag-{seed}")
-        mag["config"]["train"]["epochs"] = 50
+        mag.config["train"]["epochs"] = 50
         write_job(tmp_path / f"mag-{seed}", None, mag)
     report = build_report([tmp_path], tmp_path / "report")
     pairs = [c for c in report.comparisons if c["reference"] == "magnitude"]
@@ -432,3 +402,39 @@ def test_repeated_runs_of_one_seed_count_once(tmp_path: Path) -> None:
     (group,) = report.groups
     assert group["n"] == 2
     assert group["acc_mean"] == pytest.approx((91.0 + 97.0) / 2)
+
+
+def test_a_renamed_field_is_a_problem_that_names_it_never_an_empty_column(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "outputs"
+    for seed in (0, 1):
+        write_job(out / f"ok-{seed}", None, record("rgp", 0.5, seed, 90.0 + seed, 90.0))
+    renamed = stored(record("rgp", 0.5, 2, 95.0, 95.0))
+    renamed["accuracy"]["bestval"] = renamed["accuracy"].pop("best_val")
+    write_results_file(out / "renamed", renamed)
+    report = build_report([out], tmp_path / "r")
+    (problem,) = report.problems
+    assert problem["status"] == "failed" and Path(problem["path"]).name == "renamed"
+    assert problem["detail"] == "corrupt results.json: accuracy.best_val is missing (schema 3)"
+    assert problem["run"] == "method=rgp dataset=digits model=mlp ratio=0.5 seed=2"
+    with report.files["csv"].open(newline="") as fh:
+        assert [r["top1_best_val"] for r in csv.DictReader(fh)] == ["90.0", "91.0"]
+    line = "| failed | method=rgp dataset=digits model=mlp ratio=0.5 seed=2 | corrupt results.json: accuracy.best_val "
+    assert line + "is missing (schema 3) |" in report.files["markdown"].read_text()
+    assert main([str(out), "--out", str(tmp_path / "r"), "--no-baselines"]) == 0
+    assert "2 runs in 1 groups; 1 failed" in capsys.readouterr().out
+    assert main([str(out), "--out", str(tmp_path / "r"), "--no-baselines", "--strict"]) == 1
+
+
+def test_records_of_older_schemas_are_upgraded(tmp_path: Path) -> None:
+    for version, seed in ((1, 0), (2, 1)):
+        rec = record("random", 0.5, seed, 80.0 + seed, 80.0)
+        rec.sparsity.achieved = rec.budget.achieved = 0.49
+        write_results_file(tmp_path / "outputs" / str(seed), as_version(stored(rec), version))
+    report = build_report([tmp_path / "outputs"], tmp_path / "r")
+    assert not report.problems and len(report.rows) == 2
+    for row in report.rows:  # version 1: a weight budget, achieved as the masks' sparsity; before 3: no check
+        assert (row["budget"], row["budget_achieved"], row["sanity"], row["collapsed"]) == ("weights", 0.49, "none",
+                                                                                          None)
+    (group,) = report.groups
+    assert group["n"] == 2 and group["acc_mean"] == pytest.approx(80.5) and group["collapsed_mean"] is None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tests.test_report import build_report, record, write_job
 
+from rgp_bench.record.schema import CollapseFacts
+
 # (variant settings, sanity, per-seed best-val accuracy)
 RUNS = [
     ({}, "none", [90.0, 91.0, 92.0]),  # rgp itself
@@ -24,15 +26,10 @@ def _write(tmp_path):
                 run_id=f"run-{i}-{seed}",
                 method_cfg={"strategy": "anneal", "start": "random", **settings},
             )
-            rec["config"]["sanity"] = sanity
-            rec["sanity"] = sanity
-            rec["collapse"] = {
-                "collapsed": sanity == "shuffle" and seed == 0,
-                "no_path": False,
-                "empty_layers": [],
-                "narrowest_layer": "x",
-                "narrowest_kept": 0.1,
-            }
+            rec.config["sanity"] = sanity
+            rec.sanity = sanity
+            rec.collapse = CollapseFacts(collapsed=sanity == "shuffle" and seed == 0, no_path=False, empty_layers=[],
+                                         narrowest_layer="x", narrowest_kept=0.1)
             write_job(tmp_path / "runs" / f"{i}-{seed}", None, rec)
 
 

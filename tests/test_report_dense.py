@@ -8,36 +8,39 @@ from pathlib import Path
 
 import pytest
 from scipy import stats as sps
+from tests.record_factory import dense_scores
 from tests.test_report import build_report, record, write_job
 
-from rgp_bench.report import plots
+from rgp_bench.record.costs import Reduction
+from rgp_bench.record.schema import BudgetFacts, Epochs, RunRecord, Sparsity
+from rgp_bench.report.plots import canvas
 
 # (method, regime, total epochs) -> per-seed best-val accuracy at ratio 0.5 (0.9: two points lower)
 PRUNED = {("rgp", "scratch", 5): [90.0, 91.5], ("magnitude", "finetune", 10): [93.0, 93.2]}
 DENSE = {("scratch", 5): [95.0, 97.0], ("finetune", 10): [96.0, 96.6]}
 
 
-def _pruned(method: str, regime: str, epochs: int, ratio: float, seed: int, acc: float) -> dict:
+def _pruned(method: str, regime: str, epochs: int, ratio: float, seed: int, acc: float) -> RunRecord:
     rec = record(method, ratio, seed, acc, acc - 0.5, run_id=f"{method}-{ratio}-{seed}")
-    rec["regime"] = regime
-    rec["epochs"] = {"pretrain": epochs - 5, "train": 5, "total": epochs}
-    rec["budget"] = {"basis": "weights", "requested": ratio, "achieved": ratio}
-    rec["config"]["train"]["lr"] = 0.1
+    rec.regime = regime
+    rec.epochs = Epochs(pretrain=epochs - 5, train=5, total=epochs, resumed_from=0)
+    rec.budget = BudgetFacts(basis="weights", requested=ratio, achieved=ratio)
+    rec.config["train"]["lr"] = 0.1
     if regime == "finetune":  # the dense model before pruning: the pretraining's 5 epochs (seed 1: an older record)
-        rec["accuracy"]["dense"] = {"top1": 94.0, "top5": 99.0, "loss": 0.2, **({"epochs": 5} if seed == 0 else {})}
+        rec.accuracy.dense = dense_scores(94.0, epochs=5 if seed == 0 else None)
     return rec
 
 
-def _dense(regime: str, epochs: int, seed: int, acc: float, *, train_epochs: int = 5, **config: object) -> dict:
+def _dense(regime: str, epochs: int, seed: int, acc: float, *, train_epochs: int = 5, **config: object) -> RunRecord:
     """A dense record as method=dense writes it: ratio 0, budget basis none, nothing pruned."""
     rec = record("dense", 0.0, seed, acc, acc, run_id=f"dense-{regime}-{epochs}-{seed}-{train_epochs}")
-    rec["regime"] = regime
-    rec["epochs"] = {"pretrain": epochs - train_epochs, "train": train_epochs, "total": epochs}
-    rec["budget"] = {"basis": "none", "requested": 0.0, "achieved": 0.0}
-    rec["sparsity"] = {"requested": 0.0, "achieved": 0.0, "overall": 0.0}
-    rec["cost"]["reduction"] = {"params": 0.0, "macs": 0.0, "prunable_params": 0.0, "prunable_macs": 0.0}
-    rec["config"]["train"].update(epochs=train_epochs, lr=0.1)
-    rec["config"].update(config)
+    rec.regime = regime
+    rec.epochs = Epochs(pretrain=epochs - train_epochs, train=train_epochs, total=epochs, resumed_from=0)
+    rec.budget = BudgetFacts(basis="none", requested=0.0, achieved=0.0)
+    rec.sparsity = Sparsity(requested=0.0, achieved=0.0, overall=0.0)
+    rec.cost.reduction = Reduction(params=0.0, macs=0.0, prunable_params=0.0, prunable_macs=0.0)
+    rec.config["train"].update(epochs=train_epochs, lr=0.1)
+    rec.config.update(config)
     return rec
 
 
@@ -126,13 +129,13 @@ def test_older_records_without_the_dense_epochs_are_read(matched) -> None:
 
 def test_plots_draw_each_dense_reference_as_a_line_not_a_series(tmp_path: Path, monkeypatch) -> None:
     legends: list[list[str]] = []
-    real_finish = plots._finish
+    real_finish = canvas.finish
 
     def spy(c, *args):
         legends.append([text for _, text in c.handles])
         return real_finish(c, *args)
 
-    monkeypatch.setattr(plots, "_finish", spy)
+    monkeypatch.setattr(canvas, "finish", spy)
     build_report([_write(tmp_path, DENSE)], tmp_path / "report")
     params = legends[0]
     assert "dense, 5 epochs (scratch): 96.00 ± 1.41, n=2" in params

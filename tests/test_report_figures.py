@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
+from tests.record_factory import dense_scores, latency, layer
 from tests.test_report import PNG_MAGIC, build_report, record, write_job
 
-from rgp_bench.report import Report, plots
+from rgp_bench.record.schema import BudgetFacts, RunRecord
+from rgp_bench.report import Report, analyse, plots
+from rgp_bench.report.columns import Stat
+from rgp_bench.report.groups import Group, LayerDensity
+from rgp_bench.report.plots import canvas
 from rgp_bench.report.style import KNOWN, method_style
 
 DATASET, MODEL = "cifar10", "resnet20"
@@ -29,28 +35,27 @@ METHODS = {
 DENSE_TOP1 = 92.0
 
 
-def rich_record(method: str, ratio: float, seed: int, *, dataset: str = DATASET, model: str = MODEL) -> dict:
+def rich_record(method: str, ratio: float, seed: int, *, dataset: str = DATASET, model: str = MODEL) -> RunRecord:
     """A record with per-layer densities, a latency measurement, a dense accuracy (finetune) and a search."""
     regime, basis, drop, gain, _ = METHODS[method]
     acc = 91.0 - drop * ratio**2 + 0.3 * seed
     rec = record(method, ratio, seed, acc, acc - 0.2, dataset=dataset, model=model, info={},
                  run_id=f"{dataset}-{method}-{ratio}-{seed}")
-    rec["regime"] = regime
-    rec["budget"] = {"basis": basis, "requested": ratio, "achieved": ratio}
+    rec.regime = regime
+    rec.budget = BudgetFacts(basis=basis, requested=ratio, achieved=ratio)
     if basis == "macs":
-        rec["cost"]["reduction"].update(params=min(0.99, ratio * 1.1), macs=ratio)
+        rec.cost.reduction = replace(rec.cost.reduction, params=min(0.99, ratio * 1.1), macs=ratio)
     if regime == "finetune":
-        rec["accuracy"]["dense"] = {"top1": DENSE_TOP1 + 0.1 * seed}
-    rec["cost"]["layers"] = [
-        {"name": name, "type": "Conv2d", "prunable": name != "fc", "params": 100,
-         "density": round(max(0.02, min(1.0, (1 - ratio) * (0.5 + i / 4 if method != "magnitude" else 1.2 - i / 8))),
-                          4)}
+        rec.accuracy.dense = dense_scores(DENSE_TOP1 + 0.1 * seed)
+    rec.cost.layers = [
+        layer(name, round(max(0.02, min(1.0, (1 - ratio) * (0.5 + i / 4 if method != "magnitude" else 1.2 - i / 8))),
+                          4), prunable=name != "fc")
         for i, name in enumerate(LAYERS)
     ]
-    rec["cost"]["latency"] = {"speedup": round(1 + gain * ratio + 0.01 * seed, 3), "speedup_batch": 64}
+    rec.cost.latency = latency(round(1 + gain * ratio + 0.01 * seed, 3), 64)
     if method == "gnnrl":
-        rec["method_info"] = {"search": {"episodes": 40, "evaluations": 120 + seed, "seconds": 300.0 + 10 * seed},
-                              "best_val_top1": 60.0 + 2 * seed}
+        rec.method_info = {"search": {"episodes": 40, "evaluations": 120 + seed, "seconds": 300.0 + 10 * seed},
+                           "best_val_top1": 60.0 + 2 * seed}
     return rec
 
 
@@ -86,9 +91,22 @@ def write_baselines(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def rich(tmp_path_factory: pytest.TempPathFactory) -> Report:
+def rich_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("rich")
-    return build_report([write_rich_runs(root)], root / "report", baselines_dir=write_baselines(root))
+    write_rich_runs(root)
+    write_baselines(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def rich(rich_root: Path) -> Report:
+    return build_report([rich_root / "outputs"], rich_root / "report", baselines_dir=rich_root / "baselines")
+
+
+@pytest.fixture(scope="module")
+def rich_groups(rich_root: Path) -> list[Group]:
+    """The rich report's groups, typed (as the plots take them)."""
+    return analyse([rich_root / "outputs"], "best_val").groups
 
 
 def _name(kind: str, dataset: str = DATASET, model: str = MODEL) -> str:
@@ -109,8 +127,8 @@ def test_every_plot_has_a_png_and_an_svg(rich: Report) -> None:
     assert f'<a href="plots/{_name("speedup")}.svg">SVG</a>' in rich.files["html"].read_text()
 
 
-def test_svg_is_deterministic(rich: Report, tmp_path: Path) -> None:
-    groups = [g for g in rich.groups if g["dataset"] == DATASET]
+def test_svg_is_deterministic(rich_groups: list[Group], tmp_path: Path) -> None:
+    groups = [g for g in rich_groups if g.dataset == DATASET]
     for name in ("a", "b"):
         plots.speedup_plot(groups, "best_val", "t", tmp_path / f"{name}.png")
     assert (tmp_path / "a.svg").read_text() == (tmp_path / "b.svg").read_text()
@@ -179,24 +197,26 @@ def test_dodge_spreads_only_shared_x() -> None:
     assert out[0][1] == 2.0 and out[1][1] == 3.0  # nothing else at these x
 
 
-def _canvas_for(groups: list[dict], tmp_path: Path, **kw) -> Path:
+def _canvas_for(groups: list[Group], tmp_path: Path, **kw) -> Path:
     result = plots.tradeoff_plot(groups, kw.get("published", ()), "params", "best_val", "t", tmp_path / "p.png")
     assert isinstance(result, Path)
     return result
 
 
-def _group(method: str, ratio: float, acc: float, n: int = 2, **extra) -> dict:
-    g = {"dataset": "d", "model": "m", "regime": "scratch", "ratio": ratio, "budget": "weights", "method": method,
-         "variant": "", "label": method, "n": n, "acc_mean": acc, "acc_std": 0.3 if n > 1 else None,
-         "params_reduction_mean": ratio, "params_reduction_std": 0.0}
-    return {**g, **extra}
+def _group(method: str, ratio: float, acc: float, n: int = 2, *, stats: dict[str, Stat] | None = None,
+           **fields: object) -> Group:
+    """A group of `n` seeds at `ratio` with `acc` mean top-1 (std 0.3) and parameter reduction `ratio`."""
+    return Group(dataset="d", model="m", regime=str(fields.pop("regime", "scratch")), ratio=ratio,
+                 budget=str(fields.pop("budget", "weights")), method=method, n=n,
+                 acc=Stat(acc, 0.3 if n > 1 else None),
+                 stats={"params_reduction": Stat(ratio, 0.0), **(stats or {})}, **fields)  # type: ignore[arg-type]
 
 
 def test_tradeoff_plot_draws_dense_line_pareto_hollow_points_and_compression_axis(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     drawn: dict[str, object] = {}
-    real_finish = plots._finish
+    real_finish = canvas.finish
 
     def spy(c, *args):
         drawn["legend"] = [t for _, t in c.handles]
@@ -204,11 +224,11 @@ def test_tradeoff_plot_draws_dense_line_pareto_hollow_points_and_compression_axi
         drawn["lines"] = c.ax.get_lines()
         return real_finish(c, *args)
 
-    monkeypatch.setattr(plots, "_finish", spy)
+    monkeypatch.setattr(canvas, "finish", spy)
     dense = _group("dense", 0.0, 96.0, epochs=30, budget="none")
     # magnitude (finetune) has no dense run at its 60 epochs: its pretraining accuracy is never drawn in its place
-    groups = [_group("rgp", 0.5, 95.0, _dense=dense), _group("rgp", 0.9, 90.0, n=1, _dense=dense),
-              _group("magnitude", 0.5, 94.0, regime="finetune", epochs=60, top1_dense_mean=93.0,
+    groups = [_group("rgp", 0.5, 95.0, dense=dense), _group("rgp", 0.9, 90.0, n=1, dense=dense),
+              _group("magnitude", 0.5, 94.0, regime="finetune", epochs=60, stats={"top1_dense": Stat(93.0)},
                      dense_missing="no dense reference at 60 epochs (finetune): add method=dense_finetune"),
               _group("magnitude", 0.9, 91.0, regime="finetune", epochs=60, dense_missing="...")]
     _canvas_for(groups, tmp_path)
@@ -231,18 +251,19 @@ def test_tradeoff_plot_draws_dense_line_pareto_hollow_points_and_compression_axi
 
 def test_n_is_shown_per_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     texts: list[str] = []
-    real_finish = plots._finish
-    monkeypatch.setattr(plots, "_finish", lambda c, *a: (texts.extend(t.get_text() for t in c.ax.texts),
-                                                          real_finish(c, *a))[1])
+    real_finish = canvas.finish
+    monkeypatch.setattr(canvas, "finish", lambda c, *a: (texts.extend(t.get_text() for t in c.ax.texts),
+                                                         real_finish(c, *a))[1])
     _canvas_for([_group("rgp", 0.5, 95.0, n=3), _group("rgp", 0.9, 90.0, n=1)], tmp_path)
     assert sorted(t for t in texts if t.startswith("n=")) == ["n=1", "n=3"]
 
 
-def test_published_labels_marked_approximate_and_not_overlapping(rich: Report, monkeypatch, tmp_path) -> None:
+def test_published_labels_marked_approximate_and_not_overlapping(rich: Report, rich_groups: list[Group], monkeypatch,
+                                                                 tmp_path) -> None:
     from rgp_bench.report import published
 
     labels: list[tuple[str, object]] = []
-    real_save = plots._save
+    real_save = canvas.save
 
     def spy(fig, path):
         ax = fig.axes[0]
@@ -250,10 +271,10 @@ def test_published_labels_marked_approximate_and_not_overlapping(rich: Report, m
         labels.extend((t.get_text(), t.get_window_extent(renderer)) for t in ax.texts if "GNN-RL" in t.get_text())
         return real_save(fig, path)
 
-    monkeypatch.setattr(plots, "_save", spy)
+    monkeypatch.setattr(canvas, "save", spy)
     sources = published.load_published(write_baselines(tmp_path))
     pub = published.matching(sources, DATASET, MODEL)
-    groups = [g for g in rich.groups if g["dataset"] == DATASET and g["budget"] == "macs"]
+    groups = [g for g in rich_groups if g.dataset == DATASET and g.budget == "macs"]
     plots.tradeoff_plot(groups, pub, "macs", "best_val", "t", tmp_path / "p.png")
     assert sorted(t for t, _ in labels) == ["GNN-RL 50%", "~GNN-RL 70%"]
     (_, a), (_, b) = labels
@@ -272,7 +293,7 @@ def test_density_per_layer_mean_over_seeds(rich: Report) -> None:
 
 
 def test_density_plot_with_one_layer_is_skipped(tmp_path: Path) -> None:
-    g = _group("rgp", 0.5, 90.0, layer_density=[{"name": "fc", "mean": 0.5, "std": 0.0, "n": 2}])
+    g = _group("rgp", 0.5, 90.0, layer_density=[LayerDensity(name="fc", mean=0.5, std=0.0, n=2)])
     result = plots.density_plot([g], "t", tmp_path / "d.png")
     assert isinstance(result, plots.Skipped) and "only 1 prunable layer" in result.reason
 

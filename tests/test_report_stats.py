@@ -51,12 +51,12 @@ def test_bootstrap_ci_undefined() -> None:
 
 
 def test_aspl_table_and_plot_legend_show_the_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rgp_bench.report import plots
+    from rgp_bench.report.plots import canvas
 
     legends: list[str] = []
-    real_finish = plots._finish
-    monkeypatch.setattr(plots, "_finish", lambda c, *a: (legends.extend(t for _, t in c.handles),
-                                                          real_finish(c, *a))[1])
+    real_finish = canvas.finish
+    monkeypatch.setattr(canvas, "finish", lambda c, *a: (legends.extend(t for _, t in c.handles),
+                                                         real_finish(c, *a))[1])
     for i, aspl in enumerate((3.0, 4.0, 5.0)):
         for seed, acc in enumerate((92.0 - i, 91.5 - i)):
             rec = record("rgp", 0.9, seed, acc, acc, info={"nodes": 16, "degree": 4, "aspl": aspl})

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from tests.test_report import build_report, record, write_job
 
+from rgp_bench.record.schema import BudgetFacts
 from rgp_bench.report import main
-from rgp_bench.report.aggregate import mark_best
+from rgp_bench.report.columns import Stat
+from rgp_bench.report.groups import Group, mark_best
 from rgp_bench.report.render import Document, to_html, to_markdown
 
 
@@ -37,12 +39,12 @@ def test_best_method_per_ratio_is_marked(tmp_path: Path) -> None:
 
 
 def test_mark_best_ties_and_budget_bases() -> None:
-    def g(method: str, acc: float | None, budget: str = "weights") -> dict:
-        return {"dataset": "d", "model": "m", "ratio": 0.5, "budget": budget, "method": method, "acc_mean": acc}
+    def g(method: str, acc: float | None, budget: str = "weights") -> Group:
+        return Group(dataset="d", model="m", regime="scratch", ratio=0.5, budget=budget, method=method, acc=Stat(acc))
 
     groups = [g("a", 90.0), g("b", 90.0), g("c", 89.0), g("d", None), g("e", 95.0, "macs")]
     mark_best(groups)
-    assert [x["best"] for x in groups] == [True, True, False, False, False]
+    assert [x.best for x in groups] == [True, True, False, False, False]
 
 
 def test_results_table_scrolls_in_a_frame_with_sticky_first_columns(tmp_path: Path) -> None:
@@ -97,8 +99,8 @@ def test_a_group_that_missed_its_ratio_is_marked_and_never_best(tmp_path: Path) 
     for seed in (0, 1):
         for method, acc, achieved in (("rgp", 80.0, 0.92), ("random", 50.0, 0.9701)):
             rec = record(method, 0.97, seed, acc + seed, acc)
-            rec["sparsity"]["achieved"] = achieved
-            rec["budget"] = {"basis": "weights", "requested": 0.97, "achieved": achieved}
+            rec.sparsity.achieved = achieved
+            rec.budget = BudgetFacts(basis="weights", requested=0.97, achieved=achieved)
             write_job(out / f"{method}-{seed}", None, rec)
     report = build_report([out], tmp_path / "r")
     flags = {g["method"]: (g["off_target"], g["best"]) for g in report.groups}

@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import read_results, run_cli
 
 LATENCY = ["measure.latency.enabled=true", "measure.latency.batch_sizes=[1,8]", "measure.latency.rounds=2",
-           "measure.latency.min_run_time=0.01"]
+           "measure.latency.max_rounds=2", "measure.latency.min_run_time=0.01"]
 TINY = ["train.epochs=1", "train.pretrain_epochs=1", "model.width=64", "model.depth=3", "hardware.threads=1"]
 
 
@@ -33,6 +33,30 @@ def test_the_record_holds_the_measured_latency(method, ratio, materialised, tmp_
     if method == "magnitude":  # unstructured masks: no layer has a faster form
         assert latency["materialised"] is None and "materialised" not in latency["batches"][-1]["variants"]
     assert record["timings"]["latency"] > 0
+    # masked as deployed (masks folded into the weights); the MAC limit and the fraction of it reached
+    assert latency["masked_form"] == "folded" and latency["headline"] in ("materialised", "masked")
+    assert latency["mac_limit"] > 1 and latency["fraction_of_limit"] == pytest.approx(
+        latency["speedup"] / latency["mac_limit"])
+    assert latency["efficiency"] > 0 and latency["peak_macs_per_second"] > 0
+    assert "twin" in latency["batches"][-1]["variants"] and latency["speedup_vs_twin"] > 0, latency["twin"]
+    protocol = latency["protocol"]
+    assert protocol["batch_sizes"] == [1, 8] and protocol["reused_from"] is None and protocol["seconds"] > 0
+    assert "speed-up at batch 8" in proc.stdout and "MAC limit" in proc.stdout
+
+
+@pytest.mark.slow
+def test_a_second_seed_with_the_same_structure_reuses_the_timing(tmp_path):
+    """Latency depends on the architecture and the mask structure: another seed of RGP measures nothing."""
+    common = ["method=rgp", "ratio=0.75", *TINY, *LATENCY]
+    first = run_cli([*common, "seed=0"], tmp_path)  # the same cache_dir for both runs
+    assert first.returncode == 0, first.stderr
+    one = read_results(tmp_path / "run")
+    second = run_cli([*common, "seed=1"], tmp_path)
+    assert second.returncode == 0, second.stderr
+    two = read_results(tmp_path / "run")
+    assert two["cost"]["latency"]["protocol"]["reused_from"] == one["run_id"] != two["run_id"]
+    assert two["cost"]["latency"]["batches"] == one["cost"]["latency"]["batches"]
+    assert "latency measured by" in second.stdout
 
 
 def test_latency_is_off_in_the_fast_path(tmp_path):

@@ -137,19 +137,43 @@ class HardwareCfg:
     threads: int | None = setting(None, check=Number(lo=1, integer=True, nullable=True))
 
 
+# Latency settings change the measured speed-ups (part of a run's identity), never the accuracy: they neither split
+# a report's comparisons nor a wandb recipe.
+TIMING = Effect.RESULT
+
+
 @dataclass
 class LatencyCfg:
-    """Measured inference latency of the run's model: dense, masked and materialised, timed interleaved."""
+    """Measured inference latency of the run's model: dense, masked (masks folded into the weights), materialised and
+    an equal-MAC dense twin, timed interleaved; cached by the model's structure, so a sweep's seeds measure once."""
 
-    # On for real runs; the tests' fast path turns it off.
     enabled: bool = True
-    batch_sizes: list[int] = setting(check=NonEmpty("at least one batch size"), factory=lambda: [1, 64])
-    # Interleaved rounds per batch size, and the seconds each measurement runs (torch.utils.benchmark).
-    rounds: int = setting(5, check=POSITIVE_INT)
-    min_run_time: float = setting(0.05, check=Number(lo=0, lo_open=True))
+    # Batch sizes to time; each is capped so that one batch holds at most `max_batch_elements` input values (a
+    # 224x224 image batch is timed at 8, not 64). The largest is the headline.
+    batch_sizes: list[int] = setting(check=NonEmpty("at least one batch size"), factory=lambda: [1, 64], effect=TIMING)
+    max_batch_elements: int = setting(2**21, check=POSITIVE_INT, effect=TIMING)
+    # Threads the timing runs on (null: the run's threads). One thread is the figure that survives a busy machine.
+    threads: int | None = setting(1, check=Number(lo=1, integer=True, nullable=True), effect=TIMING)
+    # Interleaved rounds per batch size: at least `rounds`; more, up to `max_rounds`, while the speed-ups' relative
+    # spread (IQR over median of the per-round ratios) is above `noise`; a figure still above it is flagged noisy.
+    rounds: int = setting(5, check=POSITIVE_INT, effect=TIMING)
+    max_rounds: int = setting(15, check=POSITIVE_INT, effect=TIMING)
+    noise: float = setting(0.1, check=Number(lo=0, lo_open=True), effect=TIMING)
+    # Seconds each measurement runs (torch.utils.benchmark blocked_autorange).
+    min_run_time: float = setting(0.05, check=Number(lo=0, lo_open=True), effect=TIMING)
+    # Seconds the protocol aims to spend (extra rounds stop here; per-layer form choice gets half of it), and the
+    # hard limit after which no layer is timed and no round started. A cache hit costs nothing.
+    budget_s: float = setting(6.0, check=Number(lo=0, lo_open=True), effect=TIMING)
+    limit_s: float = setting(60.0, check=Number(lo=0, lo_open=True), effect=TIMING)
+    # The speed-up over an equal-MAC dense twin (uniformly thinner channels, materialised), and over the dense
+    # model compiled by torch.compile (Inductor; about 25 s of compilation on this project's CPU: off by default).
+    twin: bool = setting(True, effect=TIMING)
+    compiled: bool = setting(False, effect=TIMING)
+    # Reuse the timing of an identically structured model measured earlier on this machine (cache_dir/latency).
+    cache: bool = setting(True, effect=Effect.NONE)
     # Build RGP's C++ block-sparse kernels when no build is cached for this machine and torch version (about a
     # minute, once; a log line says so; `make install` normally built them already). false: use them only if cached.
-    build_kernel: bool = True
+    build_kernel: bool = setting(True, effect=TIMING)
 
 
 @dataclass

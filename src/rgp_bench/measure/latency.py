@@ -27,6 +27,7 @@ import ctypes
 import os
 import platform
 import statistics
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from torch import nn
 ALLOCATOR_ENV: dict[str, str] = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(64 * 2**30)}
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # mallopt parameter numbers from glibc's malloc.h
 _configured_in_process = False
+MIN_ROUNDS = 3  # the fewest interleaved rounds a median and a spread are taken from
 
 
 def benchmark_env(threads: int, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -165,21 +167,46 @@ def measure_latency(
     return results
 
 
-def time_interleaved(calls: Mapping[str, Callable[[], object]], rounds: int = 5,
-                     min_run_time: float = 0.05) -> dict[str, list[float]]:
+def time_interleaved(calls: Mapping[str, Callable[[], object]], rounds: int = 5, min_run_time: float = 0.05, *,
+                     max_rounds: int | None = None, settled: Callable[[dict[str, list[float]]], bool] | None = None,
+                     deadline: float | None = None, hard_deadline: float | None = None) -> dict[str, list[float]]:
     """Seconds per call of each callable, one ``blocked_autorange`` per callable per round, order rotated by round.
 
-    Every callable is called once before timing. Returns the per-round times of each callable.
+    Every callable is called once before timing. After ``rounds`` rounds, rounds are added while ``settled(times)``
+    is false, up to ``max_rounds``, and none is started after ``deadline`` (a ``time.perf_counter()`` value).
+    After ``hard_deadline`` no round is started once MIN_ROUNDS are done, even short of ``rounds``.
+    Returns the per-round times of each callable.
     """
     names = list(calls)
-    for name in names:
-        calls[name]()
+    # A callable slower than min_run_time is timed one call at a time: blocked_autorange would spend a call on
+    # calibrating its block size and another on measuring it (ResNet-50 at 224x224 takes a second per call).
+    slow = {name for name in names if _one_call(calls[name]) >= min_run_time}
     timers = {name: _timer(calls[name]) for name in names}
     times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
+    limit = max(rounds, max_rounds or rounds)
+    for r in range(limit):
+        now = time.perf_counter()
+        if r >= MIN_ROUNDS and hard_deadline is not None and now > hard_deadline:
+            break
+        if r >= rounds and (settled is None or settled(times) or (deadline is not None and now > deadline)):
+            break
         for name in names[r % len(names):] + names[: r % len(names)]:
-            times[name].append(timers[name].blocked_autorange(min_run_time=min_run_time).median)
+            seconds = (_one_call(calls[name]) if name in slow
+                       else timers[name].blocked_autorange(min_run_time=min_run_time).median)
+            times[name].append(seconds)
     return times
+
+
+def _one_call(fn: Callable[[], object]) -> float:
+    """Seconds of one call (CUDA synchronised before and after where CUDA is in use)."""
+    synchronise = torch.cuda.synchronize if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    if synchronise is not None:
+        synchronise()
+    start = time.perf_counter()
+    fn()
+    if synchronise is not None:
+        synchronise()
+    return time.perf_counter() - start
 
 
 @dataclass(frozen=True)
@@ -191,6 +218,8 @@ class VariantStats:
     iqr: float
     measurements: int
     speedup: float
+    # Interquartile range of the per-round speed-ups over their median: how far one round's ratio is from another.
+    spread: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -222,8 +251,28 @@ def summarise_rounds(times: Mapping[str, Sequence[float]], baseline: str) -> dic
         quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
         ratios = [b / v for b, v in zip(base, values, strict=True)]
         out[name] = VariantStats(name, statistics.median(values), quartiles[2] - quartiles[0], len(values),
-                                 statistics.median(ratios))
+                                 statistics.median(ratios), relative_spread(ratios))
     return out
+
+
+def relative_spread(values: Sequence[float]) -> float:
+    """Interquartile range over the median (0 for fewer than two values)."""
+    if len(values) < 2:
+        return 0.0
+    quartiles = statistics.quantiles(values, n=4)
+    middle = statistics.median(values)
+    return (quartiles[2] - quartiles[0]) / middle if middle > 0 else float("inf")
+
+
+def ratios_settled(baseline: str, noise: float) -> Callable[[dict[str, list[float]]], bool]:
+    """A ``settled`` test for :func:`time_interleaved`: every variant's per-round ratio to ``baseline`` has a
+    relative spread of at most ``noise``."""
+    def settled(times: dict[str, list[float]]) -> bool:
+        base = times[baseline]
+        return all(relative_spread([b / v for b, v in zip(base, values, strict=True)]) <= noise
+                   for name, values in times.items() if name != baseline)
+
+    return settled
 
 
 def compare_variants(
@@ -237,9 +286,16 @@ def compare_variants(
     baseline: str | None = None,
     rounds: int = 7,
     min_run_time: float = 0.1,
+    max_rounds: int | None = None,
+    noise: float | None = None,
+    deadline: float | None = None,
+    hard_deadline: float | None = None,
 ) -> dict[int, Comparison]:
     """Time every variant interleaved in one run, per batch size; speed-ups are over ``baseline`` (default: first).
 
+    With ``noise``, rounds beyond ``rounds`` (up to ``max_rounds``, none started after ``deadline``) are taken
+    until every variant's per-round ratio to the baseline has a relative spread of at most ``noise``; after
+    ``hard_deadline`` a batch size gets only MIN_ROUNDS rounds.
     All variants get the same input. Each is in eval mode under ``torch.inference_mode`` while timed; training
     flags and the thread count are restored afterwards.
     """
@@ -256,7 +312,9 @@ def compare_variants(
         for batch_size in batch_sizes:
             x = example_input(input_shape, batch_size, dtype, device)
             calls = {name: (lambda m=model, x=x: m(x)) for name, model in variants.items()}
-            times = time_interleaved(calls, rounds=rounds, min_run_time=min_run_time)
+            settled = ratios_settled(baseline, noise) if noise is not None else None
+            times = time_interleaved(calls, rounds=rounds, min_run_time=min_run_time, max_rounds=max_rounds,
+                                     settled=settled, deadline=deadline, hard_deadline=hard_deadline)
             results[batch_size] = Comparison(batch_size, baseline, summarise_rounds(times, baseline), str(device),
                                              torch.get_num_threads(), torch.__version__, allocator_setting(), times)
     return results

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from rgp_bench.core.layer_types import WEIGHT_LAYERS
+from rgp_bench.measure.topology import density_profile
 from rgp_bench.pruning.layers import PrunableLayer
 from rgp_bench.pruning.linearise import ones_input, path_copy
 
@@ -55,7 +56,7 @@ def connectivity_copy(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> nn
 def layer_collapse(model: nn.Module, layers: Sequence[PrunableLayer], masks: Mapping[str, torch.Tensor],
                    example: torch.Tensor) -> Collapse:
     """Check `masks` (keep = True, one per prunable layer) on `model` (not modified) for an input like `example`."""
-    kept = {layer.name: float(masks[layer.name].float().mean()) for layer in layers}
+    kept = density_profile({layer.name: masks[layer.name] for layer in layers})
     empty = [name for name, fraction in kept.items() if fraction == 0.0]
     with torch.no_grad():
         output = connectivity_copy(model, masks)(ones_input(example))

@@ -1,18 +1,16 @@
-"""Writing and reading run records: `results.json` (complete) and `error.json` (failed), both atomic."""
+"""Writing run records, atomically: `results.json` (complete) and `error.json` (failed). Reading: record.read."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from rgp_bench.core.fileio import write_json_atomic
 from rgp_bench.record.provenance import now_iso
-from rgp_bench.record.schema import SCHEMA_VERSION, RecordError, RunRecord
+from rgp_bench.record.read import COMPLETE, ERROR_FILE, FAILED, RESULTS_FILE, read_record
+from rgp_bench.record.schema import SCHEMA_VERSION, RunRecord
 
-RESULTS_FILE = "results.json"
-ERROR_FILE = "error.json"
-COMPLETE, FAILED = "complete", "failed"
+__all__ = ["ERROR_FILE", "RESULTS_FILE", "read_record", "stored_form", "write_error", "write_results"]
 
 
 def stored_form(record: RunRecord | dict[str, Any]) -> dict[str, Any]:
@@ -37,13 +35,3 @@ def write_error(out_dir: Path, identity: dict[str, Any], error: str) -> Path:
                              **identity, "error": error})
     return path
 
-
-def read_record(path: Path) -> tuple[RunRecord, dict[str, Any]]:
-    """A stored complete record, typed and as stored; RecordError when it is unreadable, failed or incomplete."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise RecordError(f"unreadable {path.name}: {exc}") from None
-    if not isinstance(data, dict) or data.get("status") != COMPLETE:
-        raise RecordError(f"{path.name} is not a complete record")
-    return RunRecord.from_dict(data), data

@@ -1,24 +1,20 @@
 """The run record as a typed dataclass tree; `to_dict()` gives the `results.json` layout (docs/results-record.md).
 
-Field order is the file's key order. `RunRecord.from_dict` reads a stored record back and raises
-`RecordError` when it is not a complete record of this schema, so a reader never works on a guess.
+Field order is the file's key order. `RunRecord.from_dict` reads a record of this schema back and raises
+`RecordError` when it is not one, so a reader never works on a guess; files of older schemas are read (and
+upgraded) by `rgp_bench.record.read`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass
 from typing import Any
 
 from rgp_bench.record.costs import CostTotals, LayerCost, Reduction
+from rgp_bench.record.typed import RecordError, build
 
 SCHEMA_VERSION = 3
-
-
-class RecordError(ValueError):
-    """A stored record that is not a complete run record of this schema."""
 
 
 @dataclass
@@ -104,8 +100,12 @@ class VariantLatency:
 @dataclass
 class BatchLatency:
     batch_size: int
-    # "dense", "masked" and, where there is one, "materialised".
+    # "dense", "masked" and, where measured, "materialised", "twin" (equal-MAC dense) and "dense_compiled".
     variants: dict[str, VariantLatency]
+    # Relative spread (IQR over median) of the headline variant's per-round speed-ups, and whether it stayed above
+    # the protocol's noise threshold after the extra rounds.
+    spread: float = 0.0
+    noisy: bool = False
 
 
 @dataclass
@@ -116,6 +116,20 @@ class MaterialisedLayer:
     form: str
     speedup: float
     reason: str
+
+
+@dataclass
+class LatencyProtocol:
+    """How the latency was measured: batch sizes after fitting, rounds, time spent, and whether it was reused."""
+
+    batch_sizes: list[int]
+    rounds: int
+    seconds: float
+    budget_s: float
+    # The structure key: runs whose models share it (architecture, mask structure, threads, protocol) share timings.
+    structure_key: str
+    # The run whose measurement this is, when reused from the cache (None: measured by this run).
+    reused_from: str | None = None
 
 
 @dataclass
@@ -134,6 +148,23 @@ class Latency:
     speedup_batch: int
     batches: list[BatchLatency]
     layers: list[MaterialisedLayer]
+    # Which variant the headline `speedup` is ("materialised" or "masked": the fastest deployable form).
+    headline: str = "materialised"
+    # How "masked" ran: the masks multiplied into the weights once ("folded") or on every call ("per call").
+    masked_form: str = "per call"
+    # Dense MACs / effective MACs: the speed-up that skipping every pruned MAC would give, and the headline's
+    # fraction of it.
+    mac_limit: float | None = None
+    fraction_of_limit: float | None = None
+    # The headline over the dense model compiled (torch.compile), and over an equal-MAC dense twin.
+    speedup_vs_compiled: float | None = None
+    speedup_vs_twin: float | None = None
+    twin: str | None = None
+    # Effective MACs per second of the headline form over those of a large dense matrix product on the same threads.
+    efficiency: float | None = None
+    peak_macs_per_second: float | None = None
+    noisy: bool = False
+    protocol: LatencyProtocol | None = None
 
 
 @dataclass
@@ -218,7 +249,8 @@ class RunRecord:
     accuracy: Accuracy
     sparsity: Sparsity
     budget: BudgetFacts
-    collapse: CollapseFacts
+    # None in records upgraded from schema 2, which did not check it.
+    collapse: CollapseFacts | None
     cost: Cost
     # Method-specific facts (e.g. rgp: nodes, degree, aspl ...).
     method_info: dict[str, Any]
@@ -246,61 +278,5 @@ class RunRecord:
         version = data.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             raise RecordError(f"schema_version {version!r}, this code reads {SCHEMA_VERSION}")
-        return _build(cls, {k: v for k, v in data.items() if k not in ("schema_version", "status")}, "")
+        return build(cls, {k: v for k, v in data.items() if k not in ("schema_version", "status")})
 
-
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _build(kind: Any, value: object, where: str) -> Any:
-    """Convert parsed JSON `value` into type `kind`, checking it on the way."""
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(kind) if a is not type(None)]
-        if value is None:
-            return None
-        return _build(options[0], value, where)
-    if dataclasses.is_dataclass(kind):
-        if not isinstance(value, dict):
-            raise RecordError(f"{where or 'record'} is not an object")
-        hints = _hints(kind)
-        out = {}
-        for f in dataclasses.fields(kind):
-            key = f"{where}.{f.name}" if where else f.name
-            if f.name not in value:
-                if f.default is not dataclasses.MISSING:
-                    out[f.name] = f.default
-                    continue
-                raise RecordError(f"missing key {key!r}")
-            out[f.name] = _build(hints[f.name], value[f.name], key)
-        return kind(**out)
-    if origin is list:
-        if not isinstance(value, list):
-            raise RecordError(f"{where} is not a list")
-        (item,) = typing.get_args(kind)
-        return [_build(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise RecordError(f"{where} is not an object")
-        _, item = typing.get_args(kind)
-        if not dataclasses.is_dataclass(item):
-            return value
-        return {k: _build(item, v, f"{where}.{k}") for k, v in value.items()}
-    return _scalar(kind, value, where)
-
-
-def _scalar(kind: Any, value: object, where: str) -> Any:
-    if kind is Any:
-        return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RecordError(f"{where} is not a number: {value!r}")
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise RecordError(f"{where} is not an integer: {value!r}")
-        return value
-    if (kind is bool and not isinstance(value, bool)) or (kind is str and not isinstance(value, str)):
-        raise RecordError(f"{where} is not a {kind.__name__}: {value!r}")
-    return value

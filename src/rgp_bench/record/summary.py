@@ -51,6 +51,26 @@ def _before_pruning(record: RunRecord) -> tuple[str, str]:
     return "dense top-1 before pruning", f"{dense.top1:.2f}%{after} (this run trained {record.epochs.total})"
 
 
+def _latency_rows(record: RunRecord) -> list[tuple[str, str]]:
+    """The measured speed-up of the fastest deployable form at each batch size, with the MAC limit beside it."""
+    latency = record.cost.latency
+    if latency is None:
+        return []
+    limit = f"MAC limit {latency.mac_limit:.1f}×" if latency.mac_limit else "no MAC limit recorded"
+    rows = []
+    for batch in latency.batches:
+        forms = {name: v for name, v in batch.variants.items() if name in ("materialised", "masked")}
+        name, best = max(forms.items(), key=lambda item: item[1].speedup)
+        twin = batch.variants.get("twin")
+        versus_twin = f", {best.speedup / twin.speedup:.2f}× its equal-MAC twin" if twin else ""
+        noisy = " (noisy)" if batch.noisy else ""
+        rows.append((f"speed-up at batch {batch.batch_size}",
+                     f"{best.speedup:.2f}× over dense, {name} ({limit}){versus_twin}{noisy}"))
+    if latency.protocol is not None and latency.protocol.reused_from:
+        rows.append(("latency measured by", f"run {latency.protocol.reused_from} (same model structure)"))
+    return rows
+
+
 def format_summary(record: RunRecord, path: Path) -> str:
     """A two-column table: method, regime and epochs, ratios, params, MACs, accuracy and where the record is."""
     acc = record.accuracy
@@ -64,6 +84,7 @@ def format_summary(record: RunRecord, path: Path) -> str:
     ]
     if acc.dense is not None:
         rows.append(_before_pruning(record))
+    rows.extend(_latency_rows(record))
     rows.append(("record", str(path)))
     width = max(len(k) for k, _ in rows)
     line = "-" * (width + 3 + max(len(v) for _, v in rows))

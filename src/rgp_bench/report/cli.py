@@ -10,8 +10,8 @@ import yaml
 
 from rgp_bench.config.location import conf_dir
 from rgp_bench.core.errors import UserError
-from rgp_bench.report.aggregate import METRICS
 from rgp_bench.report.build import build_report
+from rgp_bench.report.columns import METRICS
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,23 +1,32 @@
-"""Every report column, declared once: its name, where it lives in a run record, its kind and how tables show it.
+"""Every report column, declared once: its name, the typed accessor that reads it from a `RunRecord`, its kind and
+how tables show it.
 
-The table drives `record_to_row` (one tidy row per run), the CSV column order, which columns are averaged
-over seeds per group, and the cells of the results table. A new record field becomes a report column by
-adding one line here.
+The table drives the tidy row of each run (`report.rows`), the CSV column order, which columns are averaged over
+seeds per group, and the cells of the results table. A new record field becomes a report column by adding one line
+here; a renamed field is a type error here and a reading error for a stored file (rgp_bench.record.read), never an
+empty column.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rgp_bench.record.schema import RunRecord
 from rgp_bench.report.render import fnum, pct, pm
 
 Kind = Literal["text", "number", "integer", "flag"]
+Value = str | float | int | bool | None
 
 
-class CorruptRecord(ValueError):
-    """A results.json that cannot be read as a run record."""
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample standard deviation over seeds (None: no value, or std with fewer than 2 seeds)."""
+
+    mean: float | None = None
+    std: float | None = None
 
 
 @dataclass(frozen=True)
@@ -25,143 +34,146 @@ class Column:
     """One column of the tidy results table."""
 
     name: str
-    # Dotted path into the record; None for columns the reader fills in (where the record was found).
-    path: str | None
+    # Reads the value from a record; None where the record has none (e.g. no latency measured).
+    get: Callable[[RunRecord], Value]
     kind: Kind = "number"
-    # Averaged over seeds in each group (the group gets <name>_mean and <name>_std).
+    # Averaged over seeds in each group (the group's `stats[name]`; <name>_mean and <name>_std in report.json).
     aggregate: bool = False
-    # Header and cell of the results table, for columns it shows: cell(mean, std) -> text.
+    # Header and cell of the results table, for columns it shows.
     header: str = ""
-    cell: Callable[[Any, Any], str] | None = None
-    # Free-form parts of a record (method_info): a value of another shape reads as absent instead of corrupt.
-    strict: bool = True
+    cell: Callable[[Stat], str] | None = None
+
+    def value(self, record: RunRecord) -> Value:
+        """The column's value in `record`, as the kind says: numbers as float (None for NaN), integers as int, flags
+        as 1.0/0.0 (so a group's mean is the fraction of its runs)."""
+        value = self.get(record)
+        if value is None or self.kind == "text":
+            return value
+        if isinstance(value, float) and not math.isfinite(value):
+            return None  # stored as null: no value
+        return int(value) if self.kind == "integer" else float(value)
 
 
-def _pm(mean: Any, std: Any) -> str:
-    return pm(mean, std)
+def _pm(s: Stat) -> str:
+    return pm(s.mean, s.std)
 
 
-def _pct(mean: Any, _std: Any) -> str:
-    return pct(mean)
+def _pct(s: Stat) -> str:
+    return pct(s.mean)
 
 
-def _whole(mean: Any, _std: Any) -> str:
-    return fnum(mean, 0)
+def _whole(s: Stat) -> str:
+    return fnum(s.mean, 0)
 
 
-def _seconds(mean: Any, _std: Any) -> str:
-    return fnum(mean, 0 if mean is not None and mean >= 10 else 1)
+def _seconds(s: Stat) -> str:
+    return fnum(s.mean, 0 if s.mean is not None and s.mean >= 10 else 1)
 
 
-def _times(mean: Any, std: Any) -> str:
-    return "n/a" if mean is None else f"{fnum(mean)}×" + ("" if std is None else f" ± {fnum(std)}")
+def _times(s: Stat) -> str:
+    return "n/a" if s.mean is None else f"{fnum(s.mean)}×" + ("" if s.std is None else f" ± {fnum(s.std)}")
+
+
+def method_fact(record: RunRecord, *path: str) -> float | None:
+    """A number in the method-specific `method_info` (free-form): None where the method records none, or records
+    something else there (e.g. rgp's `strategy` text where a search method has its `search` facts)."""
+    node: Any = record.method_info
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, int | float) and not isinstance(node, bool) else None
+
+
+def _git_commit(record: RunRecord) -> str | None:
+    git = record.environment.get("git")
+    commit = git.get("commit") if isinstance(git, dict) else None
+    return commit if isinstance(commit, str) else None
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("run_id", "run_id", "text"),
-    Column("dataset", "dataset", "text"),
-    Column("model", "model", "text"),
-    Column("regime", "regime", "text"),
-    Column("method", "method", "text"),
-    Column("ratio", "ratio"),
-    Column("seed", "seed", "integer"),
-    Column("top1_final", "accuracy.final.top1", aggregate=True, header="top-1 final", cell=_pm),
-    Column("top5_final", "accuracy.final.top5", aggregate=True, header="top-5 final", cell=_pm),
-    Column("top1_best_val", "accuracy.best_val.top1", aggregate=True, header="top-1 best_val", cell=_pm),
-    Column("top5_best_val", "accuracy.best_val.top5", aggregate=True, header="top-5 best_val", cell=_pm),
-    Column("best_val_epoch", "accuracy.best_val.epoch", "integer"),
-    Column("val_top1_best_val", "accuracy.best_val.val_top1"),
+    Column("run_id", lambda r: r.run_id, "text"),
+    Column("dataset", lambda r: r.dataset, "text"),
+    Column("model", lambda r: r.model, "text"),
+    Column("regime", lambda r: r.regime, "text"),
+    Column("method", lambda r: r.method, "text"),
+    Column("ratio", lambda r: r.ratio),
+    Column("seed", lambda r: r.seed, "integer"),
+    Column("top1_final", lambda r: r.accuracy.final.top1, aggregate=True, header="top-1 final", cell=_pm),
+    Column("top5_final", lambda r: r.accuracy.final.top5, aggregate=True, header="top-5 final", cell=_pm),
+    Column("top1_best_val", lambda r: r.accuracy.best_val.top1, aggregate=True, header="top-1 best_val", cell=_pm),
+    Column("top5_best_val", lambda r: r.accuracy.best_val.top5, aggregate=True, header="top-5 best_val", cell=_pm),
+    Column("best_val_epoch", lambda r: r.accuracy.best_val.epoch, "integer"),
+    Column("val_top1_best_val", lambda r: r.accuracy.best_val.val_top1),
     # Finetune regime only: the dense model's test top-1 before pruning, after `dense_epochs` epochs (records before
     # that field: blank). Fewer epochs than the run's total, so not its reference: the dense runs (method=dense) are.
-    Column("top1_dense", "accuracy.dense.top1", aggregate=True),
-    Column("dense_epochs", "accuracy.dense.epochs", "integer"),
-    Column("params_reduction", "cost.reduction.params", aggregate=True, header="params red.", cell=_pct),
-    Column("macs_reduction", "cost.reduction.macs", aggregate=True, header="MACs red.", cell=_pct),
-    Column("prunable_params_reduction", "cost.reduction.prunable_params", aggregate=True),
-    Column("prunable_macs_reduction", "cost.reduction.prunable_macs", aggregate=True),
-    Column("sparsity_requested", "sparsity.requested"),
-    Column("sparsity_achieved", "sparsity.achieved", aggregate=True, header="sparsity (prunable)", cell=_pct),
-    Column("sparsity_overall", "sparsity.overall"),
-    # What `ratio` counts: "weights" (prunable weights) or "macs" (the model's MACs); records before v2: weights.
-    Column("budget", "budget.basis", "text"),
-    # Records before schema 3 have no sanity check (none) and no collapse facts (blank).
-    Column("sanity", "sanity", "text"),
-    Column("collapsed", "collapse.collapsed", "flag", aggregate=True, header="collapsed", cell=_pct, strict=False),
-    Column("narrowest_kept", "collapse.narrowest_kept", strict=False),
-    Column("budget_achieved", "budget.achieved"),
-    Column("params", "cost.pruned.params", "integer"),
-    Column("params_nonzero", "cost.pruned.params_nonzero", "integer"),
-    Column("macs", "cost.pruned.macs", "integer"),
-    Column("macs_effective", "cost.pruned.macs_effective", "integer"),
-    Column("dense_params", "cost.dense.params", "integer"),
-    Column("dense_macs", "cost.dense.macs", "integer"),
-    Column("epochs_pretrain", "epochs.pretrain", "integer"),
-    Column("epochs_train", "epochs.train", "integer"),
-    Column("epochs_total", "epochs.total", "integer", aggregate=True, header="epochs", cell=_whole),
+    Column("top1_dense", lambda r: None if r.accuracy.dense is None else r.accuracy.dense.top1, aggregate=True),
+    Column("dense_epochs", lambda r: None if r.accuracy.dense is None else r.accuracy.dense.epochs, "integer"),
+    Column("params_reduction", lambda r: r.cost.reduction.params, aggregate=True, header="params red.", cell=_pct),
+    Column("macs_reduction", lambda r: r.cost.reduction.macs, aggregate=True, header="MACs red.", cell=_pct),
+    Column("prunable_params_reduction", lambda r: r.cost.reduction.prunable_params, aggregate=True),
+    Column("prunable_macs_reduction", lambda r: r.cost.reduction.prunable_macs, aggregate=True),
+    Column("sparsity_requested", lambda r: r.sparsity.requested),
+    Column("sparsity_achieved", lambda r: r.sparsity.achieved, aggregate=True, header="sparsity (prunable)",
+           cell=_pct),
+    Column("sparsity_overall", lambda r: r.sparsity.overall),
+    # What `ratio` counts: "weights" (prunable weights), "macs" (the model's MACs) or "none" (the dense reference).
+    Column("budget", lambda r: r.budget.basis, "text"),
+    # Records upgraded from schema 2 have no sanity check (none) and no collapse facts (blank).
+    Column("sanity", lambda r: r.sanity, "text"),
+    Column("collapsed", lambda r: None if r.collapse is None else r.collapse.collapsed, "flag", aggregate=True,
+           header="collapsed", cell=_pct),
+    Column("narrowest_kept", lambda r: None if r.collapse is None else r.collapse.narrowest_kept),
+    Column("budget_achieved", lambda r: r.budget.achieved),
+    Column("params", lambda r: r.cost.pruned.params, "integer"),
+    Column("params_nonzero", lambda r: r.cost.pruned.params_nonzero, "integer"),
+    Column("macs", lambda r: r.cost.pruned.macs, "integer"),
+    Column("macs_effective", lambda r: r.cost.pruned.macs_effective, "integer"),
+    Column("dense_params", lambda r: r.cost.dense.params, "integer"),
+    Column("dense_macs", lambda r: r.cost.dense.macs, "integer"),
+    Column("epochs_pretrain", lambda r: r.epochs.pretrain, "integer"),
+    Column("epochs_train", lambda r: r.epochs.train, "integer"),
+    Column("epochs_total", lambda r: r.epochs.total, "integer", aggregate=True, header="epochs", cell=_whole),
     # Measured inference speed-up over dense (materialised, else masked) at `speedup_batch`, when measured.
-    Column("speedup", "cost.latency.speedup", aggregate=True, header="measured speed-up", cell=_times),
-    Column("speedup_batch", "cost.latency.speedup_batch", "integer"),
+    Column("speedup", lambda r: None if r.cost.latency is None else r.cost.latency.speedup, aggregate=True,
+           header="measured speed-up", cell=_times),
+    Column("speedup_batch", lambda r: None if r.cost.latency is None else r.cost.latency.speedup_batch, "integer"),
     # Search methods (gnnrl, random_search): the cost of their search.
-    Column("search_seconds", "method_info.search.seconds", aggregate=True, header="search s", cell=_seconds,
-           strict=False),
-    Column("search_evaluations", "method_info.search.evaluations", aggregate=True, header="search evaluations",
-           cell=_whole, strict=False),
+    Column("search_seconds", lambda r: method_fact(r, "search", "seconds"), aggregate=True, header="search s",
+           cell=_seconds),
+    Column("search_evaluations", lambda r: method_fact(r, "search", "evaluations"), aggregate=True,
+           header="search evaluations", cell=_whole),
     # The search's best reward as validation top-1 of the masked model before fine-tuning: the number that
     # separates search methods (fine-tuning erases most of the difference).
-    Column("search_val_top1", "method_info.best_val_top1", aggregate=True, header="search val top-1 (before FT)",
-           cell=_pm, strict=False),
-    Column("seconds_total", "timings.total"),
-    Column("created", "created", "text"),
-    Column("git_commit", "environment.git.commit", "text"),
-    Column("output_dir", None, "text"),
+    Column("search_val_top1", lambda r: method_fact(r, "best_val_top1"), aggregate=True,
+           header="search val top-1 (before FT)", cell=_pm),
+    Column("seconds_total", lambda r: r.timings.get("total")),
+    Column("created", lambda r: r.created, "text"),
+    Column("git_commit", _git_commit, "text"),
 )
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
-ROW_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
-AGGREGATED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.aggregate)
-# A record without these is not a run record.
-REQUIRED: tuple[str, ...] = ("method", "dataset", "model", "accuracy")
+# The tidy row's columns in CSV order: the declared ones, then where the record was found (the recorded output_dir
+# is stale once a tree is copied).
+ROW_COLUMNS: tuple[str, ...] = (*(c.name for c in COLUMNS), "output_dir")
+AGGREGATED: tuple[Column, ...] = tuple(c for c in COLUMNS if c.aggregate)
 
 
-def _lookup(record: dict[str, Any], path: str) -> Any:
-    node: Any = record
-    parts = path.split(".")
-    for i, part in enumerate(parts):
-        if node is None:
-            return None
-        if not isinstance(node, dict):
-            raise CorruptRecord(f"{'.'.join(parts[:i])} is not an object")
-        node = node.get(part)
-    return node
+# The accuracy a report's tables and plots use: test top-1 at the best-validation epoch, or at the final epoch.
+METRICS = ("best_val", "final")
+_METRIC_TEXT = {
+    "best_val": "test top-1 at best-validation epoch (%)",
+    "final": "test top-1 at final epoch (%)",
+}
 
 
-def _convert(column: Column, value: Any) -> Any:
-    if value is None:
-        return None
-    if column.kind == "text":
-        return str(value) if column.name in REQUIRED else value
-    if column.kind == "flag":  # true/false as 1/0, so a group's mean is the fraction of its runs
-        if not isinstance(value, bool):
-            raise CorruptRecord(f"{column.path} is not true or false: {value!r}")
-        return float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise CorruptRecord(f"{column.path} is not a number: {value!r}")
-    return int(value) if column.kind == "integer" else float(value)
+def metric_column(metric: str) -> Column:
+    """The column holding top-1 test accuracy for `metric` (best_val or final)."""
+    return BY_NAME[f"top1_{metric}"]
 
 
-def _value(column: Column, record: dict[str, Any]) -> Any:
-    try:
-        return _convert(column, _lookup(record, str(column.path)))
-    except CorruptRecord:
-        if column.strict:
-            raise
-        return None
+def metric_text(metric: str) -> str:
+    """What `metric` is, in words (an axis label)."""
+    return _METRIC_TEXT.get(metric, metric)
 
 
-def record_values(record: object) -> dict[str, Any]:
-    """The declared columns of one record (without the reader's own columns); CorruptRecord if it is not one."""
-    if not isinstance(record, dict):
-        raise CorruptRecord("not a JSON object")
-    for key in REQUIRED:
-        if record.get(key) is None:
-            raise CorruptRecord(f"missing key {key!r}")
-    return {c.name: _value(c, record) for c in COLUMNS if c.path is not None}
+def record_values(record: RunRecord) -> dict[str, Value]:
+    """The declared columns of one record, by name."""
+    return {c.name: c.value(record) for c in COLUMNS}

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -53,6 +57,32 @@ class Document:
 
     def image(self, path: Path, alt: str, svg: Path | None = None) -> None:
         self.blocks.append(Image(path, alt, svg))
+
+    def columns_table(self, columns: Sequence[TableColumn[T]], items: Sequence[T]) -> None:
+        """A table of `items`, one row each, laid out by its declared `columns` (no column is addressed by position:
+        which are numeric, highlighted or kept in view is stated on the column)."""
+        sticky = sum(1 for _ in itertools.takewhile(lambda c: c.sticky, columns))
+        if any(c.sticky for c in columns[sticky:]):
+            raise ValueError("sticky columns must come first")
+        self.table([c.header for c in columns], [[c.cell(item) for c in columns] for item in items],
+                   numeric=[i for i, c in enumerate(columns) if c.numeric],
+                   highlight=[(r, i) for r, item in enumerate(items) for i, c in enumerate(columns)
+                              if c.highlight is not None and c.highlight(item)],
+                   sticky=sticky)
+
+
+@dataclass(frozen=True)
+class TableColumn(Generic[T]):
+    """One column of a table of items of type T: its header, the cell of an item, and how it is shown."""
+
+    header: str
+    cell: Callable[[T], str]
+    # Right-aligned (a number).
+    numeric: bool = False
+    # Kept in view when the table scrolls sideways (only leading columns).
+    sticky: bool = False
+    # The items whose cell in this column is highlighted.
+    highlight: Callable[[T], bool] | None = None
 
 
 # ------------------------------------------------------------------------------------------ formatting

@@ -34,6 +34,8 @@ KNOWN: dict[str, Style] = {
     "erk": Style("#637939", ">"),
     "er": Style("#8c6d31", "d"),
     "block_random": Style("#7b4173", "8"),
+    "ramanujan": Style("#009e73", "D"),
+    "rreg": Style("#56b4e9", "v"),
     "dense": Style("#444444", "H"),  # the unpruned reference: drawn as a horizontal line
 }
 # For names not in KNOWN (none of these repeats a KNOWN colour).

@@ -113,7 +113,7 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
         latency = None
         if cfg.measure.latency.enabled:
             with timer.phase("latency"):
-                latency = run_latency(cfg, bench, method, hw)
+                latency = run_latency(cfg, bench, method, hw, measured, identity["run_id"])
 
         config = resolved_config(cfg)
         save_model_state(out_dir, bench.model, input_shape=tuple(bench.example.shape[1:]),
@@ -263,15 +263,15 @@ def _train_batches(cfg: DictConfig, bench: Bench, hw: Hardware, count: int | Non
             return
 
 
-def run_latency(cfg: DictConfig, bench: Bench, method: Method, hw: Hardware) -> Latency:
-    """The trained model's inference latency, dense vs masked vs materialised (see measure/inference.py)."""
-    from rgp_bench.run.latency import measure_inference  # the speed-up forms and torch.compile: only when timed
+def run_latency(cfg: DictConfig, bench: Bench, method: Method, hw: Hardware, measured: Measured,
+                run_id: str) -> Latency:
+    """The trained model's inference latency against its dense counterpart (see run/latency.py)."""
+    from rgp_bench.run.latency import LatencyJob, measure_inference  # speed-up forms: only when timed
 
-    settings = cfg.measure.latency
-    return measure_inference(bench.model, bench.example, sorted(bench.prunable), budget=str(method.budget),
-                             batch_sizes=list(settings.batch_sizes), rounds=settings.rounds,
-                             min_run_time=settings.min_run_time, device=hw.device, threads=hw.threads,
-                             build_kernel=settings.build_kernel)
+    job = LatencyJob(model=bench.model, example=bench.example, prunable=sorted(bench.prunable),
+                     budget=str(method.budget), dense_cost=bench.dense_cost.total, pruned_cost=measured.cost.total,
+                     run_id=run_id, cache_dir=Path(cfg.cache_dir) / "latency")
+    return measure_inference(job, cfg.measure.latency, hw.device, hw.threads)
 
 
 def check_learned(trained: PhaseResult, classes: int, val_size: int) -> None:

@@ -80,6 +80,23 @@ def start_run(logger: DictConfig, out_dir: Path, *, extra_tags: list[str] | None
         return None
 
 
+def latency_summary(record: RunRecord) -> dict[str, Any]:
+    """The measured speed-up for the wandb summary: the headline, the fastest deployable form per batch size, the
+    MAC limit, the fraction of it reached, against the dense twin and compiled dense, and the efficiency."""
+    latency = record.cost.latency
+    if latency is None:
+        return {}
+    prefix = "cost.latency"
+    out: dict[str, Any] = {f"{prefix}.{key}": getattr(latency, key) for key in (
+        "speedup", "speedup_batch", "headline", "mac_limit", "fraction_of_limit", "speedup_vs_twin",
+        "speedup_vs_compiled", "efficiency", "noisy") if getattr(latency, key) is not None}
+    for batch in latency.batches:
+        best = max(v.speedup for name, v in batch.variants.items() if name in ("materialised", "masked"))
+        out[f"{prefix}.speedup_at_batch_{batch.batch_size}"] = best
+        out[f"{prefix}.seconds_at_batch_{batch.batch_size}"] = {name: v.median for name, v in batch.variants.items()}
+    return out
+
+
 class Tracker:
     """A wandb run for one job (or nothing, with `logger=none` or when wandb fails).
 
@@ -134,6 +151,7 @@ class Tracker:
             _flatten(key, data[key], flat)
         cost = data["cost"]
         _flatten("cost", {k: cost[k] for k in ("dense", "pruned", "prunable", "reduction")}, flat)
+        flat.update(latency_summary(record))
         self._guard("summary", self._run.summary.update, flat)
         try:
             import wandb

@@ -3,7 +3,7 @@ fast forms (gather + grouped conv / bmm, tap-sum under torch.compile, a C++ bloc
 swap in whichever is measured fastest on the run's device, batch size and thread count (:func:`materialise`).
 """
 
-from rgp_bench.speedup.end_to_end import EndToEnd, dense_copy, measure_end_to_end
+from rgp_bench.speedup.end_to_end import EndToEnd, compile_frozen, dense_copy, folded_copy, measure_end_to_end
 from rgp_bench.speedup.errors import FormUnavailable
 from rgp_bench.speedup.forms import DEFAULT_FORMS, FORMS, MASKED, Form, bake_mask
 from rgp_bench.speedup.kernel import KernelStatus, kernel_status, load_kernel
@@ -31,7 +31,9 @@ __all__ = [
     "analyse_mask",
     "bake_mask",
     "channel_mask",
+    "compile_frozen",
     "dense_copy",
+    "folded_copy",
     "interleaved_timer",
     "kernel_status",
     "load_kernel",

@@ -51,6 +51,17 @@ def dense_copy(masked: nn.Module) -> nn.Module:
     return dense
 
 
+def folded_copy(masked: nn.Module) -> nn.Module:
+    """The pruned model as deployed without fast forms: each mask multiplied into its weight once, so dense
+    kernels run on the pruned weights with no per-call mask multiply."""
+    folded = copy_module(masked)
+    for module in folded.modules():
+        for hook in list(module._forward_pre_hooks.values()):
+            if isinstance(hook, prune.BasePruningMethod):
+                prune.remove(module, hook._tensor_name)
+    return folded
+
+
 def compile_frozen(model: nn.Module) -> nn.Module:
     """``torch.compile`` with Inductor freezing (weights folded as constants; compiled at the first no-grad call)."""
     return torch.compile(copy_module(model).eval(), dynamic=False, options={"freezing": True})

@@ -10,6 +10,7 @@ then timed end to end against dense eager and dense compiled.
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
@@ -162,6 +163,8 @@ def materialise(
     compile_materialised: bool = False,
     end_to_end_rounds: int = 7,
     fuse: bool = True,
+    deadline: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[nn.Module, MaterialiseReport]:
     """Replace the masked layers of ``model`` by faster equivalent forms, for inference at ``example_batch``'s shape.
 
@@ -189,16 +192,22 @@ def materialise(
         macs = masked_layer_macs(masked, example[:1])
         fast = copy_module(masked)
         layers = []
-        for name in names:
+        for index, name in enumerate(names):
             module = masked.get_submodule(name)
             report = LayerReport(name, describe_layer(module), "", None, macs[name].dense, macs[name].effective,
                                  out_channels=int(module.weight.shape[0]), in_channels=int(module.weight.shape[1]),
                                  kernel=tuple(module.weight.shape[2:]), stride=max(getattr(module, "stride", (1,))))
             layers.append(report)
+            choice = MASKED
+            if name not in forced and deadline is not None and time.perf_counter() > deadline:
+                report.reason = "kept masked: the latency time budget was spent before this layer was timed"
+                set_submodule(fast, name, bake_mask(module))
+                if progress is not None:
+                    progress(index + 1, len(names))
+                continue
             with torch.inference_mode():
                 reference = module(inputs[name])
             built = _build_candidates(module, inputs[name], reference, report, forms, tolerance)
-            choice = MASKED
             if name in forced:
                 choice = forced[name]
                 if choice != MASKED and (built is None or choice not in built):
@@ -208,6 +217,8 @@ def materialise(
                 choice = _choose(module, inputs[name], built, report, timer, min_speedup)
             report.chosen = choice
             set_submodule(fast, name, bake_mask(module) if choice == MASKED else built[choice])
+            if progress is not None:
+                progress(index + 1, len(names))
         fast.eval().requires_grad_(False)
         fusion = "off"
         if fuse:
