@@ -21,23 +21,27 @@ from omegaconf import DictConfig
 
 from benchmarks.markdown import Provenance, parser, publish
 from rgp_bench.config import conf_dir
+from rgp_bench.config.choices import Regime
 from rgp_bench.core.hardware import resolve_hardware
 from rgp_bench.core.seeding import seed_everything
+from rgp_bench.methods import METHODS as REGISTERED
 from rgp_bench.methods import get_method
 from rgp_bench.pruning.collapse import Collapse, layer_collapse
 from rgp_bench.run.configs import register
 from rgp_bench.run.pipeline import Bench, build_bench, mask_context
 
 DENSITIES: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 10**-3.5)
-# (row label, method, overrides): the pruning-at-initialisation methods, then two data-free references.
-METHODS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("synflow", "synflow", ()),
-    ("snip", "snip", ()),
-    ("grasp", "grasp", ()),
+# (row label, method, overrides): the pruning-at-initialisation methods (every registered method that scores weights
+# and trains from scratch), in registry order, then the references: magnitude at init and two data-free ones.
+REFERENCES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("magnitude (global, at init)", "magnitude", ("method.scope=global",)),
     ("random (uniform per layer)", "random", ("method.scope=layer",)),
     ("erk", "erk", ()),
 )  # fmt: skip
+METHODS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    *((m.name, m.name, ()) for m in REGISTERED.values() if m.scored and m.canonical_regime == Regime.scratch),
+    *REFERENCES,
+)
 BASE = ("hardware=cpu", "logger=none")
 SECTION = "collapse"
 

@@ -32,6 +32,7 @@ from benchmarks.markdown import Provenance, parser, publish
 from benchmarks.speedup_report import SpeedupRow, SpeedupRows, render
 from rgp_bench.graphs import block_mask, build_graph
 from rgp_bench.measure.latency import allocator_setting, benchmark_env, example_input, thread_count
+from rgp_bench.measure.macs import mac_reduction, masked_layer_macs
 from rgp_bench.models import build_model
 from rgp_bench.pruning import find_prunable_layers
 from rgp_bench.speedup.end_to_end import (
@@ -44,7 +45,6 @@ from rgp_bench.speedup.end_to_end import (
     measure_end_to_end,
 )
 from rgp_bench.speedup.kernel import kernel_status, load_kernel, simd_info
-from rgp_bench.speedup.macs import layer_macs, mac_reduction
 from rgp_bench.speedup.materialise import interleaved_timer, masked_copy, materialise
 
 SECTION = "speedup"
@@ -111,7 +111,7 @@ def compare_models(label: str, model_name: str, dense: nn.Module, fast: nn.Modul
     (channel-pruned) model; pass it explicitly when ``fast`` computes masked layers with custom modules.
     """
     if mac_limit is None:
-        mac_limit = mac_reduction(layer_macs(fast, example[:1]), layer_macs(dense, example[:1]))
+        mac_limit = mac_reduction(masked_layer_macs(fast, example[:1]), masked_layer_macs(dense, example[:1]))
     variants = {DENSE: dense}
     if compiled_dense is not None:
         variants[DENSE_COMPILED] = compiled_dense
@@ -180,7 +180,7 @@ def run_config(model_name: str, dense: nn.Module, compiled: nn.Module, layers_cf
         compiled_fast = compile_frozen(fast) if (model_name, batch_size) in COMPILED_FAST_RUNS else None
         row = compare_models(f"RGP k/n = {degree}/{nodes}", model_name, dense, fast, example,
                              compiled_dense=compiled, masked=masked, compiled_fast=compiled_fast,
-                             mac_limit=mac_reduction(layer_macs(masked, example[:1])), **e2e_timing)
+                             mac_limit=mac_reduction(masked_layer_macs(masked, example[:1])), **e2e_timing)
         row.report = report
         rows.append(row)
         print(f"[bench] {model_name} b{batch_size} {row.label}: materialised "

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from rgp_bench.graphs import block_mask, build_graph, random_regular
+from rgp_bench.measure.macs import mac_reduction, masked_layer_macs
 from rgp_bench.models import build_model
 from rgp_bench.pruning import find_prunable_layers
 from rgp_bench.speedup import (
@@ -27,9 +28,7 @@ from rgp_bench.speedup import (
     analyse_mask,
     bake_mask,
     dense_copy,
-    layer_macs,
     load_kernel,
-    mac_reduction,
     materialise,
     pack_blocks,
     relative_error,
@@ -534,7 +533,7 @@ def test_mac_counts_match_the_project_cost_model():
 
     model, masks, example = model_and_masks("resnet20")
     masked = model_copy_with_masks(model, masks)
-    counts = layer_macs(masked, example[:1])
+    counts = masked_layer_macs(masked, example[:1])
     costs = measure_costs(masked, example[:1], prunable=list(masks))
     assert {c.name: c.macs for c in costs.layers} == {n: c.dense for n, c in counts.items()}
     assert mac_reduction(counts) == pytest.approx(costs.total.macs / costs.total.macs_effective, rel=1e-6)

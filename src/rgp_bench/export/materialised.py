@@ -2,7 +2,8 @@
 
 - Channel (MAC-budget) methods: the removed channels are physically removed (Torch-Pruning), so the model
   is smaller and its outputs equal the masked model's.
-- RGP (block-regular masks): for the `pt` format (`fastest=True`), each block-masked layer becomes the fastest
+- Block-structured methods (RGP's block-regular masks; a method declares `block_structured` at registration): for
+  the `pt` format (`fastest=True`), each block-masked layer becomes the fastest
   form measured on this machine, as the run's latency phase chooses it (`rgp_bench.speedup.materialise` and its
   interleaved timer, at the run's largest latency batch size and thread count): the C++ kernel forms where the
   kernel is available, which the exported program calls as the operators `rgp_bench::block_sparse_*` (a plain
@@ -19,14 +20,11 @@ import torch
 from torch import nn
 
 from rgp_bench.core.errors import UserError
+from rgp_bench.methods import get_method
 from rgp_bench.pruning import find_prunable_layers
 from rgp_bench.speedup.report import MaterialiseReport
 
-# Methods whose masks have RGP's regular block structure (gather + grouped conv applies).
-EXPORTABLE_BLOCK_METHODS = ("rgp", "block_random")
 PORTABLE_FORMS = ("grouped", "bmm")
-# Every form but tap-sum, which is a torch.compile'd module (not exportable).
-EXPORTED_FAST_FORMS = ("grouped", "bmm", "direct", "direct_shift", "gemm")
 # On a Linear layer the direct convolution sees the batch as its image width, whose tiling is fixed when traced:
 # not exportable with a dynamic batch, so such a layer takes its next fastest form.
 BATCH_SHAPED_ON_LINEAR = ("direct", "direct_shift")
@@ -72,15 +70,15 @@ def materialise_for_export(model: nn.Module, saved: dict[str, Any], method_budge
         from rgp_bench.pruning.channels import materialise_channels  # torch-pruning: only for channel methods
 
         return materialise_channels(model, example, prunable)
-    if method in EXPORTABLE_BLOCK_METHODS:
-        from rgp_bench.speedup import load_kernel, materialise
+    if get_method(method).block_structured:
+        from rgp_bench.speedup import UNCOMPILED_FORMS, load_kernel, materialise
 
         if fastest:
             load_kernel(build=True)
             batch = torch.zeros(batch_size, *example.shape[1:])
-            fast, report = materialise(model, None, batch, "cpu", threads, forms=EXPORTED_FAST_FORMS, end_to_end=False)
+            fast, report = materialise(model, None, batch, "cpu", threads, forms=UNCOMPILED_FORMS, end_to_end=False)
             if (forced := exportable_choices(report)) is not None:
-                fast, _ = materialise(model, None, batch, "cpu", threads, forms=EXPORTED_FAST_FORMS, forced=forced,
+                fast, _ = materialise(model, None, batch, "cpu", threads, forms=UNCOMPILED_FORMS, forced=forced,
                                       end_to_end=False)
         else:  # swapped in wherever the layer has block structure, whatever their speed
             fast, _ = materialise(model, None, example.expand(2, *example.shape[1:]), forms=PORTABLE_FORMS,
