@@ -20,6 +20,7 @@ from rgp_bench.report.topology_study import (
     holm,
     partial_spearman,
     ranks,
+    study_points,
     topology_study,
 )
 
@@ -37,7 +38,7 @@ def _points(rng: np.random.Generator, *, slope: float, density_effect: float = 0
                 signal = rng.normal()
                 accuracy = 80 + slope * signal + density_effect * layer_density * 100 + rng.normal() * 0.3
                 measures = {"signal": signal, "noise": rng.normal(), "aspl": None}
-                points.append(Point("mlp", ratio, f"m{m}", seed, accuracy, measures,
+                points.append(Point("mnist1d", "mlp", ratio, f"m{m}", seed, accuracy, measures,
                                     {"a": layer_density, "b": 1 - ratio}))
     return points
 
@@ -74,6 +75,7 @@ def test_partial_spearman_removes_a_shared_density_effect() -> None:
 def test_density_components_of_a_constant_profile_are_empty() -> None:
     assert density_components([{"a": 0.1}, {"a": 0.1}, {"a": 0.1}], 5).shape == (3, 0)
     assert density_components([{"a": 0.1}, {"b": 0.2}], 5).shape[1] == 1  # a missing layer is dense (1.0)
+    assert partial_spearman([1.0] * 8, list(range(8)))[0] is None  # a constant measure has no rho
 
 
 def test_fisher_pool_and_holm() -> None:
@@ -102,7 +104,7 @@ def test_an_effect_of_density_alone_is_not_a_topology_effect() -> None:
         density = 0.1 + 0.05 * m
         for seed in range(10):
             measure = density * 10 + rng.normal() * 0.01
-            points.append(Point("mlp", 0.9, f"m{m}", seed, 70 + density * 40 + rng.normal() * 0.5,
+            points.append(Point("mnist1d", "mlp", 0.9, f"m{m}", seed, 70 + density * 40 + rng.normal() * 0.5,
                                 {"signal": measure}, {"a": density}))
     (result,) = topology_study(points, (SIGNAL,), resamples=100).results
     assert result.plain.rho > 0.8 and result.verdict == "not supported"
@@ -117,3 +119,58 @@ def test_a_measure_defined_for_no_run_is_not_applicable() -> None:
 def test_the_preset_declares_the_hypotheses_the_analysis_tests() -> None:
     declared = re.findall(r"^# hypothesis: (\S+) (positive|negative)", PRESET.read_text(), flags=re.M)
     assert declared == [(h.measure, "positive" if h.sign > 0 else "negative") for h in HYPOTHESES]
+
+
+def test_study_points_from_records_place_the_equal_mac_twin_in_rgps_cell() -> None:
+    import torch
+    from tests.record_factory import make_record
+
+    from rgp_bench.measure.topology import measure_topology
+    from rgp_bench.record.schema import BudgetFacts
+
+    topology = measure_topology({"fc": torch.eye(4, dtype=torch.bool)})
+    rgp = make_record("rgp", 0.9, 0, 80.0)  # removes 0.9 * 0.97 of the MACs
+    shuffled = make_record("rgp", 0.9, 1, 70.0)
+    shuffled.sanity = "shuffle"
+    twin, far, bare = make_record("uniform", 0.88, 0, 75.0), make_record("uniform", 0.5, 0, 85.0), make_record()
+    twin.budget = BudgetFacts(basis="macs", requested=0.88, achieved=0.9 * 0.97 + 0.01)
+    far.budget = BudgetFacts(basis="macs", requested=0.5, achieved=0.5)
+    for r in (rgp, shuffled, twin, far):
+        r.topology = topology
+    points = study_points([(rgp, 80.0, "rgp"), (shuffled, 70.0, "rgp"), (twin, 75.0, "uniform"),
+                           (far, 85.0, "uniform"), (bare, 90.0, "rgp")])
+    assert [(p.label, p.ratio, p.accuracy) for p in points] == [("rgp", 0.9, 80.0), ("rgp+shuffle", 0.9, 70.0),
+                                                                ("uniform", 0.9, 75.0)]
+    measures = points[0].measures
+    assert measures["aspl"] is None and measures["log10_effective_paths"] is None  # no node graph, no model
+    assert measures["spectral_gap"] == pytest.approx(topology.layers[0].spectral_gap)
+    assert points[0].density == {"fc": 0.25}
+
+
+def test_the_report_has_the_section_with_discovery_and_confirmation(tmp_path: Path) -> None:
+    import torch
+    import yaml
+    from tests.record_factory import make_record, write_results_file
+
+    from rgp_bench.measure.topology import measure_topology
+    from rgp_bench.report import build_report
+
+    generator = torch.Generator().manual_seed(0)
+    for method in ("random", "erk"):
+        for seed in range(10):
+            mask = torch.rand(16, 16, generator=generator) < 0.3
+            topology = measure_topology({"fc": mask})
+            rec = make_record(method, 0.9, seed, 60.0 + topology.layers[0].spectral_gap, 60.0, dataset="mnist1d")
+            rec.topology = topology
+            job = tmp_path / "runs" / f"{method}{seed}"
+            (job / ".hydra").mkdir(parents=True)
+            (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(rec.config))
+            write_results_file(job, rec)
+    report = build_report([tmp_path / "runs"], tmp_path / "report", with_published=False)
+    markdown = report.files["markdown"].read_text()
+    assert "## Does topology predict accuracy?" in markdown and "p confirmation (Holm)" in markdown
+    assert report.topology is not None
+    rows = {r["measure"]: r for r in report.topology["results"]}
+    assert set(rows) == {h.measure for h in HYPOTHESES}
+    assert rows["spectral_gap"]["verdict"] == "holds" and rows["aspl"]["verdict"] == "n/a"
+    assert report.files["mnist1d_mlp_topology_r0.9"].read_bytes()[:4] == b"\x89PNG"

@@ -1,11 +1,11 @@
 """Does a mask's topology predict accuracy? The pre-registered test of conf/experiment/topology_study.yaml.
 
-For each measure of the record's `topology` block (layer measures averaged over the prunable layers), Spearman's
-rho with test accuracy within each (model, ratio) cell, and the partial rho controlling for the per-layer density
-profile: the ranks of the measure and of the accuracy are each regressed on the principal components of the cell's
-per-layer densities (with an intercept) and the residuals correlated; its p from Student's t with n − 2 − k degrees
-of freedom (k components), as scipy's spearmanr does for k = 0. Cells are pooled by Fisher's z weighted by n − 3 − k.
-The 95 % interval is a percentile bootstrap of the pooled partial rho over all seeds (runs resampled within
+For each measure of the record's `topology` block (layer measures averaged over the prunable layers), Spearman's rho
+with test accuracy within each (dataset, model, ratio) cell, and the partial rho controlling for the per-layer
+density profile: the ranks of the measure and of the accuracy are each regressed on the principal components of the
+cell's per-layer densities (with an intercept) and the residuals correlated; its p from Student's t with n − 2 − k
+degrees of freedom (k components), as scipy's spearmanr does for k = 0. Cells are pooled by Fisher's z weighted by n
+− 3 − k. The 95 % interval is a percentile bootstrap of the pooled partial rho over all seeds (runs resampled within
 cells). Discovery (seeds 0–4) and confirmation (seeds 5–9) are tested apart, each with Holm's correction over the
 measures; a measure's claim holds only when the partial rho has the predicted sign and is significant in both.
 
@@ -51,6 +51,8 @@ ALPHA = 0.05
 BOOTSTRAP_RESAMPLES = 1000
 # A uniform (equal-MAC twin) run joins the weight-budget cell whose rgp run removed this close a MAC fraction.
 TWIN_MAC_TOLERANCE = 0.02
+# (dataset, model, ratio): the runs a correlation is computed within.
+Cell = tuple[str, str, float]
 
 
 def measures_of(topology: Topology) -> dict[str, float | None]:
@@ -76,6 +78,7 @@ def measures_of(topology: Topology) -> dict[str, float | None]:
 class Point:
     """One run of the study: its cell, its label, seed, accuracy, measures and per-layer density profile."""
 
+    dataset: str
     model: str
     ratio: float
     label: str  # method, with the sanity check when there is one ("rgp+shuffle")
@@ -85,30 +88,33 @@ class Point:
     density: dict[str, float]
 
     @property
-    def cell(self) -> tuple[str, float]:
-        return self.model, self.ratio
+    def cell(self) -> Cell:
+        return self.dataset, self.model, self.ratio
 
 
-def study_points(records: Iterable[tuple[RunRecord, float]]) -> list[Point]:
-    """The points of (record, accuracy) pairs with a topology panel; a uniform run joins the cell whose rgp runs
-    removed the same fraction of the MACs (within TWIN_MAC_TOLERANCE), and is left out when none did."""
-    records = [(r, a) for r, a in records if r.topology is not None and math.isfinite(a) and r.method != "dense"]
-    rgp_macs: dict[tuple[str, float], list[float]] = defaultdict(list)
-    for r, _ in records:
-        if r.method == "rgp" and r.sanity == "none":
-            rgp_macs[(r.model, r.ratio)].append(r.cost.reduction.macs)
+def study_points(records: Iterable[tuple[RunRecord, float, str]]) -> list[Point]:
+    """The points of (record, accuracy, series label) triples with a topology panel (the label names the method and
+    its variant, e.g. "rgp [start=random]"; the sanity check is added to it); a uniform run joins the cell whose
+    default rgp runs removed the same fraction of the MACs (within TWIN_MAC_TOLERANCE), and is left out when none
+    did."""
+    records = [(r, a, name) for r, a, name in records
+               if r.topology is not None and math.isfinite(a) and r.method != "dense"]
+    rgp_macs: dict[Cell, list[float]] = defaultdict(list)
+    for r, _, name in records:
+        if name == "rgp" and r.sanity == "none":
+            rgp_macs[(r.dataset, r.model, r.ratio)].append(r.cost.reduction.macs)
     points = []
-    for r, acc in records:
+    for r, acc, name in records:
         ratio: float | None = r.ratio
         if r.budget.basis == "macs":
-            near = [(abs(float(np.mean(m)) - r.budget.achieved), cell[1]) for cell, m in rgp_macs.items()
-                    if cell[0] == r.model]
+            near = [(abs(float(np.mean(m)) - r.budget.achieved), cell[2]) for cell, m in rgp_macs.items()
+                    if cell[:2] == (r.dataset, r.model)]
             ratio = min(near)[1] if near and min(near)[0] <= TWIN_MAC_TOLERANCE else None
         if ratio is None:
             continue
         assert r.topology is not None
-        label = r.method if r.sanity == "none" else f"{r.method}+{r.sanity}"
-        points.append(Point(r.model, ratio, label, r.seed, acc, measures_of(r.topology), r.topology.density))
+        label = name if r.sanity == "none" else f"{name}+{r.sanity}"
+        points.append(Point(r.dataset, r.model, ratio, label, r.seed, acc, measures_of(r.topology), r.topology.density))
     return points
 
 
@@ -155,11 +161,11 @@ def partial_rho(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
     None: plain Spearman). rho is None when undefined (a constant residual, or n − 2 − k < 1)."""
     cov = np.zeros((len(x), 0)) if covariates is None else np.asarray(covariates, dtype=float)
     k = cov.shape[1]
-    if len(x) - 2 - k < 1:
+    if len(x) - 2 - k < 1 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return None, k
     rx, ry = _residuals(ranks(x), cov), _residuals(ranks(y), cov)
     norm = math.sqrt(float(rx @ rx) * float(ry @ ry))
-    if norm <= 1e-12:
+    if norm <= 1e-9 * len(x) ** 2:  # a measure the density profile determines: nothing left to correlate
         return None, k
     return float(np.clip(rx @ ry / norm, -1.0, 1.0)), k
 
@@ -228,8 +234,9 @@ class Pooled:
 
 @dataclass
 class CellResult:
-    """A measure within one (model, ratio) cell, all seeds."""
+    """A measure within one (dataset, model, ratio) cell, all seeds."""
 
+    dataset: str
     model: str
     ratio: float
     n: int
@@ -277,8 +284,8 @@ class TopologyStudy:
                 "confirmation_seeds": sorted(CONFIRMATION_SEEDS), "results": [r.to_dict() for r in self.results]}
 
 
-def _cells(points: Sequence[Point], measure: str) -> dict[tuple[str, float], list[Point]]:
-    cells: dict[tuple[str, float], list[Point]] = defaultdict(list)
+def _cells(points: Sequence[Point], measure: str) -> dict[Cell, list[Point]]:
+    cells: dict[Cell, list[Point]] = defaultdict(list)
     for p in points:
         if p.measures.get(measure) is not None:
             cells[p.cell].append(p)
@@ -360,9 +367,9 @@ def topology_study(points: Sequence[Point], hypotheses: Sequence[Hypothesis] = H
     confirmation = [p for p in points if p.seed in CONFIRMATION_SEEDS]
     results = []
     for h in hypotheses:
-        cells = [CellResult(model, ratio, len(m), _cell_components(m), *_cell_rho(m, h.measure, False)[:2],
+        cells = [CellResult(dataset, model, ratio, len(m), _cell_components(m), *_cell_rho(m, h.measure, False)[:2],
                             *_cell_rho(m, h.measure, True)[:2])
-                 for (model, ratio), m in _cells(points, h.measure).items()]
+                 for (dataset, model, ratio), m in _cells(points, h.measure).items()]
         results.append(MeasureResult(h, pooled(points, h.measure, True), pooled(points, h.measure, False),
                                      bootstrap_ci(points, h.measure, resamples=resamples),
                                      pooled(discovery, h.measure, True), pooled(confirmation, h.measure, True),
@@ -378,3 +385,16 @@ def topology_study(points: Sequence[Point], hypotheses: Sequence[Hypothesis] = H
 
 def _cell_components(members: Sequence[Point]) -> int:
     return density_components([p.density for p in members], len(members) - 4).shape[1]
+
+
+def runs_study(runs: Iterable[Any], metric: str, *, resamples: int = BOOTSTRAP_RESAMPLES) -> TopologyStudy:
+    """The study over the report's runs (`rgp_bench.report.runs.Run`), with accuracy by `metric`."""
+    from rgp_bench.report.columns import metric_column
+
+    column = metric_column(metric)
+    pairs = []
+    for run in runs:
+        value = run.value(column)
+        if isinstance(value, int | float):
+            pairs.append((run.record, float(value), run.label))
+    return topology_study(study_points(pairs), resamples=resamples)
