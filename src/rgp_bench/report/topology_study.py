@@ -15,6 +15,7 @@ Pure: it reads typed records (no torch) and uses numpy and scipy only.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -95,13 +96,13 @@ class Point:
 def study_points(records: Iterable[tuple[RunRecord, float, str]]) -> list[Point]:
     """The points of (record, accuracy, series label) triples with a topology panel (the label names the method and
     its variant, e.g. "rgp [start=random]"; the sanity check is added to it); a uniform run joins the cell whose
-    default rgp runs removed the same fraction of the MACs (within TWIN_MAC_TOLERANCE), and is left out when none
+    rgp runs removed the same fraction of the MACs (within TWIN_MAC_TOLERANCE), and is left out when none
     did."""
     records = [(r, a, name) for r, a, name in records
                if r.topology is not None and math.isfinite(a) and r.method != "dense"]
     rgp_macs: dict[Cell, list[float]] = defaultdict(list)
-    for r, _, name in records:
-        if name == "rgp" and r.sanity == "none":
+    for r, _, _ in records:
+        if r.method == "rgp" and r.sanity == "none":  # every rgp graph of a ratio has its degree, hence its MACs
             rgp_macs[(r.dataset, r.model, r.ratio)].append(r.cost.reduction.macs)
     points = []
     for r, acc, name in records:
@@ -396,5 +397,12 @@ def runs_study(runs: Iterable[Any], metric: str, *, resamples: int = BOOTSTRAP_R
     for run in runs:
         value = run.value(column)
         if isinstance(value, int | float):
-            pairs.append((run.record, float(value), run.label))
+            pairs.append((run.record, float(value), _without_sanity(run.label)))
     return topology_study(study_points(pairs), resamples=resamples)
+
+
+def _without_sanity(label: str) -> str:
+    """A series label without its `sanity=...` setting ("rgp [start=ring, sanity=none]" -> "rgp [start=ring]"):
+    the study adds the sanity check itself ("+shuffle")."""
+    label = re.sub(r"(, )?sanity=[^,\]]*", "", label).replace("[, ", "[")
+    return label.replace(" []", "")

@@ -54,7 +54,8 @@ def topology_section(doc: Document, d: ReportData) -> None:
         f"p-values Holm-corrected over the measures within each half. A claim holds only when the partial ρ has the "
         f"predicted sign and p < {ALPHA} in both halves; contradicted when both are significant with the other "
         "sign. Hoang et al. (ICLR 2023a) themselves report no significant relation for the Ramanujan gap: their "
-        "row tests the Ramanujan hypothesis, not their finding."
+        "row tests the Ramanujan hypothesis, not their finding. n/a: the measure is constant in every cell, or the "
+        "density profile determines it (nothing is left once the density is regressed out), or too few runs."
     )
     doc.columns_table(COLUMNS, study.results)
     for cell, plot in d.topology_plots.items():
