@@ -80,6 +80,15 @@ def test_run_record_round_trips_and_rejects_incomplete_records(tmp_path):
     assert record == RunRecord.from_dict(written.to_dict())
     as_json = json.loads(json.dumps(written.to_dict()))
     assert stored == {"schema_version": SCHEMA_VERSION, "status": "complete", **as_json}
+    # The topology panel of the applied masks (its measures: tests/test_topology.py), its own timed phase; the rgp
+    # node graph recovered from the masks is the graph the method built. A record from before it reads as None.
+    topo = written.topology
+    assert topo is not None and "topology" in written.timings and topo.network is not None
+    assert topo.node_graph is not None and topo.node_graph.nodes == written.method_info["nodes"]
+    assert topo.node_graph.aspl == pytest.approx(written.method_info["aspl"])
+    assert record.topology == topo
+    older = {k: v for k, v in stored.items() if k != "topology"}
+    assert RunRecord.from_dict(older).topology is None
     for broken, message in ((lambda r: r.pop("accuracy"), "accuracy is missing"),
                             (lambda r: r["accuracy"]["final"].update(top1="high"), "accuracy.final.top1 is not"),
                             (lambda r: r["cost"].update(layers={}), "cost.layers is not a list"),

@@ -27,6 +27,7 @@ from rgp_bench.record.schema import (
     RunRecord,
     Sparsity,
 )
+from rgp_bench.record.topology import Topology
 from rgp_bench.run.plan import RunPlan
 from rgp_bench.train import PhaseResult
 
@@ -68,6 +69,7 @@ class Outcome:
     trained: PhaseResult
     accuracy: Accuracy
     latency: Latency | None
+    topology: Topology | None = None
 
 
 def assemble_record(identity: dict[str, Any], plan: RunPlan, method: Method, dense_cost: CostReport,
@@ -100,6 +102,7 @@ def assemble_record(identity: dict[str, Any], plan: RunPlan, method: Method, den
         config=config,
         method_defaults=method_defaults(method),
         method_facts=method.facts,
+        topology=outcome.topology,
         environment=environment(hardware.describe()),
         output_dir=str(out_dir.resolve()),
     )

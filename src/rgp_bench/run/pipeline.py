@@ -44,6 +44,7 @@ from rgp_bench.run.assemble import DensePhase, Measured, Outcome, Pruned, assemb
 from rgp_bench.run.identity import run_id
 from rgp_bench.run.plan import PhasePlan, plan_run
 from rgp_bench.run.sanity import inverted, reinitialise, shuffled
+from rgp_bench.run.topology import run_topology
 from rgp_bench.run.tracking import Tracker
 from rgp_bench.run.validate import validate_config
 from rgp_bench.store.dense import dense_key, pretrained_dense
@@ -106,6 +107,9 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
             pruned = prune(cfg, method, bench, hw, plan.regime, state_dir=method_state, log=tracker.log)
         with timer.phase("measure"):
             measured = measure(bench)
+        with timer.phase("topology"):
+            topology = run_topology(bench.model, bench.layers, bench.example, pruned.result.info,
+                                    str(cfg.method.get("group_sizes", "larger_first")))
         with timer.phase("train"):
             trained = train(cfg, bench, hw, plan.train, checkpoint, tracker)
         with timer.phase("evaluate"):
@@ -119,7 +123,7 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
         save_model_state(out_dir, bench.model, input_shape=tuple(bench.example.shape[1:]),
                          num_classes=bench.data.num_classes, config=config)
         outcome = Outcome(dense=dense, pruned=pruned, measured=measured, trained=trained, accuracy=accuracy,
-                          latency=latency)
+                          latency=latency, topology=topology)
         record = assemble_record(identity, plan, method, bench.dense_cost, outcome, timings=timer.totals(),
                                  config=config, hardware=hw, out_dir=out_dir)
         path = write_results(out_dir, record)
