@@ -101,16 +101,17 @@ def describe(exc: BaseException, resume: str) -> str:
 def resume_point(cfg: DictConfig, checkpoint: Path) -> str:
     """What a relaunch resumes from: the epoch after the last one checkpointed (training, else the dense
     pretraining), or the start."""
+    plan = plan_run(cfg)
     saved = load_checkpoint(checkpoint)
-    phase = "training"
-    if saved is None:
-        pretrain = plan_run(cfg).pretrain
-        if pretrain is not None:
-            saved = load_checkpoint(Path(cfg.cache_dir) / "dense" / f"{dense_key(cfg, pretrain.epochs)}.partial.pt")
-            phase = "dense pretraining"
+    phase, epochs = "training", plan.train.epochs
+    if saved is None and plan.pretrain is not None:
+        saved = load_checkpoint(Path(cfg.cache_dir) / "dense" / f"{dense_key(cfg, plan.pretrain.epochs)}.partial.pt")
+        phase, epochs = "dense pretraining", plan.pretrain.epochs
     history = saved.get("history") if isinstance(saved, dict) else None
     if not isinstance(history, list) or not history:
         return "resume from epoch 1 (no epoch was checkpointed)"
+    if len(history) >= epochs:
+        return f"resume after the last epoch of {phase} ({len(history)})"
     return f"resume from epoch {len(history) + 1} of {phase}"
 
 

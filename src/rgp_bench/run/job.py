@@ -94,8 +94,11 @@ def end_failed(cfg: DictConfig, out_dir: Path, exc: BaseException, multirun: boo
     """End a run that did not complete: error.json where there is room, and one line (stderr in a single run, the
     log in a sweep). A single run then exits with `exit_status(exc)`; a sweep goes on (its report lists the
     failure), except after Ctrl-C or SIGTERM in a sweep whose jobs run in this process."""
-    failure, where = _record(cfg, out_dir, exc)
-    note = "" if where.parent == out_dir else f" (error.json written to {where}: no room in {out_dir})"
+    try:
+        failure, where = _record(cfg, out_dir, exc)
+        note = "" if where.parent == out_dir else f" (error.json written to {where}: no room in {out_dir})"
+    except OSError as unwritable:  # not even the temp directory has room: the line still says what happened
+        failure, note = describe(exc, "resume"), f" (error.json could not be written: {unwritable})"
     unexpected = not isinstance(exc, UserError | OSError | MemoryError) and not interrupted(exc)
     if multirun:
         # The failure is in error.json, the traceback (of an unexpected error) in the job's log, and the
