@@ -26,12 +26,15 @@ def test_atomic_write_leaves_no_temp_files_and_strict_json(tmp_path):
     assert (tmp_path / "x.json").stat().st_mode & 0o044  # readable by others, like any normal file
 
 
-def test_results_and_error_files_are_marked(tmp_path):
-    write_results(tmp_path, {"method": "rgp"})
-    write_error(tmp_path, {"method": "rgp"}, "boom")
+def test_results_and_error_files_are_marked_and_never_sit_side_by_side(tmp_path):
+    write_results(tmp_path, {"method": "rgp", "created": "2026-01-02T03:04:05+00:00"})
     assert json.loads((tmp_path / "results.json").read_text())["status"] == "complete"
+    write_error(tmp_path, {"method": "rgp"}, "boom")
     failed = json.loads((tmp_path / "error.json").read_text())
     assert failed["status"] == "failed" and failed["error"] == "boom"
+    # the earlier attempt's record is kept, renamed with the time it states, not deleted
+    assert not (tmp_path / "results.json").exists()
+    assert json.loads((tmp_path / "results.20260102T030405.json").read_text())["status"] == "complete"
 
 
 def test_run_id_ignores_volatile_keys_but_not_results_keys():

@@ -151,10 +151,13 @@ def build_bench(cfg: DictConfig, hw: Hardware) -> Bench:
 
 def pretrain_dense(cfg: DictConfig, bench: Bench, hw: Hardware, phase: PhasePlan, tracker: Tracker) -> DensePhase:
     """Dense training for the finetune regime, shared across methods and ratios via the dense cache."""
+    resumed = {"from": 0}  # epochs this run restored from the pretraining's checkpoint (none on a cache hit)
+
     def train_dense(checkpoint: Path) -> dict[str, Any]:
         result = train_phase(bench.model, bench.data.train, bench.val_loader, cfg.train, hw, phase="pretrain",
                              epochs=phase.epochs, lr=phase.lr, seed=cfg.seed, checkpoint=checkpoint,
                              on_epoch=tracker.log_epoch)
+        resumed["from"] = result.resumed_from
         test = evaluate(bench.model, bench.test_loader, hw, cfg.train.limit_batches)
         return {"history": result.history, "test": test.as_dict()}
 
@@ -162,7 +165,8 @@ def pretrain_dense(cfg: DictConfig, bench: Bench, hw: Hardware, phase: PhasePlan
     meta, hit = pretrained_dense(bench.model, Path(cfg.cache_dir) / "dense", key, train_dense)
     if hit:
         log.info("dense model loaded from cache (key %s)", key)
-    return DensePhase(epochs=phase.epochs, history=meta["history"], test=meta["test"], cache=DenseCache(key, hit))
+    return DensePhase(epochs=phase.epochs, history=meta["history"], test=meta["test"], cache=DenseCache(key, hit),
+                      resumed_from=resumed["from"])
 
 
 def prune(cfg: DictConfig, method: Method, bench: Bench, hw: Hardware, regime: Regime, *, state_dir: Path | None,
