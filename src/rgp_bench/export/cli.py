@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from rgp_bench.core.cli import OneLineParser
 from rgp_bench.core.errors import UserError, choices_error
 from rgp_bench.export.state import load_model
 from rgp_bench.record.io import ERROR_FILE, RESULTS_FILE
@@ -26,7 +27,7 @@ FORMATS = {"pt": ".pt2", "onnx": ".onnx"}
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rgp_bench.export", description=__doc__.split("\n\n")[1])
+    p = OneLineParser(prog="python -m rgp_bench.export", description=__doc__.split("\n\n")[1])
     p.add_argument("run_dir", metavar="RUN_DIR", help="a completed run's directory (it holds results.json)")
     p.add_argument("--materialise", action="store_true", help="export the materialised (faster) form")
     p.add_argument("--format", default="pt", help="pt (torch.export, default) or onnx")

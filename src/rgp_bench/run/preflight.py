@@ -19,6 +19,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 from rgp_bench.config.fields import lookup_check, show
 from rgp_bench.config.location import GROUPS, conf_dir
+from rgp_bench.core.cli import one_line
 from rgp_bench.core.errors import UserError, choices_error
 from rgp_bench.run.configs import HYDRA_GROUPS, group_options, hydra_group_options
 from rgp_bench.run.validate import check_output_dir, check_structure, check_with_model, validate_config
@@ -181,6 +182,22 @@ _MODE_FLAGS = {"-m": "--multirun", "--multirun": "--multirun", "--cfg": "--cfg",
                "-sc": "--shell-completion"}
 
 
+def _check_hydra_flags(argv: Sequence[str]) -> None:
+    """Parse the command line with Hydra's own argument parser, so a bad flag (e.g. `--info bogus`) is one line
+    here instead of Hydra's usage text."""
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+
+    def error(message: str) -> None:
+        hint = ("; flags (-m, --cfg, --config-dir, ...) go before the overrides"
+                if message.startswith("unrecognized arguments") else "")
+        raise UserError(one_line(message) + hint)
+
+    parser.error = error  # type: ignore[method-assign]
+    parser.parse_args(list(argv))
+
+
 def _check_mode_flags(argv: Sequence[str]) -> None:
     modes = sorted({_MODE_FLAGS[a] for a in argv if a in _MODE_FLAGS})
     if len(modes) > 1:
@@ -194,6 +211,7 @@ def preflight(argv: Sequence[str]) -> None:
     Every value of a sweep is composed and validated, and checks that need the model (the prunable layers, a
     method's feasibility) run on it too, so a mistake fails before any output directory is created.
     """
+    _check_hydra_flags(argv)
     _check_mode_flags(argv)
     words, flags = _split_argv(argv)
     _check_flags(flags)
