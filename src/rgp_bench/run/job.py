@@ -21,6 +21,7 @@ from rgp_bench.record.io import write_error, write_results
 from rgp_bench.record.provenance import git_state
 from rgp_bench.record.summary import format_summary
 from rgp_bench.run.pipeline import identity_fields, run
+from rgp_bench.run.relaunch import ReplaceRefused, refuse_other_threads
 from rgp_bench.store.runs import RunStore
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def run_job(cfg: DictConfig) -> float | None:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         identity = identity_fields(cfg)
+        refuse_other_threads(cfg, out_dir, identity["run_id"])
         store = RunStore(Path(cfg.cache_dir) / "runs")
         with store.lock(identity["run_id"]):
             done = store.completed(identity["run_id"]) if cfg.skip_complete else None
@@ -53,6 +55,8 @@ def run_job(cfg: DictConfig) -> float | None:
             record = run(cfg, out_dir, store.checkpoint(identity["run_id"]), store.method_state(identity["run_id"]),
                          sweep_dir)
             store.save(identity["run_id"], record, [out_dir / name for name in ARTIFACTS if (out_dir / name).is_file()])
+    except ReplaceRefused as exc:
+        return _refused(exc, multirun)
     except Exception as exc:
         failure = record_failure(cfg, out_dir, exc)
         if multirun:
@@ -77,6 +81,14 @@ def record_failure(cfg: DictConfig, out_dir: Path, exc: Exception) -> str:
                     "ratio": cfg.ratio, "seed": cfg.seed}
     write_error(out_dir, identity, message)
     return message
+
+
+def _refused(exc: ReplaceRefused, multirun: bool) -> None:
+    """A relaunch that would replace another run's complete record: one line, and the record stays as it was (no
+    error.json beside it). A sweep goes on with its other jobs."""
+    print(f"error: {exc}", file=sys.stderr)
+    if not multirun:
+        sys.exit(exc.exit_code)
 
 
 def _other_commit(record: Any) -> str:
