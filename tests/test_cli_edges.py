@@ -38,7 +38,8 @@ def test_rgp_bench_info_bogus_is_one_line(monkeypatch, capsys, tmp_path):
         main()
     assert exited.value.code == 2
     line = _one_error_line(capsys.readouterr().err)
-    assert "invalid choice: 'bogus'; valid choices: all, config, defaults" in line
+    assert line.endswith("invalid choice: 'bogus'; valid choices: all, config, defaults, defaults-tree, plugins, "
+                         "searchpath")
     assert not list(tmp_path.iterdir())
 
 
@@ -132,3 +133,11 @@ def test_heartbeat_lines_carry_the_search_state():
         beat.set_postfix(aspl="1.5000")
         assert beat.line().endswith("s elapsed, 120 swaps tried, aspl 1.5000")
     assert stream.getvalue() == ""  # shorter than the interval: silent
+
+
+def test_an_unknown_flag_is_one_line():
+    from rgp_bench.core.errors import UserError
+    from rgp_bench.run.preflight import preflight
+
+    with pytest.raises(UserError, match=r"^unrecognized arguments: --bogus; see python -m rgp_bench --help$"):
+        preflight(["--bogus", "seed=1"])

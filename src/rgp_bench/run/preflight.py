@@ -191,9 +191,14 @@ def _check_hydra_flags(argv: Sequence[str]) -> None:
     parser = get_args_parser()
 
     def error(message: str) -> None:
-        hint = ("; flags (-m, --cfg, --config-dir, ...) go before the overrides"
-                if message.startswith("unrecognized arguments") else "")
-        raise UserError(one_line(message) + hint)
+        words = message.removeprefix("unrecognized arguments:").split()
+        misplaced = message.startswith("unrecognized arguments") and not all(w.startswith("-") for w in words)
+        line = one_line(message)
+        if misplaced:
+            line += "; flags (-m, --cfg, --config-dir, ...) go before the overrides"
+        elif "; valid choices: " not in line:
+            line += "; see python -m rgp_bench --help"
+        raise UserError(line)
 
     parser.error = error  # type: ignore[method-assign]
     parser.parse_args(list(argv))
