@@ -28,6 +28,13 @@ class SweepReport(Callback):
     def __init__(self, reference: Sequence[str] = ()) -> None:
         self.reference = tuple(reference)
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from rgp_bench.run.relaunch import keep_earlier_sweep_plan
+
+        moved = keep_earlier_sweep_plan(Path(config.hydra.sweep.dir), list(config.hydra.overrides.task))
+        if moved is not None:
+            print(f"note: {config.hydra.sweep.dir} held another sweep; its plan is kept as {moved.name}")
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from rgp_bench.report import build_report
 

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from rgp_bench.core.cli import OneLineParser
 from rgp_bench.core.errors import UserError, choices_error
 from rgp_bench.export.state import load_model
 from rgp_bench.record.io import ERROR_FILE, RESULTS_FILE
@@ -38,7 +39,7 @@ TRACED = ("pt", "aoti")  # formats made from a torch.export program (C++ kernel 
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rgp_bench.export", description=__doc__.split("\n\n")[1])
+    p = OneLineParser(prog="python -m rgp_bench.export", description=__doc__.split("\n\n")[1])
     p.add_argument("run_dir", metavar="RUN_DIR", help="a completed run's directory (it holds results.json)")
     p.add_argument("--materialise", action="store_true", help="export the materialised (faster) form")
     p.add_argument("--format", default="pt",

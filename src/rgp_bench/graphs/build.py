@@ -51,7 +51,7 @@ def build_graph(
     iters: int | None = None,
     seconds: float | None = None,
     cache_dir: str | os.PathLike | None = None,
-    progress: bool = False,
+    progress: bool | Any = False,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Construct a connected ``degree``-regular graph on ``nodes`` nodes, lower its ASPL, and measure it.
 

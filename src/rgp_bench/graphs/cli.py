@@ -6,12 +6,14 @@ Bad arguments and infeasible requests print one ``error: ...`` line to stderr an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rgp_bench.core.cli import one_line
 from rgp_bench.core.fileio import atomic_write_text
 
 from .build import STARTS, build_graph
@@ -19,6 +21,7 @@ from .cache import default_cache_dir
 from .construct import edge_list, feasible_degree
 from .errors import GraphError
 from .optimizer import DEFAULT_STRATEGY, STRATEGIES
+from .progress import Heartbeat
 
 __all__ = ["main", "save_edgelist"]
 
@@ -36,13 +39,19 @@ _JSON_KEYS = (
 )
 
 
+# The largest graph the CLI builds. Measured on this project's 2-core CI machine at --ratio 0.9 with the default
+# budget: n = 1024 takes 60 s, 2048 53 s, 4096 176 s and 0.63 GB; the start graph alone grows ~n²k (14 s at 4096),
+# so n = 8192 would take well over 10 minutes. The largest RGP layer graph in the model zoo is far smaller.
+MAX_NODES = 4096
+
+
 class _UsageError(Exception):
     pass
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(message)
+        raise _UsageError(one_line(message))
 
 
 def _positive_float(text: str) -> float:
@@ -68,6 +77,25 @@ def _int_at_least(low: int):
     return parse
 
 
+def _nodes(text: str) -> int:
+    value = _int_at_least(1)(text)
+    if value > MAX_NODES:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_NODES} (the CLI's size limit; larger graphs take over "
+                                         f"10 minutes), got {value}")
+    return value
+
+
+def _check_cache_dir(path: str) -> None:
+    """The graph cache is a directory (or can be created as one): a file there is one error line, not warnings."""
+    target = Path(path).expanduser()
+    existing = next(p for p in (target, *target.absolute().parents) if p.exists())
+    if existing == target and not target.is_dir():
+        raise _UsageError(f"--cache-dir {path} is a file, not a directory; valid: a directory path, or --no-cache")
+    if not existing.is_dir():
+        raise _UsageError(f"--cache-dir {path} cannot be created: {existing} is a file; valid: a directory path, "
+                          "or --no-cache")
+
+
 def _ratio(text: str) -> float:
     try:
         value = float(text)
@@ -83,7 +111,8 @@ def _parser() -> _Parser:
         prog="python -m rgp_bench.graphs",
         description="Build a connected k-regular graph with a low average shortest path length (ASPL).",
     )
-    p.add_argument("--nodes", "-n", type=_int_at_least(1), required=True, help="number of nodes n")
+    p.add_argument("--nodes", "-n", type=_nodes, required=True,
+                   help=f"number of nodes n, at most {MAX_NODES} (n = 4096 at --ratio 0.9 takes about 3 minutes)")
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--degree", "-k", type=_int_at_least(0), help="degree k (n·k must be even, 2 <= k < n)")
     size.add_argument("--ratio", type=_ratio, help="pruning ratio; k = the feasible degree nearest n·(1-ratio)")
@@ -100,7 +129,8 @@ def _parser() -> _Parser:
         help="graph cache directory (default: the runs' one: $RGP_BENCH_CACHE/graphs or .rgp_cache/graphs)",
     )
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress lines (otherwise a build that takes long prints one line every few seconds)")
     return p
 
 
@@ -139,17 +169,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         degree = args.degree if args.degree is not None else feasible_degree(args.nodes, args.ratio)
         cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
-        adj, info = build_graph(
-            args.nodes,
-            degree,
-            strategy=args.strategy,
-            start=args.start,
-            seed=args.seed,
-            iters=args.iters,
-            seconds=args.seconds,
-            cache_dir=cache_dir,
-            progress=not args.quiet,
-        )
+        if cache_dir is not None:
+            _check_cache_dir(str(cache_dir))
+        heartbeat = None if args.quiet else Heartbeat(f"building n={args.nodes} k={degree}")
+        with heartbeat or contextlib.nullcontext():
+            adj, info = build_graph(
+                args.nodes,
+                degree,
+                strategy=args.strategy,
+                start=args.start,
+                seed=args.seed,
+                iters=args.iters,
+                seconds=args.seconds,
+                cache_dir=cache_dir,
+                progress=heartbeat or False,
+            )
         if args.save:
             comment = f"rgp_bench.graphs n={info['nodes']} k={info['degree']} aspl={info['aspl']:.6f}"
             save_edgelist(adj, args.save, comment)

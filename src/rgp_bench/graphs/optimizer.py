@@ -30,6 +30,7 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -118,7 +119,7 @@ def optimize(
     seed: int | np.random.Generator = 0,
     iters: int | None = None,
     seconds: float | None = None,
-    progress: bool = False,
+    progress: bool | Any = False,
     callback: Callable[[np.ndarray, int], None] | None = None,
 ) -> OptimizeResult:
     """Lower the ASPL of a connected k-regular graph with degree-preserving double-edge swaps.
@@ -126,7 +127,8 @@ def optimize(
     ``iters`` caps the number of swap trials (the reproducible budget); ``seconds`` caps wall time (stops early,
     machine-dependent). With both, the anneal schedule follows ``iters`` alone, so the graph is the same as
     without the cap unless the cap stops the run. With both ``None`` the :func:`default_iters` budget is used.
-    Stops early at the lower bound. ``progress`` shows a tqdm bar on stderr (only when it is a terminal).
+    Stops early at the lower bound. ``progress=True`` shows a tqdm bar on stderr (only when it is a terminal); a
+    tqdm-like object (``update``, ``set_postfix``, ``close``) is used as the bar instead.
     ``callback(adjacency, distance_sum)`` is called after every accepted swap (for tests and inspection; it
     slows the search down). The result's adjacency is a new array; the input is not modified.
     """
@@ -146,7 +148,8 @@ def optimize(
         return result
 
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    search = Search(rng, budget, lb_total, callback, _progress_bar(strategy, n, k, iters) if progress else None)
+    bar = (_progress_bar(strategy, n, k, iters) if progress else None) if isinstance(progress, bool) else progress
+    search = Search(rng, budget, lb_total, callback, bar)
     try:
         found, result.stop_reason = _run(strategy, search, state)
     finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from rgp_bench.config.location import conf_dir
+from rgp_bench.core.cli import OneLineParser
 from rgp_bench.core.errors import UserError
 from rgp_bench.report.build import build_report
 from rgp_bench.report.columns import METRICS
@@ -18,7 +19,7 @@ NOTHING_USABLE = 1
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m rgp_bench.report",
         description="Aggregate rgp-bench runs (sweep dirs, outputs/, any folder) into results.csv, "
         "report.md, report.html and plots; list failed, incomplete and missing runs.",

@@ -82,7 +82,7 @@ def collect(paths: Sequence[str | Path]) -> Collection:
     _note_upgraded(upgraded, col)
     _note_set_aside(job_dirs, col)
     for s in sweep_dirs:
-        combos, notes = expand_sweep(s / MULTIRUN)
+        combos, notes = _expand_plans(s)
         col.notes += notes
         inside = [j for j in jobs if j.path == s or s in j.path.parents]
         for combo in combos:
@@ -95,6 +95,18 @@ def collect(paths: Sequence[str | Path]) -> Collection:
     if not job_dirs and not any(p.status == "missing" for p in col.problems):
         raise UserError(f"no runs found under {', '.join(str(p) for p in paths)}")
     return col
+
+
+def _expand_plans(sweep_dir: Path) -> tuple[list, list[str]]:
+    """The expected jobs of every sweep run into `sweep_dir`: its `multirun.yaml` and the plans of earlier sweeps
+    into the same folder, kept as `multirun.<time>.yaml` (rgp_bench.run.relaunch)."""
+    combos: list = []
+    notes: list[str] = []
+    for plan in [sweep_dir / MULTIRUN, *sorted(sweep_dir.glob("multirun.*.yaml"))]:
+        found, said = expand_sweep(plan)
+        combos += [c for c in found if c not in combos]
+        notes += said
+    return combos, notes
 
 
 def _newest_attempt(d: Path) -> str | None:

@@ -34,10 +34,13 @@ def register() -> None:
 
 
 def group_options(group: str) -> list[str]:
-    """Names of the options of a config group: the YAML files in `conf/<group>/`, and for `method` every
-    registered method (a plugin method may come without a YAML file). `*_schema` entries are not options.
+    """Names of the options of a config group: the YAML files in `conf/<group>/` (and, while Hydra is initialised,
+    every option on its search path, e.g. a user's `--config-dir`), and for `method` every registered method (a
+    plugin method may come without a YAML file). `*_schema` entries are not options.
     """
     names = {p.stem for p in (conf_dir() / group).glob("*.yaml")}
+    if GlobalHydra.instance().is_initialized():  # inside the pre-flight: the user's config folders too
+        names |= set(GlobalHydra.instance().config_loader().get_group_options(group))
     if group == "method":
         names |= set(METHODS)
     return sorted(n for n in names if not n.endswith("_schema"))
@@ -45,5 +48,7 @@ def group_options(group: str) -> list[str]:
 
 def hydra_group_options(group: str) -> list[str]:
     """The options of one of Hydra's config groups (plugins included), e.g. hydra/launcher."""
+    if GlobalHydra.instance().is_initialized():
+        return sorted(GlobalHydra.instance().config_loader().get_group_options(group))
     with initialize_config_dir(str(conf_dir()), version_base="1.3"):
         return sorted(GlobalHydra.instance().config_loader().get_group_options(group))

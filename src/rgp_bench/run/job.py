@@ -32,6 +32,7 @@ from rgp_bench.run.ending import (
     write_error_where_room,
 )
 from rgp_bench.run.pipeline import identity_fields, run
+from rgp_bench.run.relaunch import ReplaceRefused, refuse_other_threads
 from rgp_bench.store.dense import remove_stale_dense_temps
 from rgp_bench.store.runs import RunStore
 
@@ -53,6 +54,8 @@ def run_job(cfg: DictConfig) -> float | None:
     try:
         with sigterm_raises():
             return _run_or_skip(cfg, out_dir, multirun, started)
+    except ReplaceRefused as exc:
+        return _refused(exc, multirun)
     except (Exception, KeyboardInterrupt, Stopped) as exc:
         return end_failed(cfg, out_dir, exc, multirun)
 
@@ -60,6 +63,7 @@ def run_job(cfg: DictConfig) -> float | None:
 def _run_or_skip(cfg: DictConfig, out_dir: Path, multirun: bool, started: float) -> float | None:
     """Copy the stored record of a complete run into `out_dir`, else run it (resuming) and store its record."""
     identity = identity_fields(cfg)
+    refuse_other_threads(cfg, out_dir, identity["run_id"])
     store = RunStore(Path(cfg.cache_dir) / "runs")
     remove_leftovers(cfg, store, out_dir, started)
     with store.lock(identity["run_id"]):
@@ -144,6 +148,14 @@ def _jobs_run_here() -> bool:
     """Whether the sweep's launcher runs its jobs in this process (Hydra's basic launcher), so that an interrupt
     of a job is one of the whole sweep."""
     return "BasicLauncher" in str(HydraConfig.get().launcher.get("_target_", ""))
+
+
+def _refused(exc: ReplaceRefused, multirun: bool) -> None:
+    """A relaunch that would replace another run's complete record: one line, and the record stays as it was (no
+    error.json beside it). A sweep goes on with its other jobs."""
+    print(f"error: {exc}", file=sys.stderr)
+    if not multirun:
+        sys.exit(exc.exit_code)
 
 
 def _other_commit(record: Any) -> str:

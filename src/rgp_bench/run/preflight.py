@@ -10,7 +10,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from hydra import compose, initialize_config_dir
+from hydra import compose
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
@@ -18,9 +18,11 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from rgp_bench.config.fields import lookup_check, show
-from rgp_bench.config.location import GROUPS, conf_dir
+from rgp_bench.config.location import GROUPS
+from rgp_bench.core.cli import one_line
 from rgp_bench.core.errors import UserError, choices_error
 from rgp_bench.run.configs import HYDRA_GROUPS, group_options, hydra_group_options
+from rgp_bench.run.searchpath import PRIMARY_CONFIG, hydra_session, primary_configs
 from rgp_bench.run.validate import check_output_dir, check_structure, check_with_model, validate_config
 
 _ENUM_CHOICES = re.compile(r"expected one of \[(.*)\]")
@@ -132,27 +134,27 @@ def _check_hydra_settings(parsed: list[Override]) -> None:
 def _check_flags(flags: dict[str, str]) -> None:
     name = flags.get("--config-name", flags.get("-cn"))
     if name is not None:
-        valid = sorted(p.stem for p in conf_dir().glob("*.yaml"))
+        valid = primary_configs()
         if name not in valid:
             raise choices_error("--config-name", name, valid)
 
 
-def _compose_without(override_set: list[str], key: str) -> DictConfig | None:
+def _compose_without(override_set: list[str], key: str, primary: str) -> DictConfig | None:
     """The config the user chose (e.g. method=magnitude) minus the override of `key`, or None."""
     others = [o for o in override_set if o.split("=", 1)[0].lstrip("+~") != key]
     try:
-        return compose("config", overrides=others)
+        return compose(primary, overrides=others)
     except (HydraException, OmegaConfBaseException):
         return None
 
 
-def _explain(exc: BaseException, override_set: list[str]) -> UserError:
+def _explain(exc: BaseException, override_set: list[str], primary: str = PRIMARY_CONFIG) -> UserError:
     cause = exc.__cause__ or exc
     full_key = str(getattr(cause, "full_key", "") or "")
     if isinstance(cause, ConfigAttributeError | ConfigKeyError) and full_key:
         parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
         # List the keys of the config the user actually chose, minus the bad override.
-        base = _compose_without(override_set, full_key)
+        base = _compose_without(override_set, full_key, primary)
         node = OmegaConf.select(base, parent) if (base is not None and parent) else base
         if isinstance(node, DictConfig) and not dataclasses.is_dataclass(OmegaConf.get_type(node)) and parent:
             # a free-form mapping (e.g. dataset.generator): new keys need Hydra's leading `+`
@@ -167,7 +169,7 @@ def _explain(exc: BaseException, override_set: list[str]) -> UserError:
         if choices:  # an enum field: name the choices the way every other choice error does
             key = re.sub(r"\[\d+\]$", " entry", full_key)
             return choices_error(key, value, [c.strip() for c in choices.group(1).split(",")])
-        base = _compose_without(override_set, full_key)
+        base = _compose_without(override_set, full_key, primary)
         check = lookup_check(base, full_key) if base is not None else None
         if check is not None:  # a value of the wrong type: say what the setting accepts
             return UserError(f"{full_key}={show(value)} is invalid; {check.valid}")
@@ -179,6 +181,27 @@ def _explain(exc: BaseException, override_set: list[str]) -> UserError:
 _MODE_FLAGS = {"-m": "--multirun", "--multirun": "--multirun", "--cfg": "--cfg", "-c": "--cfg", "--info": "--info",
                "-i": "--info", "--run": "--run", "-r": "--run", "--shell-completion": "--shell-completion",
                "-sc": "--shell-completion"}
+
+
+def _check_hydra_flags(argv: Sequence[str]) -> None:
+    """Parse the command line with Hydra's own argument parser, so a bad flag (e.g. `--info bogus`) is one line
+    here instead of Hydra's usage text."""
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+
+    def error(message: str) -> None:
+        words = message.removeprefix("unrecognized arguments:").split()
+        misplaced = message.startswith("unrecognized arguments") and not all(w.startswith("-") for w in words)
+        line = one_line(message)
+        if misplaced:
+            line += "; flags (-m, --cfg, --config-dir, ...) go before the overrides"
+        elif "; valid choices: " not in line:
+            line += "; see python -m rgp_bench --help"
+        raise UserError(line)
+
+    parser.error = error  # type: ignore[method-assign]
+    parser.parse_args(list(argv))
 
 
 def _check_mode_flags(argv: Sequence[str]) -> None:
@@ -194,20 +217,20 @@ def preflight(argv: Sequence[str]) -> None:
     Every value of a sweep is composed and validated, and checks that need the model (the prunable layers, a
     method's feasibility) run on it too, so a mistake fails before any output directory is created.
     """
+    _check_hydra_flags(argv)
     _check_mode_flags(argv)
     words, flags = _split_argv(argv)
-    _check_flags(flags)
     parsed = _parse(words)
-    _check_groups(parsed)
-    _check_hydra_settings(parsed)
-    overrides = _user_overrides(words, parsed)
-    combos = _expand(overrides)
-    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-        for combo in combos:
+    with hydra_session(flags, parsed) as primary:
+        _check_flags(flags)
+        _check_groups(parsed)
+        _check_hydra_settings(parsed)
+        overrides = _user_overrides(words, parsed)
+        for combo in _expand(overrides):
             try:
-                cfg = compose("config", overrides=combo)
+                cfg = compose(primary, overrides=combo)
             except (HydraException, OmegaConfBaseException, ValueError) as exc:
-                raise _explain(exc, combo) from None
+                raise _explain(exc, combo, primary) from None
             check_structure(cfg)
             validate_config(cfg)
             check_with_model(cfg)

@@ -5,17 +5,16 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from collections.abc import Sequence
 
+from rgp_bench.core.cli import OneLineParser
 from rgp_bench.speedup.kernel import kernel_status, load_kernel, simd_info
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rgp_bench.speedup.build_kernel",
-                                     description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog="python -m rgp_bench.speedup.build_kernel", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="only report whether a cached build exists")
     args = parser.parse_args(argv)
     logging.getLogger("rgp_bench.speedup.kernel").setLevel(logging.CRITICAL)  # this line is the whole output
