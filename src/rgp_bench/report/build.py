@@ -22,13 +22,15 @@ from rgp_bench.report.columns import METRICS, ROW_COLUMNS
 from rgp_bench.report.compare import Comparison, SanityCheck, compare, sanity_checks
 from rgp_bench.report.dedupe import deduplicate
 from rgp_bench.report.dense import match_dense
+from rgp_bench.report.emphasis import mark_best
 from rgp_bench.report.figures import draw_figures
-from rgp_bench.report.groups import Group, group_runs
-from rgp_bench.report.plots import svg_path
+from rgp_bench.report.groups import Group, group_runs, natural_key
+from rgp_bench.report.plots import pdf_path, svg_path
 from rgp_bench.report.problems import PROBLEM_STATUSES, Problem
 from rgp_bench.report.render import Document, to_html, to_markdown
 from rgp_bench.report.runs import Run
 from rgp_bench.report.sections import SECTIONS, ReportData
+from rgp_bench.report.sections.compact import SUMMARY_FILE, compact_blocks, legend_text
 from rgp_bench.report.variants import assign_variants
 
 
@@ -40,7 +42,8 @@ class Report:
     groups: list[dict[str, Any]]  # mean/std/n per (dataset, model, regime, ratio, budget, method, variant)
     comparisons: list[dict[str, Any]]  # paired differences from the reference methods
     problems: list[dict[str, Any]]  # {"path", "status": failed|incomplete|missing|duplicate, "detail", "run"}
-    # "csv", "markdown", "html", "json", plot names -> PNG paths and "<plot name>.svg" -> the SVG beside it
+    # "csv", "markdown", "summary" (the compact tables), "html", "json", plot names -> PNG paths, and
+    # "<plot name>.svg" / "<plot name>.pdf" -> the SVG and PDF beside it
     files: dict[str, Path]
     metric: str = "best_val"
     aspl: list[dict[str, Any]] = field(default_factory=list)  # accuracy-vs-ASPL studies
@@ -99,8 +102,9 @@ def build_report(
     for png in figures.made():
         files[png.stem] = png
         files[f"{png.stem}.svg"] = svg_path(png)
+        files[f"{png.stem}.pdf"] = pdf_path(png)
     data = ReportData(paths, found.runs, found.groups, found.comparisons, found.studies, found.problems, notes,
-                      sources, pairs, figures, metric, references, found.sanity)
+                      sources, pairs, figures, metric, references, found.sanity, found.best_tests)
     doc = Document("rgp-bench report")
     for section in SECTIONS:
         section(doc, data)
@@ -113,6 +117,10 @@ def build_report(
     files["json"] = _write_json(out / "report.json", report)
     files["markdown"] = out / "report.md"
     files["markdown"].write_text(to_markdown(doc, out), encoding="utf-8")
+    files["summary"] = out / SUMMARY_FILE
+    summary = compact_blocks(data)
+    summary.blocks.insert(0, ("p", legend_text(metric)))
+    files["summary"].write_text(to_markdown(summary, out), encoding="utf-8")
     files["html"] = out / "report.html"
     files["html"].write_text(to_html(doc, base=out), encoding="utf-8")
     return report
@@ -129,6 +137,8 @@ class Analysis:
     sanity: list[SanityCheck]
     problems: list[Problem]
     notes: list[str]
+    # How many paired tests decided the results table's emphasis (report.emphasis).
+    best_tests: int = 0
 
 
 def analyse(paths: Sequence[str | Path], metric: str, references: Sequence[str] = ()) -> Analysis:
@@ -140,12 +150,13 @@ def analyse(paths: Sequence[str | Path], metric: str, references: Sequence[str] 
     runs.sort(key=_run_order)
     groups = group_runs(runs, metric)
     match_dense(groups)
+    best_tests = mark_best(groups, metric)
     notes = list(col.notes)
     if copies:
         notes.append(f"{copies} identical record cop{'y' if copies == 1 else 'ies'} dropped (a skipped rerun copies "
                      "the stored record into its new sweep folder): each run is counted once.")
     return Analysis(runs, groups, compare(groups, metric, references), aspl_studies(runs, metric),
-                    sanity_checks(groups, metric), col.problems + duplicates, notes)
+                    sanity_checks(groups, metric), col.problems + duplicates, notes, best_tests)
 
 
 def _write_json(path: Path, report: Report) -> Path:
@@ -165,7 +176,7 @@ def _write_json(path: Path, report: Report) -> Path:
 
 def _run_order(r: Run) -> tuple[Any, ...]:
     rec = r.record
-    return rec.dataset, rec.model, rec.method, r.variant, rec.ratio, rec.seed
+    return rec.dataset, rec.model, rec.method, natural_key(r.variant), rec.ratio, rec.seed
 
 
 def _published_sources(baselines_dir: str | Path | None, notes: list[str]) -> list[published.PublishedSource]:
