@@ -104,10 +104,10 @@ def test_the_results_table_puts_the_dense_row_in_every_report_group(matched) -> 
     assert set(dense) == {(ratio, regime) for ratio in ("0.5", "0.9") for regime in ("scratch", "finetune")}
     assert dense[("0.9", "finetune")][3] == "weights" and dense[("0.9", "finetune")][7] == "96.30 ± 0.42"
     assert dense[("0.5", "scratch")][4] == "dense [train.epochs=5]"
-    assert dense[("0.5", "scratch")][-2] == "5"  # its epochs (then ASPL): those of the pruned groups beside it
+    assert dense[("0.5", "scratch")][-1] == "5"  # its epochs: those of the pruned groups beside it
     rgp = next(r for r in rows if r[4] == "rgp" and r[2] == "0.9")
     assert rgp[8] == "-7.25"  # 88.75 - 96.00
-    standalone = [r for r in rows if r[4].startswith("dense") and r[-2] == "20"]  # used by no group: listed as it is
+    standalone = [r for r in rows if r[4].startswith("dense") and r[-1] == "20"]  # used by no group: listed as it is
     assert len(standalone) == 1 and standalone[0][2] == "0" and standalone[0][3] == "none"
     # dense rows sit above the pruned groups of their (dataset, model, ratio, budget)
     order = [(r[2], r[4]) for r in rows]

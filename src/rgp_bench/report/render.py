@@ -195,7 +195,7 @@ h1{border-bottom:2px solid #ddd;padding-bottom:.3rem}h2{margin-top:2.2rem;border
 table{border-collapse:separate;border-spacing:0;font-size:.88rem}
 th,td{border-right:1px solid #ddd;border-bottom:1px solid #ddd;padding:.25rem .55rem;white-space:nowrap;
  background:#fff}
-th{background:#f3f5f7;position:sticky;top:0;z-index:2}
+th{background:#f3f5f7;position:sticky;top:0;z-index:2;white-space:normal;vertical-align:bottom;min-width:2.5rem}
 tr:nth-child(even) td{background:#fafbfc}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.sticky,th.sticky{position:sticky;z-index:1}th.sticky{z-index:3}
 .sticky:first-child{left:0}

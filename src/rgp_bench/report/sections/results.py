@@ -16,8 +16,8 @@ from rgp_bench.report.sections.base import OFF_TARGET_NOTE, ReportData, flagged,
 
 # Aggregated columns of the main table after the accuracy (headers and cells: report.columns), and of the details
 # table; of those, the OPTIONAL ones are shown only when some group has a value.
-MAIN_COLUMNS = ("params_reduction", "macs_reduction", "speedup", "fraction_of_limit", "speedup_vs_twin")
-DETAIL_COLUMNS = ("sparsity_achieved", "collapsed", "epochs_total", "aspl", "search_seconds", "search_evaluations",
+MAIN_COLUMNS = ("params_reduction", "macs_reduction", "aspl", "speedup", "fraction_of_limit", "speedup_vs_twin")
+DETAIL_COLUMNS = ("sparsity_achieved", "collapsed", "epochs_total", "search_seconds", "search_evaluations",
                   "search_val_top1", "mac_limit", "speedup_vs_compiled", "latency_efficiency")
 RESULT_COLUMNS = MAIN_COLUMNS + DETAIL_COLUMNS
 OPTIONAL_COLUMNS = frozenset({"speedup", "fraction_of_limit", "speedup_vs_twin", "search_seconds",
