@@ -22,7 +22,7 @@ from rgp_bench.report.columns import METRICS, ROW_COLUMNS
 from rgp_bench.report.compare import Comparison, SanityCheck, compare, sanity_checks
 from rgp_bench.report.dedupe import deduplicate
 from rgp_bench.report.dense import match_dense
-from rgp_bench.report.emphasis import mark_best
+from rgp_bench.report.emphasis import ALPHA, mark_best
 from rgp_bench.report.figures import draw_figures
 from rgp_bench.report.groups import Group, group_runs, natural_key
 from rgp_bench.report.plots import pdf_path, svg_path
@@ -50,6 +50,7 @@ class Report:
     notes: list[str] = field(default_factory=list)  # things the reader should know (unchecked sweeps ...)
     references: tuple[str, ...] = ()
     skipped_plots: dict[str, str] = field(default_factory=dict)  # plot name -> why it was not drawn
+    best_tests: int = 0  # paired tests behind the results table's bold and tied marks (report.emphasis)
 
     def counts(self) -> dict[str, int]:
         """Number of runs and groups, and of problems per status."""
@@ -113,7 +114,7 @@ def build_report(
                     comparisons=[c.to_dict() for c in found.comparisons],
                     problems=[p.to_dict() for p in found.problems], files=files, metric=metric,
                     aspl=[s.to_dict() for s in found.studies], notes=notes, references=references,
-                    skipped_plots=figures.skipped())
+                    skipped_plots=figures.skipped(), best_tests=found.best_tests)
     files["json"] = _write_json(out / "report.json", report)
     files["markdown"] = out / "report.md"
     files["markdown"].write_text(to_markdown(doc, out), encoding="utf-8")
@@ -169,6 +170,9 @@ def _write_json(path: Path, report: Report) -> Path:
         "problems": report.problems,
         "notes": report.notes,
         "skipped_plots": report.skipped_plots,
+        # How `best` and `tied` of the groups were decided (report.emphasis).
+        "emphasis": {"test": "paired t-test across seeds, highest mean of a cell against each other group",
+                     "correction": "holm", "alpha": ALPHA, "tests": report.best_tests},
     }
     path.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return path

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from matplotlib.lines import Line2D
 
 from rgp_bench.report.columns import Stat
-from rgp_bench.report.groups import Group
+from rgp_bench.report.groups import Group, natural_key
 from rgp_bench.report.plots.axes import ACCURACY_TIE, Transform, dodge, pareto_front
 from rgp_bench.report.plots.canvas import Canvas
 from rgp_bench.report.style import VariantLook, method_style, variant_look
@@ -64,12 +64,12 @@ def make_series(groups: Sequence[Group], x: XStat) -> list[Series]:
         by[key].points.append(g)
     for s in by.values():
         s.points.sort(key=lambda g: x(g).mean or 0.0)
-    out = [by[k] for k in sorted(by, key=lambda k: (k[0] != by[k].method, k))]
+    out = [by[k] for k in sorted(by, key=lambda k: (k[0] != by[k].method, natural_key(k[0]), k[1:]))]
     seen: dict[str, int] = {}
     for s in out:
         s.look_index = seen.get(s.method, 0)
         seen[s.method] = s.look_index + 1
-    return sorted(out, key=lambda s: (s.label, s.regime, s.budget))
+    return sorted(out, key=lambda s: (natural_key(s.label), s.regime, s.budget))
 
 
 def single_point_reason(series: Sequence[Series], published_points: int | None) -> str | None:
