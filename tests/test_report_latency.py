@@ -69,12 +69,39 @@ def test_speedup_plot_marks_the_mac_limit_and_states_the_measurement(measured: R
     def spy(c, title, xlabel, ylabel, path, note=""):
         seen["legend"], seen["note"] = [t for _, t in c.handles], note
         seen["limits"] = [ln.get_xdata()[0] for ln in c.ax.get_lines()
-                          if ln.get_marker() == "|" and ln.get_markeredgewidth() == 1.6]  # not the error bars' caps
+                          if ln.get_color() == "#555555" and list(ln.get_xdata()) == [ln.get_xdata()[0]] * 2]
         return real(c, title, xlabel, ylabel, path, note)
 
     monkeypatch.setattr(canvas, "finish", spy)
     groups = [g for g in analyse([measured.files["csv"].parents[1] / "o"], "best_val").groups if g.method == "rgp"]
     assert isinstance(plots.speedup_plot(groups, "best_val", "t", tmp_path / "s.png"), Path)
     assert seen["note"] == "measured on cpu, 2 threads, batch 64"
-    assert sorted(seen["limits"]) == [1.8, 7.0]  # type: ignore[type-var]
-    assert any("MAC limit" in t for t in seen["legend"])  # type: ignore[union-attr]
+    assert sorted(seen["limits"]) == [1.8, 7.0]  # type: ignore[type-var]  # one vertical line per ratio
+    assert any("MAC limit of a ratio" in t for t in seen["legend"])  # type: ignore[union-attr]
+
+
+def test_mac_limits_that_differ_within_a_ratio_are_ticks_per_group(tmp_path: Path) -> None:
+    from rgp_bench.report.columns import Stat
+    from rgp_bench.report.groups import Group
+    from rgp_bench.report.plots import speedup_plot
+
+    def group(method: str, ratio: float, speedup: float, limit: float) -> Group:
+        return Group(dataset="d", model="m", regime="scratch", ratio=ratio, budget="weights", method=method, n=2,
+                     acc=Stat(90 - 10 * ratio, 0.2), stats={"speedup": Stat(speedup, 0.01),
+                                                           "mac_limit": Stat(limit, 0.0)})
+
+    groups = [group("rgp", 0.5, 1.2, 1.9), group("rgp", 0.9, 1.5, 8.0), group("filter_norm", 0.5, 1.8, 2.0),
+              group("filter_norm", 0.9, 4.0, 9.5)]
+    lines: list[object] = []
+    real = canvas.finish
+
+    def spy(c, *a, **k):
+        lines.extend(ln for ln in c.ax.get_lines() if ln.get_marker() == "|" and ln.get_markeredgewidth() == 1.6)
+        return real(c, *a, **k)
+
+    import pytest as _pytest
+
+    with _pytest.MonkeyPatch.context() as mp:
+        mp.setattr(canvas, "finish", spy)
+        assert isinstance(speedup_plot(groups, "best_val", "t", tmp_path / "s.png"), Path)
+    assert sorted(ln.get_xdata()[0] for ln in lines) == [1.9, 2.0, 8.0, 9.5]  # type: ignore[attr-defined]

@@ -69,6 +69,8 @@ class Canvas:
     # Optional labels (e.g. a point's ratio): drawn only where they overlap no other label, marker or the frame.
     optional_labels: list[tuple[float, float, str, str]] = field(default_factory=list)  # x, y, text, colour
     width: float = DOUBLE_COLUMN
+    # Place each optional label text at most once (the first position that fits, in list order).
+    one_label_per_text: bool = False
 
     @property
     def wrap(self) -> int:
@@ -162,7 +164,10 @@ def _place_optional_labels(c: Canvas) -> None:
     taken = [t.get_window_extent(renderer) for t in c.ax.texts]
     taken += [_marker_box(c, x, y, 4) for x, y, _, _ in c.optional_labels] + [_marker_box(c, x, y)
                                                                               for x, y in c.obstacles]
+    placed: set[str] = set()
     for x, y, text, color in c.optional_labels:
+        if c.one_label_per_text and text in placed:
+            continue
         for dx, dy, ha in _LABEL_OFFSETS[:6]:
             ann = c.ax.annotate(text, (x, y), xytext=(dx * 0.7, dy * 0.8), textcoords="offset points",
                                 fontsize=MIN_FONT, ha=ha, color=color, zorder=7)
@@ -171,6 +176,7 @@ def _place_optional_labels(c: Canvas) -> None:
             inside = _overlap(box, frame) >= box.width * box.height - 1e-6
             if inside and not any(_overlap(box, t) > 0 for t in taken):
                 taken.append(box)
+                placed.add(text)
                 break
             ann.remove()
 

@@ -84,9 +84,10 @@ def speedup_section(doc: Document, d: ReportData) -> None:
     doc.p("Speed-up: inference time of the dense model over the pruned one (cost.latency.speedup: the fastest "
           "deployable form, materialised where there is one, else the masked model, at the largest batch size), "
           "mean ± std over seeds, on the machine that ran them (each plot's title names device, threads and batch "
-          "size); the dense model is at 1×, and each point is labelled with its ratio where the label fits. The "
-          "short vertical tick joined to a point by a dotted line is its group's MAC limit (dense MACs ÷ effective "
-          "MACs): the speed-up that skipping every pruned multiply-add would give. Masked models compute every "
+          "size); the dense model is at 1×, and points are labelled with their ratio where the label fits (with many "
+          "methods, once per ratio). The MAC limit (dense MACs ÷ effective MACs: the speed-up that skipping every "
+          "pruned multiply-add would give) is a dash-dot vertical line per ratio where its groups share it, else a "
+          "short vertical tick in the method's colour at each group's limit. Masked models compute every "
           "weight, so only a materialised form (channels removed, block-sparse kernels) can be faster.")
     for pair in d.pairs:
         show_figures(doc, d.figures, pair, "speedup", partial(_alt, pair))
