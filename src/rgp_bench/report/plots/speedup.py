@@ -49,7 +49,8 @@ def speedup_plot(groups: Sequence[Group], metric: str, title: str, path: Path,
     per method, points labelled with their ratio where the label fits (one label per ratio with many methods); the
     MAC limit (dense MACs ÷ effective MACs: the speed-up that skipping every pruned MAC would give) is a vertical
     line per ratio where its groups share it, else a short vertical tick in the method's colour per group. The
-    dense model sits at 1×; the title's second line states device, threads and batch size. Skipped when every series has a single point."""
+    dense model sits at 1×; the title's second line states device, threads and batch size. Skipped when every
+    series has a single point."""
     series = make_series(groups, _speedup)
     if not series:
         return None
