@@ -1,13 +1,19 @@
-"""What every benchmark (`make bench`) shares: the machine it ran on, and its section of BENCHMARKS.md.
+"""What every recipe shares: its provenance (command, date, machine, duration), its command line, and its section
+of BENCHMARKS.md.
 
-Each benchmark owns the text between its `<!-- NAME:begin -->` and `<!-- NAME:end -->` markers and leaves
-the rest of the file alone, so they can be rerun one at a time.
+Each recipe owns the text between its `<!-- NAME:begin -->` and `<!-- NAME:end -->` markers and leaves the rest of
+the file alone, so they can be rerun one at a time.
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime as _dt
 import os
 import platform
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rgp_bench.core.fileio import atomic_write_text
@@ -27,6 +33,45 @@ def machine() -> dict[str, str]:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": cpu, "cores": str(cores), "python": platform.python_version(), "os": platform.platform(terse=True)}
+
+
+def utc_stamp() -> str:
+    """Now, as `YYYY-MM-DD HH:MM UTC`."""
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How, when and where a recipe ran: what every section states first.
+
+    `machine` holds machine() plus the library versions the recipe's numbers depend on.
+    """
+
+    command: str
+    date: str
+    seconds: float
+    machine: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def here(cls, command: str, seconds: float, **versions: str) -> Provenance:
+        """This machine, now, with `versions` added to machine()."""
+        return cls(command, utc_stamp(), seconds, {**machine(), **versions})
+
+
+def parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """The command line every recipe starts from: `--output FILE`."""
+    p = argparse.ArgumentParser(prog=prog, description=(doc or "").strip().split("\n")[0])
+    p.add_argument("--output", type=Path, help="also write the section (between its markers) into this file, "
+                   "keeping the rest of it (make bench: BENCHMARKS.md)")
+    return p
+
+
+def publish(name: str, section: str, output: str | os.PathLike | None) -> None:
+    """Print `section`; with `output`, also write it between `name`'s markers there."""
+    sys.stdout.write(section.rstrip("\n") + "\n")
+    if output is not None:
+        write_section(output, name, section)
+        print(f"wrote the {name} section of {output}", file=sys.stderr)
 
 
 def write_section(path: str | os.PathLike, name: str, section: str) -> None:

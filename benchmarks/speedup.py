@@ -1,14 +1,13 @@
-"""Benchmark of :mod:`rgp_bench.speedup`: prints its Markdown section for ``BENCHMARKS.md``.
+"""Recipe for :mod:`rgp_bench.speedup`: its section of ``BENCHMARKS.md``.
 
-    python -m benchmarks.speedup [--output FILE] [--quick]
+    python -m benchmarks.speedup [--output FILE] [--quick] [--cache-dir DIR]
 
 Runs itself in a subprocess whose environment pins OpenMP/MKL to one thread and sets glibc's allocator tunables
 (:func:`rgp_bench.measure.latency.benchmark_env`), then: `make run`'s model (the MNIST-1D MLP 40 -> 4 x 512 -> 10,
 RGP k/n = 6/64) at batch 64 and 1; and on CIFAR shapes ResNet-18 and ResNet-56, batch 1 and 64, dense vs RGP
 materialised (ResNet-18: k/n = 8 and 16 of 64, plus 4 of 64 at batch 64 for the wide-layer target; ResNet-56: 2 and
 4 of 16, since its 16-channel layers cap the nodes at 16), with per-layer tables for the MLP and ResNet-18.
-``--output FILE`` also writes the section between ``<!-- speedup:begin -->`` / ``<!-- speedup:end -->`` markers
-into FILE, keeping everything else there (``make bench`` can point it at BENCHMARKS.md).
+:func:`collect` measures (in the benchmark environment), :func:`~benchmarks.speedup_report.render` formats.
 
 Extra rows: :func:`compare_models` times any (dense, fast) pair the same way; :func:`channel_pruning_pairs` gives the
 hook where physically channel-pruned models are to be added.
@@ -17,7 +16,6 @@ hook where physically channel-pruned models are to be added.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import os
 import subprocess
 import sys
@@ -30,10 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.markdown import machine, write_section
-from benchmarks.speedup_report import BenchRow, render
+from benchmarks.markdown import Provenance, parser, publish
+from benchmarks.speedup_report import SpeedupRow, SpeedupRows, render
 from rgp_bench.graphs import block_mask, build_graph
-from rgp_bench.measure.latency import benchmark_env, example_input, thread_count
+from rgp_bench.measure.latency import allocator_setting, benchmark_env, example_input, thread_count
+from rgp_bench.measure.macs import mac_reduction, masked_layer_macs
 from rgp_bench.models import build_model
 from rgp_bench.pruning import find_prunable_layers
 from rgp_bench.speedup.end_to_end import (
@@ -46,9 +45,9 @@ from rgp_bench.speedup.end_to_end import (
     measure_end_to_end,
 )
 from rgp_bench.speedup.kernel import kernel_status, load_kernel, simd_info
-from rgp_bench.speedup.macs import layer_macs, mac_reduction
 from rgp_bench.speedup.materialise import interleaved_timer, masked_copy, materialise
 
+SECTION = "speedup"
 THREADS = 1
 # (model, nodes, batch size, degrees), in run order. ResNet-56's 16-channel layers cap n at 16.
 RUNS: tuple[tuple[str, int, int, tuple[int, ...]], ...] = (
@@ -104,7 +103,7 @@ def rgp_masks(model: nn.Module, layers_cfg, example: torch.Tensor, nodes: int, d
 def compare_models(label: str, model_name: str, dense: nn.Module, fast: nn.Module, example: torch.Tensor, *,
                    compiled_dense: nn.Module | None = None, masked: nn.Module | None = None,
                    compiled_fast: nn.Module | None = None, mac_limit: float | None = None, rounds: int = 5,
-                   min_run_time: float = 0.2) -> BenchRow:
+                   min_run_time: float = 0.2) -> SpeedupRow:
     """Time ``fast`` against ``dense`` (and the optional compiled dense / masked / compiled fast variants).
 
     This is the hook for every row of the summary table. ``mac_limit`` defaults to dense MACs over ``fast``'s
@@ -112,7 +111,7 @@ def compare_models(label: str, model_name: str, dense: nn.Module, fast: nn.Modul
     (channel-pruned) model; pass it explicitly when ``fast`` computes masked layers with custom modules.
     """
     if mac_limit is None:
-        mac_limit = mac_reduction(layer_macs(fast, example[:1]), layer_macs(dense, example[:1]))
+        mac_limit = mac_reduction(masked_layer_macs(fast, example[:1]), masked_layer_macs(dense, example[:1]))
     variants = {DENSE: dense}
     if compiled_dense is not None:
         variants[DENSE_COMPILED] = compiled_dense
@@ -122,7 +121,7 @@ def compare_models(label: str, model_name: str, dense: nn.Module, fast: nn.Modul
     if compiled_fast is not None:
         variants[MATERIALISED_COMPILED] = compiled_fast
     e2e = measure_end_to_end(variants, example, THREADS, mac_limit, rounds=rounds, min_run_time=min_run_time)
-    return BenchRow(label=label, model=model_name, end_to_end=e2e)
+    return SpeedupRow(label=label, model=model_name, end_to_end=e2e)
 
 
 CHANNEL_REDUCTIONS = (0.5, 0.75)  # fractions of the MACs removed by the `uniform` channel-pruning rows
@@ -164,7 +163,7 @@ def build_dense(model_name: str, cfg) -> nn.Module:
 
 
 def run_config(model_name: str, dense: nn.Module, compiled: nn.Module, layers_cfg, nodes: int, batch_size: int,
-               degrees: Sequence[int], cache_dir: Path) -> list[BenchRow]:
+               degrees: Sequence[int], cache_dir: Path) -> list[SpeedupRow]:
     """Masked and materialised at each degree (plus any channel-pruning pairs) at one batch size."""
     example = example_input(input_shape(model_name), batch_size)
     rows = []
@@ -181,7 +180,7 @@ def run_config(model_name: str, dense: nn.Module, compiled: nn.Module, layers_cf
         compiled_fast = compile_frozen(fast) if (model_name, batch_size) in COMPILED_FAST_RUNS else None
         row = compare_models(f"RGP k/n = {degree}/{nodes}", model_name, dense, fast, example,
                              compiled_dense=compiled, masked=masked, compiled_fast=compiled_fast,
-                             mac_limit=mac_reduction(layer_macs(masked, example[:1])), **e2e_timing)
+                             mac_limit=mac_reduction(masked_layer_macs(masked, example[:1])), **e2e_timing)
         row.report = report
         rows.append(row)
         print(f"[bench] {model_name} b{batch_size} {row.label}: materialised "
@@ -194,13 +193,13 @@ def run_config(model_name: str, dense: nn.Module, compiled: nn.Module, layers_cf
     return rows
 
 
-def run_benchmark(quick: bool, cache_dir: Path) -> str:
-    """Everything, in this process (expects the benchmark environment); returns the Markdown section."""
+def collect(quick: bool, cache_dir: Path, command: str = "python -m benchmarks.speedup") -> SpeedupRows:
+    """Everything, in this process (expects the benchmark environment, see :func:`main`)."""
     started, cpu_started = time.perf_counter(), time.process_time()
     build_start = time.perf_counter()
     load_kernel(build=True)
     build_seconds = time.perf_counter() - build_start
-    rows: list[BenchRow] = []
+    rows: list[SpeedupRow] = []
     models: dict[str, tuple[nn.Module, nn.Module, object]] = {}
     with thread_count(THREADS):
         for model_name, nodes, batch_size, degrees in QUICK_RUNS if quick else RUNS:
@@ -210,42 +209,35 @@ def run_benchmark(quick: bool, cache_dir: Path) -> str:
                 models[model_name] = (dense, compile_frozen(dense), cfg.layers)
             dense, compiled, layers_cfg = models[model_name]
             rows += run_config(model_name, dense, compiled, layers_cfg, nodes, batch_size, degrees, cache_dir)
-    reports = [(f"{row.model}, batch {row.batch_size}, {row.label}", row.report) for row in rows
-               if row.model in ("mlp", "resnet18") and row.report is not None]
-    command = "python -m benchmarks.speedup" + (" --quick" if quick else "")
     module = load_kernel(build=False)
     simd = simd_info(module) if module is not None else None
-    fusion = "; ".join(sorted({f"{row.model}: {row.report.fusion}" for row in rows if row.report is not None}))
-    info = {
-        **machine(), "torch": torch.__version__, "kernel": kernel_status().detail, "fusion": fusion,
-        "simd": f"{simd.lanes} float lanes per vector, {simd.registers} vector registers" if simd else "not loaded",
-        "kernel_build_seconds": f"{build_seconds:.0f}",
-        "cpu_minutes": f"{(time.process_time() - cpu_started) / 60:.1f}",
-        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "omp": os.environ.get("OMP_NUM_THREADS", "unset"),
-    }
-    return render(rows, reports, info, command, time.perf_counter() - started, tapsum_runs=sorted(TAPSUM_RUNS),
-                  compiled_fast_runs=sorted(COMPILED_FAST_RUNS))
+    return SpeedupRows(
+        provenance=Provenance.here(command, time.perf_counter() - started, torch=torch.__version__),
+        rows=tuple(rows), kernel=kernel_status().detail,
+        simd=f"{simd.lanes} float lanes per vector, {simd.registers} vector registers" if simd else "not loaded",
+        kernel_build_seconds=build_seconds, cpu_minutes=(time.process_time() - cpu_started) / 60,
+        omp_threads=os.environ.get("OMP_NUM_THREADS", "unset"), allocator=allocator_setting(),
+        tapsum_runs=tuple(sorted(TAPSUM_RUNS)), compiled_fast_runs=tuple(sorted(COMPILED_FAST_RUNS)),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.speedup", description=__doc__.split("\n")[0])
-    parser.add_argument("--output", type=Path, help="also write the section (between markers) to this file")
-    parser.add_argument("--quick", action="store_true",
-                        help="the target settings only: the MLP at batch 64 and 1, ResNet-18 at batch 64 k/n = 8/64")
-    parser.add_argument("--cache-dir", type=Path, help="graph cache (default: a temporary directory)")
-    parser.add_argument(CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    """Measure in a fresh process with the benchmark environment, print the section and (with --output) write it."""
+    p = parser("python -m benchmarks.speedup", __doc__)
+    p.add_argument("--quick", action="store_true",
+                   help="the target settings only: the MLP at batch 64 and 1, ResNet-18 at batch 64 k/n = 8/64")
+    p.add_argument("--cache-dir", type=Path, help="graph cache (default: a temporary directory)")
+    p.add_argument(CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
     if not args.in_benchmark_env:
         # glibc reads the MALLOC_* tunables at start-up, so the measurement runs in a fresh process.
         child = [sys.executable, "-m", "benchmarks.speedup", CHILD_FLAG, *(argv if argv is not None
                                                                                else sys.argv[1:])]
         return subprocess.run(child, env=benchmark_env(THREADS), check=False).returncode
+    command = "python -m benchmarks.speedup" + (" --quick" if args.quick else "")
     with tempfile.TemporaryDirectory() as tmp:
-        section = run_benchmark(args.quick, args.cache_dir or Path(tmp))
-    print(section)
-    if args.output:
-        write_section(args.output, "speedup", section)
+        rows = collect(args.quick, args.cache_dir or Path(tmp), command)
+    publish(SECTION, render(rows), args.output)
     return 0
 
 

@@ -1,4 +1,6 @@
-"""Markdown rendering of the speed-up benchmark: conditions, targets, end-to-end rows and per-layer tables."""
+"""The speed-up recipe's rows and their rendering: conditions, targets, end-to-end rows and per-layer tables.
+
+`benchmarks.speedup` collects the rows (it needs the benchmark environment); this module only formats them."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rgp_bench.measure.latency import allocator_setting
+from benchmarks.markdown import Provenance
 from rgp_bench.speedup.end_to_end import (
     DENSE,
     DENSE_COMPILED,
@@ -25,7 +27,7 @@ TARGET_MLP = {64: 3.0, 1: 4.0}
 
 
 @dataclass
-class BenchRow:
+class SpeedupRow:
     """One timed (dense, fast) pair at one batch size."""
 
     label: str
@@ -36,6 +38,32 @@ class BenchRow:
     @property
     def batch_size(self) -> int:
         return self.end_to_end.batch_size
+
+
+@dataclass(frozen=True)
+class SpeedupRows:
+    """Everything one run of the recipe measured, and the conditions it ran under."""
+
+    provenance: Provenance  # machine holds machine() plus torch's version
+    rows: tuple[SpeedupRow, ...]
+    kernel: str  # the C++ kernels' status
+    simd: str  # their vector width and registers, or "not loaded"
+    kernel_build_seconds: float
+    cpu_minutes: float  # CPU time of the measuring process
+    omp_threads: str  # OMP_NUM_THREADS in the measuring process
+    allocator: str  # glibc allocator tunables in the measuring process
+    tapsum_runs: tuple[tuple[str, int, int], ...] = ()  # (model, batch, k) where tap-sum was a candidate
+    compiled_fast_runs: tuple[tuple[str, int], ...] = ()  # (model, batch) where the fast model was compiled whole
+
+    @property
+    def fusion(self) -> str:
+        """What the fusion pass did, per model."""
+        return "; ".join(sorted({f"{row.model}: {row.report.fusion}" for row in self.rows if row.report is not None}))
+
+    def layer_reports(self) -> list[tuple[str, MaterialiseReport]]:
+        """The per-layer tables shown: the MLP's and ResNet-18's."""
+        return [(f"{row.model}, batch {row.batch_size}, {row.label}", row.report) for row in self.rows
+                if row.model in ("mlp", "resnet18") and row.report is not None]
 
 
 def _ms(e2e: EndToEnd, name: str) -> str:
@@ -53,7 +81,7 @@ def _forms(report: MaterialiseReport | None) -> str:
     return ", ".join(f"{form} {count}" for form, count in counts.most_common())
 
 
-def summary_table(rows: Sequence[BenchRow]) -> str:
+def summary_table(rows: Sequence[SpeedupRow]) -> str:
     head = ("| model | batch | variant | MACs ÷ | dense ms | dense compiled ms | masked ms | fast ms | speed-up vs "
             "dense eager | vs dense compiled | speed-up / MACs ÷ | forms (layers) |")
     lines = [head, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
@@ -67,7 +95,7 @@ def summary_table(rows: Sequence[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-def _find(rows: Sequence[BenchRow], model: str, batch: int, label: str) -> BenchRow | None:
+def _find(rows: Sequence[SpeedupRow], model: str, batch: int, label: str) -> SpeedupRow | None:
     return next((r for r in rows if r.model == model and r.batch_size == batch and r.label == label), None)
 
 
@@ -78,7 +106,7 @@ def _status(value: float | None, target: float, strict: bool = False) -> str:
     return "met" if met else "**missed**"
 
 
-def targets_table(rows: Sequence[BenchRow]) -> str:
+def targets_table(rows: Sequence[SpeedupRow]) -> str:
     """The issues' targets against what this run measured."""
     lines = ["| target | measured | status |", "|---|---:|---|"]
     for batch, target in TARGET_MLP.items():
@@ -122,13 +150,13 @@ def targets_table(rows: Sequence[BenchRow]) -> str:
 KERNEL_FORMS = ("direct", "direct_shift", "gemm")
 
 
-def kernel_summary(rows: Sequence[BenchRow], info: dict[str, str]) -> str:
+def kernel_summary(rows: SpeedupRows) -> str:
     """Whether the C++ kernels were tried, and what they gave (layers won, per-layer speed-ups)."""
-    won = [layer for row in rows if row.report for layer in row.report.layers if layer.chosen in KERNEL_FORMS]
-    total = sum(len(row.report.layers) for row in rows if row.report)
+    reports = [row.report for row in rows.rows if row.report is not None]
+    won = [layer for report in reports for layer in report.layers if layer.chosen in KERNEL_FORMS]
+    total = sum(len(report.layers) for report in reports)
     text = [f"- **C++ register-tiled block-sparse kernels (direct convolution, matrix product): tried.** Status: "
-            f"{info['kernel']}, {info.get('simd', '')} (load/build step of this run: "
-            f"{info['kernel_build_seconds']} s)."]
+            f"{rows.kernel}, {rows.simd} (load/build step of this run: {rows.kernel_build_seconds:.0f} s)."]
     if won:
         speedups = sorted(layer.speedup for layer in won)
         text.append(f"  It was the fastest form in {len(won)} of {total} masked layers over all runs "
@@ -139,7 +167,7 @@ def kernel_summary(rows: Sequence[BenchRow], info: dict[str, str]) -> str:
     return "\n".join(text)
 
 
-def compiled_fast_table(rows: Sequence[BenchRow]) -> str:
+def compiled_fast_table(rows: Sequence[SpeedupRow]) -> str:
     """The materialised model compiled as a whole, where it was measured."""
     lines = ["| model | batch | variant | materialised ms | materialised + compiled ms | vs dense eager | "
              "vs dense compiled | speed-up / MACs ÷ |", "|---|---:|---|---:|---:|---:|---:|---:|"]
@@ -155,23 +183,37 @@ def compiled_fast_table(rows: Sequence[BenchRow]) -> str:
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
-def render(rows: Sequence[BenchRow], reports: Sequence[tuple[str, MaterialiseReport]], info: dict[str, str],
-           command: str, total_seconds: float, tapsum_runs: Sequence[tuple[str, int, int]] = (),
-           compiled_fast_runs: Sequence[tuple[str, int]] = ()) -> str:
+def render(rows: SpeedupRows) -> str:
     """The Markdown section (without markers)."""
-    tapsum = ", ".join(f"{m} batch {b} k = {k}" for m, b, k in tapsum_runs) or "none"
-    compiled_fast = ", ".join(f"{m} batch {b}" for m, b in compiled_fast_runs) or "none"
-    out = [
+    out = [*_conditions(rows), "### Targets", "", targets_table(rows.rows), "", "### End to end", "",
+           summary_table(rows.rows), ""]
+    compiled_table = compiled_fast_table(rows.rows)
+    if compiled_table:
+        out += ["Materialised model compiled as a whole (`torch.compile`, freezing). The kernels run as the torch "
+                "operators `rgp_bench::block_sparse_conv2d` / `rgp_bench::block_sparse_linear` (registered in C++), "
+                "and the fusion pass has already folded the BatchNorms and fused the ReLUs and residual "
+                "adds, so Inductor has little left to fuse:", "", compiled_table, ""]
+    out += _what_was_tried(rows)
+    for label, report in rows.layer_reports():
+        out += [f"### Per layer: {label}", "", report.layer_table(), ""]
+    return "\n".join(out)
+
+
+def _conditions(rows: SpeedupRows) -> list[str]:
+    p, m = rows.provenance, rows.provenance.machine
+    tapsum = ", ".join(f"{model} batch {b} k = {k}" for model, b, k in rows.tapsum_runs) or "none"
+    compiled_fast = ", ".join(f"{model} batch {b}" for model, b in rows.compiled_fast_runs) or "none"
+    return [
         "## Fast inference of RGP block masks (`rgp_bench.speedup`)",
         "",
-        f"- Command: `{command}` (whole run {total_seconds / 60:.1f} min wall, {info['cpu_minutes']} min CPU in "
+        f"- Command: `{p.command}` (whole run {p.seconds / 60:.1f} min wall, {rows.cpu_minutes:.1f} min CPU in "
         "this process; the difference is time spent waiting for the shared cores and for compiler subprocesses)",
-        f"- Date: {info['date']}",
-        f"- Machine: {info['cpu']}, {info['cores']} cores, shared with other developers' jobs while this ran, so "
+        f"- Date: {p.date}",
+        f"- Machine: {m['cpu']}, {m['cores']} cores, shared with other developers' jobs while this ran, so "
         "absolute times are noisy; only ratios measured within one interleaved run are compared.",
-        f"- Threads: 1 intra-op thread, pinned (`torch.set_num_threads(1)`; OMP_NUM_THREADS={info['omp']} and "
+        f"- Threads: 1 intra-op thread, pinned (`torch.set_num_threads(1)`; OMP_NUM_THREADS={rows.omp_threads} and "
         "MKL_NUM_THREADS=1 in the benchmark subprocess); CPU affinity not fixed.",
-        f"- torch {info['torch']}; allocator: {allocator_setting()}.",
+        f"- torch {m['torch']}; allocator: {rows.allocator}.",
         "- Protocol: eval mode, `torch.inference_mode`, float32, CIFAR shapes (3×32×32) for the ResNets and MNIST-1D "
         "shapes (1×40) for the MLP, random weights and inputs (timing does not depend on values). Per layer "
         "(`materialise`): masked dense and every candidate form, "
@@ -187,25 +229,14 @@ def render(rows: Sequence[BenchRow], reports: Sequence[tuple[str, MaterialiseRep
         f"- ResNet-56: n = 16 nodes (its 16-channel layers cap n), k = 2 and 4. Tap-sum (torch.compile per layer) "
         f"was a candidate only in: {tapsum}. The materialised model compiled as a whole: {compiled_fast}.",
         "",
-        "### Targets",
-        "",
-        targets_table(rows),
-        "",
-        "### End to end",
-        "",
-        summary_table(rows),
-        "",
     ]
-    compiled_table = compiled_fast_table(rows)
-    if compiled_table:
-        out += ["Materialised model compiled as a whole (`torch.compile`, freezing). The kernels run as the custom ops "
-                "`rgp_bench::block_sparse_conv2d` / `rgp_bench::block_sparse_linear`, whose calls go through Python "
-                "dispatch, and the fusion pass has already folded the BatchNorms and fused the ReLUs and residual "
-                "adds, so Inductor has little left to fuse:", "", compiled_table, ""]
-    out += [
+
+
+def _what_was_tried(rows: SpeedupRows) -> list[str]:
+    return [
         "### What was tried",
         "",
-        kernel_summary(rows, info),
+        kernel_summary(rows),
         "- Gather + grouped conv (`grouped`), gather + bmm for Linear (`bmm`), tap-sum under torch.compile "
         "(`tapsum`), the convolution kernel's two inner loops (`direct`: one load per tap, or row tiles for 3×3 "
         "stride-1 layers with one output per chunk; `direct_shift`: one load per kernel row, taps shifted in "
@@ -215,9 +246,6 @@ def render(rows: Sequence[BenchRow], reports: Sequence[tuple[str, MaterialiseRep
         "- Fusion (`rgp_bench.speedup.fuse`, on by default in `materialise`): eval BatchNorms folded into the layer "
         "before them, ReLUs and residual adds moved into the kernels' epilogues, parameter-free modules inlined. "
         "The dense baselines are not fused; *dense compiled* (Inductor, freezing) folds BatchNorm and fuses too. "
-        f"This run: {info.get('fusion', '–')}.",
+        f"This run: {rows.fusion or '–'}.",
         "",
     ]
-    for label, report in reports:
-        out += [f"### Per layer: {label}", "", report.layer_table(), ""]
-    return "\n".join(out)

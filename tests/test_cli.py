@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -9,6 +10,8 @@ import sys
 
 import pytest
 from tests.conftest import read_results, run_cli
+
+from rgp_bench.methods import get_method
 
 FAST = ["train.epochs=3", "model.width=128", "model.depth=3"]
 
@@ -46,6 +49,8 @@ def test_rgp_run_writes_a_complete_record(rgp_run):
     assert record["environment"]["packages"]["torch"]
     assert record["environment"]["device"]["type"] == "cpu"
     assert "commit" in record["environment"]["git"]
+    assert record["method_facts"] == dataclasses.asdict(get_method("rgp").facts)
+    assert record["method_facts"]["block_structured"] and record["method_facts"]["exportable"]
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert "test top-1 @ best val" in proc.stdout and str(run_dir / "results.json") in proc.stdout
 

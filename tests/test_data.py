@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from rgp_bench.config.schema import DatasetCfg
 from rgp_bench.core.errors import UserError
-from rgp_bench.data import DATASETS, DataBundle, build_data
+from rgp_bench.data import DATASETS, DataBundle, DataShape, build_data, dataset_shape, register_dataset
 from rgp_bench.data.splits import check_seed
 
 PER_FILE = 20
@@ -218,6 +218,20 @@ def test_malformed_cifar_file(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- synthetic and errors
+
+
+def test_each_dataset_declares_the_shape_its_builder_gives(tmp_path: Path) -> None:
+    write_cifar10(tmp_path)
+    write_cifar100(tmp_path)
+    for c in (cfg("digits"), cfg("synthetic", channels=2, image_size=12, num_classes=4, num_samples=200),
+              cfg("cifar10", root=str(tmp_path)), cfg("cifar100", root=str(tmp_path))):
+        b = build_data(c)
+        assert dataset_shape(c) == DataShape(b.in_channels, b.image_size, b.num_classes, b.spatial_dims), c.name
+
+
+def test_a_dataset_name_is_registered_once() -> None:
+    with pytest.raises(ValueError, match="'digits' is registered twice"):
+        register_dataset("digits", shape=lambda c: DataShape(1, 8, 10))(lambda c, cache_dir: build_data(c))
 
 
 def test_synthetic_follows_cfg_and_is_learnable() -> None:

@@ -76,10 +76,12 @@ def test_the_run_saves_a_model_that_loads_with_weights_only(runs):
     ("uniform", False, "pt"), ("uniform", True, "pt"), ("uniform", True, "onnx"),
     ("rgp", False, "onnx"), ("rgp", True, "pt"), ("rgp", True, "onnx"), ("magnitude", False, "pt"),
 ])
-def test_export_round_trips_in_a_fresh_process(runs, method, materialise, fmt, tmp_path):
+def test_export_round_trips_in_a_fresh_process(runs, method, materialise, fmt, tmp_path, capsys):
     run_dir = runs[method]
     out = tmp_path / f"model.{fmt}"
     assert main([str(run_dir), "--format", fmt, "--out", str(out), *(["--materialise"] if materialise else [])]) == 0
+    if fmt == "onnx":  # timed in ONNX Runtime at the run's latency batch sizes, outputs checked equal
+        assert capsys.readouterr().out.count("onnxruntime vs torch: batch") == 2
     x, y = _reference(run_dir, tmp_path)
     proc = subprocess.run([sys.executable, "-c", CHECK, str(out), str(x), str(y)], capture_output=True, text=True,
                           timeout=300)
@@ -108,7 +110,7 @@ def test_materialised_channels_are_smaller(runs, tmp_path):
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["{missing}"], "run directory not found"),
-    (["{uniform}", "--format", "tflite"], "unknown format 'tflite'; valid choices: onnx, pt"),
+    (["{uniform}", "--format", "tflite"], "unknown format 'tflite'; valid choices: aoti, onnx, pt"),
     (["{magnitude}", "--materialise"], "method magnitude prunes single weights, which have no materialised form"),
     (["{failed}"], "run {failed} failed (boom); only completed runs can be exported"),
     (["{empty}"], "no complete run record (results.json) in {empty}"),
@@ -124,3 +126,93 @@ def test_bad_input_is_one_line(runs, tmp_path, capsys, args, expected):
     err = capsys.readouterr().err.strip()
     assert err == f"error: {expected.format(**names)}" or err.startswith(f"error: {expected.format(**names)}"), err
     assert len(err.splitlines()) == 1
+
+
+# Runs the export's own loader note (the two documented lines) with torch only, and checks the output.
+PLAIN_LOAD = """
+import sys, torch
+note, x_path, y_path = sys.argv[1:4]
+namespace = {"torch": torch}
+exec(open(note).read(), namespace)
+out = namespace["model"](torch.load(x_path))
+y = torch.load(y_path)
+assert "rgp_bench" not in sys.modules
+if sys.argv[4].endswith(".aoti.pt2"):  # compiled: its graph is C++ code
+    assert "aoti_load_package" in open(note).read()
+else:
+    assert any(getattr(n.target, "namespace", None) == "rgp_bench" for n in torch.export.load(sys.argv[4]).graph.nodes)
+err = float((out - y).abs().max() / y.abs().max())
+print(err)
+assert err < 1e-5, err
+"""
+
+
+def _kernel_forms_first(calls):
+    """A deterministic stand-in for the timer: the C++ kernel forms are 'fastest', so the export must use them."""
+    return {name: 0.5 if name in ("direct", "direct_shift", "gemm") else 1.0 for name in calls}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("fmt", "loader"), [("pt", "torch.export.load({!r}).module()"),
+                                             ("aoti", "torch._inductor.aoti_load_package({!r})")])
+def test_materialised_export_with_the_cpp_kernels_loads_in_plain_torch(runs, tmp_path, monkeypatch, capsys, fmt,
+                                                                       loader):
+    from rgp_bench import speedup
+    from rgp_bench.speedup import load_kernel
+    from rgp_bench.speedup.kernel import compiler_missing
+
+    if load_kernel(build=True) is None:
+        pytest.skip(f"C++ kernel unavailable here ({speedup.kernel_status().detail})")
+    real = speedup.materialise
+    monkeypatch.setattr(speedup, "materialise", lambda *a, **k: real(*a, **k, timer=_kernel_forms_first))
+    if fmt == "aoti" and compiler_missing():
+        pytest.skip(compiler_missing())
+    out = tmp_path / f"fast.{fmt}.pt2"
+    assert main([str(runs["rgp"]), "--materialise", "--format", fmt, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    note = tmp_path / f"fast.{fmt}.load.txt"
+    library = next(tmp_path.glob("rgp_block_sparse_*.so"))  # the kernel library, copied next to the export
+    assert f"torch.ops.load_library({str(library.resolve())!r})" in printed
+    assert f"model = {loader.format(str(out.resolve()))}" in printed
+    x, y = _reference(runs["rgp"], tmp_path)
+    proc = subprocess.run([sys.executable, "-c", PLAIN_LOAD, str(note), str(x), str(y), str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_onnx_runtime_timing_checks_the_outputs(tmp_path):
+    from rgp_bench.export.cli import export_model
+    from rgp_bench.export.timing import ATOL, time_onnx
+
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3)).eval()
+    path = tmp_path / "m.onnx"
+    export_model(model, torch.zeros(2, 12), "onnx", path)
+    timing = time_onnx(model, path, torch.randn(4, 12), threads=1, rounds=1, min_run_time=0.001)
+    assert timing.batch_size == 4 and timing.threads == 1
+    assert timing.torch_seconds > 0 and timing.onnx_seconds > 0 and timing.max_abs_error <= ATOL
+    assert "onnxruntime" in timing.describe() and "rtol=" in timing.describe()
+    with torch.no_grad():
+        model[2].bias.add_(1.0)  # the torch model no longer matches the export
+    with pytest.raises(ValueError, match="differs from torch's"):
+        time_onnx(model, path, torch.randn(4, 12), rounds=1, min_run_time=0.001)
+
+
+def test_linear_layers_never_keep_a_batch_shaped_form():
+    from rgp_bench.export.materialised import exportable_choices
+    from rgp_bench.speedup.report import CandidateResult, LayerReport, MaterialiseReport
+
+    def layer(name, kernel, chosen, ratios):
+        candidates = [CandidateResult(form, ratio=ratio) for form, ratio in ratios.items()]
+        return LayerReport(name, "", "", None, 1, 1, candidates=candidates, chosen=chosen, kernel=kernel)
+
+    report = MaterialiseReport(64, "cpu", 1, "", "", "", (), 1.05, output_error=0.0, layers=[
+        layer("conv", (3, 3), "direct", {"grouped": 1.5, "direct": 3.0}),  # a convolution keeps the direct form
+        layer("fc1", (), "direct", {"bmm": 1.2, "gemm": 2.0, "direct": 2.5}),
+        layer("fc2", (), "direct_shift", {"bmm": 1.01, "direct_shift": 1.5}),  # nothing else beats masked by 5 %
+        layer("fc3", (), "gemm", {"gemm": 4.0}),
+    ])
+    assert exportable_choices(report) == {"conv": "direct", "fc1": "gemm", "fc2": "masked", "fc3": "gemm"}
+    report.layers = report.layers[3:]
+    assert exportable_choices(report) is None

@@ -371,8 +371,8 @@ def test_importing_the_methods_does_not_import_torch_geometric() -> None:
 
 
 
-def test_the_bench_tables_pair_the_searches_by_seed_at_equal_evaluations(tmp_path) -> None:
-    from benchmarks.gnnrl import best_at, curve_table, draw, method_table, paired_table
+def test_the_benchmark_tables_pair_the_searches_by_seed_at_equal_evaluations(tmp_path) -> None:
+    from benchmarks.gnnrl import RunRow, best_at, curve_table, draw, method_table, paired_table
 
     def record(method: str, seed: int, top1: float, best: float | None = None, evaluations: int = 0) -> dict:
         info = {} if best is None else {
@@ -381,20 +381,21 @@ def test_the_bench_tables_pair_the_searches_by_seed_at_equal_evaluations(tmp_pat
         return {"method": method, "seed": seed, "status": "complete", "method_info": info,
                 "accuracy": {"final": {"top1": top1}}, "cost": {"reduction": {"macs": 0.5}}}
 
-    records = [record("gnnrl", 0, 90.0, 60.0, 40), record("gnnrl", 1, 92.0, 64.0, 50),
-               record("random_search", 0, 91.0, 58.0, 40), record("random_search", 1, 91.0, 61.0, 50),
-               record("uniform", 0, 91.0), record("uniform", 1, 93.0)]
-    rows = method_table(records).splitlines()
+    runs = [RunRow.of(r) for r in (
+        record("gnnrl", 0, 90.0, 60.0, 40), record("gnnrl", 1, 92.0, 64.0, 50),
+        record("random_search", 0, 91.0, 58.0, 40), record("random_search", 1, 91.0, 61.0, 50),
+        record("uniform", 0, 91.0), record("uniform", 1, 93.0))]
+    rows = method_table(runs).splitlines()
     assert rows[2] == ("| gnnrl | 2 | 2.0 ± 0.0 | 100 ± 0 | 1 ± 0 | 45 ± 7 | 62.00 ± 2.83 | 91.00 ± 1.41 | "
                        "0.5000 ± 0.0000 |")
     assert rows[4] == "| uniform | 2 | — | — | — | — | — | 92.00 ± 1.41 | 0.5000 ± 0.0000 |" and len(rows) == 5
-    paired = paired_table(records).splitlines()
+    paired = paired_table(runs).splitlines()
     assert paired[2].startswith("| best val top-1 before FT | 2 | 2.50 | 0.71 | 5.00 |")
     assert paired[2].endswith("| 2 of 2 seeds |")
     assert paired[3] == "| test top-1 after FT | 2 | 0.00 | 1.41 | 0.00 | 1.000 | 1 of 2 seeds |"
     assert best_at([[1, -50.0], [7, -40.0]], 0) is None and best_at([[1, -50.0], [7, -40.0]], 6) == -50.0
-    curve = curve_table(records).splitlines()
+    curve = curve_table(runs).splitlines()
     assert curve[0] == "| best val top-1 (%) after n evaluations | 1 | 10 | 30 | 40 |"
     assert curve[2] == "| gnnrl | 52.00 ± 2.83 | 52.00 ± 2.83 | 62.00 ± 2.83 | 62.00 ± 2.83 |"
-    draw({"toy": records}, tmp_path / "figure.png")
+    draw({"toy": runs}, tmp_path / "figure.png")
     assert (tmp_path / "figure.png").stat().st_size > 1000

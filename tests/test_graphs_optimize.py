@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from types import SimpleNamespace
@@ -10,8 +11,10 @@ import networkx as nx
 import numpy as np
 import pytest
 
-import rgp_bench.graphs.optimizer as opt
+import rgp_bench.graphs.acceptance as acceptance
+import rgp_bench.graphs.search as search
 from rgp_bench.graphs import (
+    ALGORITHM_VERSION,
     DEFAULT_STRATEGY,
     STRATEGIES,
     GraphError,
@@ -25,6 +28,7 @@ from rgp_bench.graphs import (
     ring_lattice,
     validate_regular,
 )
+from rgp_bench.graphs.swaps import Swaps, SwapState
 
 INFO_KEYS = {
     "nodes",
@@ -104,7 +108,7 @@ def test_same_seed_same_graph(strategy):
 def test_exact_prefilter_changes_nothing(monkeypatch):
     results = []
     for flag in (True, False):
-        monkeypatch.setattr(opt._SwapState, "use_filter", flag)
+        monkeypatch.setattr(SwapState, "use_filter", flag)
         results.append(optimize(random_regular(48, 6, 2), "anneal", seed=3, iters=20_000))
     assert np.array_equal(results[0].adjacency, results[1].adjacency)
     assert results[0].swaps_tried == results[1].swaps_tried
@@ -113,15 +117,14 @@ def test_exact_prefilter_changes_nothing(monkeypatch):
 @pytest.mark.parametrize("n,k", [(64, 8), (50, 6), (70, 16)])
 def test_level2_bound_is_exact(n, k):
     adj = random_regular(n, k, 1)
-    st = opt._SwapState(adj, 64)
-    u, j, v, x, jx, y, valid = st.propose(np.random.default_rng(0), 200)
-    idx = np.flatnonzero(valid)
-    u, j, v, x, jx, y = (t[idx] for t in (u, j, v, x, jx, y))
-    pv = np.argmax(st.nbr[v] == u[:, None], axis=1)
-    py = np.argmax(st.nbr[y] == x[:, None], axis=1)
-    bound = st.level2_bound(u, j, v, x, jx, y, pv, py)
+    st = SwapState(adj, 64)
+    swaps, valid = st.propose(np.random.default_rng(0), 200)
+    swaps = swaps.take(np.flatnonzero(valid))
+    assert isinstance(swaps, Swaps) and swaps.u.size > 0
+    bound = st.level2_bound(swaps, *st.reverse_slots(swaps))
+    u, _, v, x, _, y = swaps
     eye = np.eye(n, dtype=np.int64)
-    for i in range(idx.size):
+    for i in range(u.size):
         b = adj.astype(np.int64)
         b[u[i], v[i]] = b[v[i], u[i]] = b[x[i], y[i]] = b[y[i], x[i]] = 0
         b[u[i], y[i]] = b[y[i], u[i]] = b[x[i], v[i]] = b[v[i], x[i]] = 1
@@ -172,29 +175,30 @@ def test_generous_seconds_cap_does_not_change_the_graph(monkeypatch):
     assert np.array_equal(plain.adjacency, capped.adjacency) and plain.total == capped.total
     # a slow machine: 90 % of the time cap is gone at once, but the cap never binds -> still the same graph
     calls = itertools.count()
-    monkeypatch.setattr(opt, "time", SimpleNamespace(perf_counter=lambda: 0.0 if next(calls) == 0 else 90.0))
+    monkeypatch.setattr(search, "time", SimpleNamespace(perf_counter=lambda: 0.0 if next(calls) == 0 else 90.0))
     slow = optimize(adj0, "anneal", seed=5, iters=3000, seconds=100.0)
     assert slow.swaps_tried == 3000 and slow.stop_reason == "budget"
     assert np.array_equal(plain.adjacency, slow.adjacency) and plain.total == slow.total
     # without iters the time fraction drives the schedule, and the cap stops the run
     calls = itertools.count()
-    monkeypatch.setattr(opt, "time", SimpleNamespace(perf_counter=lambda: float(next(calls))))
+    monkeypatch.setattr(search, "time", SimpleNamespace(perf_counter=lambda: float(next(calls))))
     timed = optimize(adj0, "anneal", seed=5, seconds=20.0)
     assert timed.stop_reason == "budget" and timed.swaps_tried > 0
 
 
 def test_reference_calls_follow_generator_py(monkeypatch):
     # Generator.py: 270 calls for k = 4, 30 fewer per +2, at least 120 (n = 64); 120 for every k at n = 16
-    assert [opt.reference_calls(64, k) for k in (4, 6, 8, 10, 12, 14, 16, 30)] == [270, 240, 210, 180, 150] + [120] * 3
-    assert [opt.reference_calls(16, k) for k in (4, 6, 8, 10)] == [120] * 4
+    calls_at_64 = [acceptance.reference_calls(64, k) for k in (4, 6, 8, 10, 12, 14, 16, 30)]
+    assert calls_at_64 == [270, 240, 210, 180, 150] + [120] * 3
+    assert [acceptance.reference_calls(16, k) for k in (4, 6, 8, 10)] == [120] * 4
     calls = []
 
-    class Counting(opt._ReferenceRule):
+    class Counting(acceptance.ReferenceCall):
         def __init__(self, *args):
             calls.append(1)
             super().__init__(*args)
 
-    monkeypatch.setattr(opt, "_ReferenceRule", Counting)
+    monkeypatch.setattr(search, "ReferenceCall", Counting)
     res = optimize(ring_lattice(16, 4), "reference", seed=0)
     assert res.stop_reason == "budget" and len(calls) == 120  # 6 trajectories of 20 calls
 
@@ -236,3 +240,57 @@ def test_optimize_errors():
         optimize(ring_lattice(8, 2), "fast")
     with pytest.raises(GraphError, match="not regular"):
         optimize(nx.to_numpy_array(nx.path_graph(5), dtype=np.uint8))
+
+
+# Graphs made by the code of ALGORITHM_VERSION "1" (recorded before the optimiser was split into swap state,
+# acceptance rules and one search loop): (n, k, strategy, start, seed, iters) -> (sha256 of the uint8 adjacency,
+# first 16 hex digits; distance sum; swaps tried; swaps accepted; candidates scored). If this fails, the graphs the
+# cache holds are no longer what the code makes: bump ALGORITHM_VERSION (and re-pin), or restore the old behaviour.
+PINNED_NUMPY = "2.4"
+PINNED = [
+    ((16, 4, "greedy", "random", 1, 3000), ("17f83b84f2ba2f50", 420, 3000, 108, 2469)),
+    ((24, 3, "anneal", "random", 2, 5000), ("12ac9981db16fe4e", 1416, 1296, 36, 1363)),
+    ((32, 5, "anneal", "ring", 0, 2000), ("340fb04ea2ab8124", 2052, 2000, 75, 2099)),
+    ((30, 4, "reference", "random", 1, 1000), ("d1cd8343757838ff", 2062, 1000, 275, 1098)),
+    ((64, 8, "anneal", "random", 0, 4000), ("c9f3b1050c8342ea", 8222, 4000, 159, 4597)),
+]
+
+
+@pytest.mark.skipif(".".join(np.__version__.split(".")[:2]) != PINNED_NUMPY,
+                    reason=f"pinned under numpy {PINNED_NUMPY}, whose random streams the graphs depend on")
+@pytest.mark.parametrize("case,expected", PINNED)
+def test_graphs_stay_those_of_the_algorithm_version(case, expected):
+    nodes, degree, strategy, start, seed, iters = case
+    adj, info = build_graph(nodes, degree, strategy=strategy, start=start, seed=seed, iters=iters)
+    assert ALGORITHM_VERSION == "1"
+    digest = hashlib.sha256(np.ascontiguousarray(adj, dtype=np.uint8).tobytes()).hexdigest()[:16]
+    total = path_stats(adj).total
+    assert (digest, total, info["swaps_tried"], info["swaps_accepted"], info["evaluations"]) == expected
+
+
+def test_swap_budget_counts_trials_and_time(monkeypatch):
+    budget = search.SwapBudget(iterations=100, seconds=None)
+    assert not budget.exhausted() and budget.fraction() == 0.0 and budget.room(64) == 64
+    budget.tried = 90
+    assert budget.fraction() == 0.9 and budget.room(64) == 10 and not budget.exhausted()
+    budget.tried = 100
+    assert budget.exhausted() and budget.room(64) == 0
+    now = iter([10.0, 12.5, 12.5, 20.0])
+    monkeypatch.setattr(search, "time", SimpleNamespace(perf_counter=lambda: next(now)))
+    timed = search.SwapBudget(iterations=None, seconds=5.0)  # started at 10.0
+    assert timed.fraction() == 0.5 and not timed.exhausted() and timed.exhausted()  # at 12.5, 12.5, 20.0
+    assert timed.room(64) == 64  # time budgets never cut a batch
+
+
+def test_best_seen_keeps_the_lowest_graph_and_prefers_the_latest_on_ties():
+    state = SwapState(random_regular(16, 4, 0), 8)
+    best = search.BestSeen(state)
+    start = state.adjacency()
+    best.leaving(state, state.total + 2)  # an uphill move leaves the best graph: it is saved
+    state.total += 2  # (only the bookkeeping matters here)
+    assert not best.arrived(state.total) and np.array_equal(best.graph(state).adjacency, start)
+    assert best.graph(state).total == state.total - 2
+    assert not best.arrived(state.total - 2)  # back at the best total: the current graph is the best again
+    state.total -= 2
+    assert best.saved is None and best.graph(state).total == state.total
+    assert best.arrived(state.total - 2) and best.total == state.total - 2  # a new best

@@ -82,7 +82,7 @@ def test_time_interleaved_rotates_the_order_every_round():
     calls = {name: (lambda name=name: order.append(name)) for name in "abc"}
     times = time_interleaved(calls, rounds=3, min_run_time=0.0001)
     assert {name: len(values) for name, values in times.items()} == {"a": 3, "b": 3, "c": 3}
-    assert order[:3] == ["a", "b", "c"]  # the warm-up calls
+    assert order[:3] == ["a", "b", "c"]  # the warm-up calls, which calibrate the block size
     firsts = []
     previous = None
     for name in order[3:]:

@@ -1,16 +1,71 @@
-"""MAC and parameter accounting: fvcore agrees with torch's own counter, and RGP matches an analytic count."""
+"""MAC and parameter accounting: the project's MAC counter equals fvcore's count on every model and agrees with
+torch's own counter, and RGP matches an analytic count."""
 
 from __future__ import annotations
+
+import logging
+import warnings
 
 import pytest
 import torch
 from tests.conftest import make_cfg
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from rgp_bench.measure import measure_costs, reductions
+from rgp_bench.measure.macs import effective_macs, layer_macs, mac_reduction, masked_layer_macs
 from rgp_bench.methods import MaskContext, get_method
-from rgp_bench.models import IMAGE_MODELS, build_model
+from rgp_bench.models import IMAGE_MODELS, build_model, models_for
 from rgp_bench.pruning import apply_masks, find_prunable_layers
+
+with warnings.catch_warnings():  # fvcore imports torch.jit helpers that warn on recent torch
+    warnings.simplefilter("ignore")
+    from fvcore.nn import FlopCountAnalysis
+
+# fvcore's handles the project's convention leaves out (BN, pooling, upsampling, norms).
+_UNCOUNTED_OPS = ("aten::batch_norm", "aten::adaptive_avg_pool2d", "aten::upsample_nearest2d",
+                  "aten::upsample_bilinear2d", "aten::layer_norm", "aten::group_norm", "aten::instance_norm")
+
+
+def fvcore_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
+    """fvcore's MACs per module ("" = the model), with the project's convention: the cross-check of measure.macs."""
+    analysis = FlopCountAnalysis(model.eval(), example)
+    for op in _UNCOUNTED_OPS:
+        analysis.set_op_handle(op, lambda _inputs, _outputs: 0)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+    level = logging.getLogger("fvcore").level
+    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return {name: int(count) for name, count in analysis.by_module().items()}
+    finally:
+        logging.getLogger("fvcore").setLevel(level)
+
+
+def _assert_equals_fvcore(model: nn.Module, example: torch.Tensor) -> None:
+    ours, theirs = layer_macs(model, example), fvcore_macs(model, example)
+    assert ours == {layer: theirs[layer] for layer in ours}
+    assert sum(ours.values()) == theirs[""]
+
+
+@pytest.mark.parametrize(("name", "size", "spatial_dims"), [*((m, 40, 1) for m in models_for(1)),
+                                                         ("resnet50", 64, 2), ("mobilenet_v2", 64, 2)])
+def test_the_mac_counter_equals_fvcore_on_signals_and_imagenet_stems(name: str, size: int, spatial_dims: int) -> None:
+    model = build_model(make_cfg(f"model={name}").model, 1, size, 10, spatial_dims)
+    example = torch.randn(1, 1, *([size] * spatial_dims))
+    _assert_equals_fvcore(model, example)
+    assert layer_macs(model, example.expand(3, *example.shape[1:])) == layer_macs(model, example)  # per sample
+
+
+def test_effective_macs_scale_exactly_with_the_kept_weights() -> None:
+    layer = nn.Conv2d(4, 6, 3, padding=1)
+    dense = layer_macs(layer, torch.randn(1, 4, 5, 5))[""]
+    assert dense == 6 * 4 * 9 * 25 and effective_macs(dense, 216, 216) == dense
+    torch.nn.utils.prune.custom_from_mask(layer, "weight", torch.arange(216).reshape(6, 4, 3, 3) % 3 == 0)
+    counts = masked_layer_macs(layer, torch.randn(2, 4, 5, 5))
+    assert counts[""].dense == dense and counts[""].effective == dense // 3 == effective_macs(dense, 72, 216)
+    assert mac_reduction(counts) == 3.0
 
 
 def _build(name: str, channels: int = 3, size: int = 32):
@@ -20,8 +75,9 @@ def _build(name: str, channels: int = 3, size: int = 32):
 
 
 @pytest.mark.parametrize("name", IMAGE_MODELS)
-def test_fvcore_macs_agree_with_torch_flop_counter_on_dense_models(name):
+def test_macs_equal_fvcore_and_agree_with_torch_flop_counter_on_dense_models(name):
     model, x, _ = _build(name)
+    _assert_equals_fvcore(model, x)
     report = measure_costs(model, x, prunable=set())
     counter = FlopCounterMode(display=False)
     model.eval()

@@ -18,7 +18,7 @@ from tests.conftest import make_cfg, poisoned_bench
 from rgp_bench.config.choices import Budget
 from rgp_bench.core.errors import UserError
 from rgp_bench.measure import measure_costs
-from rgp_bench.methods import METHODS, MaskContext, Method, get_method
+from rgp_bench.methods import METHODS, MaskContext, Method, MethodStyle, get_method
 from rgp_bench.methods.base import check_result
 from rgp_bench.models import IMAGE_MODELS, build_model
 from rgp_bench.pruning import (
@@ -29,7 +29,9 @@ from rgp_bench.pruning import (
     find_prunable_layers,
     mask_sparsity,
 )
+from rgp_bench.report.style import KNOWN
 from rgp_bench.run.pipeline import mask_context
+from rgp_bench.speedup.structure import analyse_mask
 
 # Small settings per model, so a contract case builds in well under a second.
 BENCH_SETTINGS = {"mlp": ["dataset=digits", "model.width=32", "model.depth=3"],
@@ -103,6 +105,9 @@ def test_method_contract(benches, model_name: str, name: str, extra: list[str]) 
         achieved = 1 - pruned.total.macs_effective / bench.dense_cost.total.macs
         assert achieved == pytest.approx(result.info["mac_budget"]["achieved"], abs=1e-12)
         assert MAC_RATIO <= achieved < MAC_RATIO + 0.02
+    if get_method(name).block_structured:  # what it declares: every mask is block-regular (speedup's forms apply)
+        for mask in result.masks.values():
+            analyse_mask(mask)  # raises NotBlockStructured otherwise
     again, _ = _masks(benches, model_name, name, extra)
     assert all(torch.equal(result.masks[k], again.masks[k]) for k in result.masks)  # deterministic under a seed
     assert all(torch.equal(result.param_masks[k], again.param_masks[k]) for k in result.param_masks)
@@ -124,6 +129,22 @@ def test_data_free_method_on_every_model(name: str, model_name: str, graph_cache
     check_result(result, layers, name)
     if get_method(name).budget == Budget.weights:
         assert mask_sparsity(result.masks) == pytest.approx(RATIO, abs=1e-3)
+
+
+def test_every_method_declares_its_own_style_and_the_report_fallback_agrees() -> None:
+    """Each registered method has a colour-and-marker pair no other method has; records written before the record
+    carried `method_facts` are drawn from the report's KNOWN table, which must say the same for built-in methods."""
+    pairs = {name: (method.style.color, method.style.marker) for name, method in METHODS.items()}
+    assert all(isinstance(method.style, MethodStyle) for method in METHODS.values())
+    assert len(set(pairs.values())) == len(pairs), pairs
+    built_in = {name for name, method in METHODS.items() if method.compute_masks.__module__.startswith("rgp_bench.")}
+    assert {name: KNOWN[name] for name in built_in} == {name: METHODS[name].style for name in built_in}
+
+
+def test_exportable_follows_the_budget_and_the_block_structure() -> None:
+    for method in METHODS.values():
+        assert method.exportable == (method.budget != Budget.weights or method.block_structured)
+        assert method.facts.style == method.style and method.facts.exportable == method.exportable
 
 
 def test_every_method_has_a_yaml_and_a_schema_default_name() -> None:

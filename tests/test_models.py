@@ -9,7 +9,8 @@ from torch import nn
 
 from rgp_bench.config.schema import ModelCfg
 from rgp_bench.core.errors import UserError
-from rgp_bench.models import IMAGE_MODELS, build_model
+from rgp_bench.models import IMAGE_MODELS, MODELS, build_model, register_model
+from rgp_bench.models.registry import at_least
 from rgp_bench.models.resnet_cifar import PadShortcut
 
 
@@ -35,6 +36,12 @@ def execution_order(model: nn.Module, x: torch.Tensor) -> list[str]:
     for h in hooks:
         h.remove()
     return order
+
+
+def test_a_model_name_is_registered_once() -> None:
+    assert MODELS[:2] == ("mlp", "resnet20") and MODELS[-1] == "cnn1d"  # the modules' import order
+    with pytest.raises(ValueError, match="'vgg16' is registered twice"):
+        register_model("vgg16", min_size=at_least(1, "any"))(lambda cfg, c, s, k, d: nn.Identity())
 
 
 @pytest.mark.parametrize("name", IMAGE_MODELS)

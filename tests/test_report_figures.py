@@ -143,6 +143,22 @@ def test_method_styles_are_fixed_and_distinct() -> None:
     assert method_style("my_new_method").color not in {s.color for s in KNOWN.values()}
 
 
+def test_a_style_declared_in_the_records_wins(monkeypatch) -> None:
+    from rgp_bench.record.schema import MethodFacts
+    from rgp_bench.report import style
+
+    monkeypatch.setattr(style, "_DECLARED", {})
+    hashed = method_style("row_magnitude")
+    style.remember_declared("row_magnitude", None)  # an older record: nothing declared
+    assert method_style("row_magnitude") == hashed
+    style.remember_declared("row_magnitude", {"block_structured": False, "exportable": False,
+                                              "style": {"color": "#e7ba52", "marker": "o"}})
+    assert method_style("row-magnitude") == style.Style("#e7ba52", "o") != hashed
+    style.remember_declared("other_method", MethodFacts(False, False, style.Style("#5254a3", "s")))
+    assert method_style("other_method") == style.Style("#5254a3", "s")
+    assert method_style("rgp") == KNOWN["rgp"]
+
+
 def _svg_colors(svg: Path) -> set[str]:
     import re
 

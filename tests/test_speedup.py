@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from rgp_bench.graphs import block_mask, build_graph, random_regular
+from rgp_bench.measure.macs import mac_reduction, masked_layer_macs
 from rgp_bench.models import build_model
 from rgp_bench.pruning import find_prunable_layers
 from rgp_bench.speedup import (
@@ -27,9 +28,7 @@ from rgp_bench.speedup import (
     analyse_mask,
     bake_mask,
     dense_copy,
-    layer_macs,
     load_kernel,
-    mac_reduction,
     materialise,
     pack_blocks,
     relative_error,
@@ -534,7 +533,7 @@ def test_mac_counts_match_the_project_cost_model():
 
     model, masks, example = model_and_masks("resnet20")
     masked = model_copy_with_masks(model, masks)
-    counts = layer_macs(masked, example[:1])
+    counts = masked_layer_macs(masked, example[:1])
     costs = measure_costs(masked, example[:1], prunable=list(masks))
     assert {c.name: c.macs for c in costs.layers} == {n: c.dense for n, c in counts.items()}
     assert mac_reduction(counts) == pytest.approx(costs.total.macs / costs.total.macs_effective, rel=1e-6)
@@ -549,8 +548,6 @@ def test_dense_copy_restores_the_unmasked_weights():
 
 
 def test_cpp_custom_op_passes_opcheck(cpp_kernel):
-    from rgp_bench.speedup.direct import block_sparse_conv2d
-
     module, x = make_case("uneven_permuted_stride2")
     fast = _build("direct_shift", module)
     g = fast.geometry(x.shape[2], x.shape[3])
@@ -558,7 +555,8 @@ def test_cpp_custom_op_passes_opcheck(cpp_kernel):
     args = (x, fast.weight, fast.in_index, fast.out_index, fast.bias, residual, g.phases, g.row_base, g.row_end,
             list(fast.layout.shift), fast.out_channels, g.h_out, g.w_out, *fast.stride, *fast.padding, g.hq, g.wq,
             g.plane_stride, g.tile_kind, g.tile_vectors, g.tile_block, g.tile_rows, True, True)
-    torch.library.opcheck(block_sparse_conv2d, args, test_utils=("test_schema", "test_faketensor"))
+    torch.library.opcheck(torch.ops.rgp_bench.block_sparse_conv2d.default, args,
+                          test_utils=("test_schema", "test_faketensor"))
 
 
 @pytest.mark.slow

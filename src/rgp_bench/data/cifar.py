@@ -13,12 +13,14 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from rgp_bench.core.errors import UserError
 from rgp_bench.data.dataset import DataBundle, ImageDataset
+from rgp_bench.data.registry import DataShape, fixed_shape, register_dataset
 from rgp_bench.data.splits import VAL_STREAM, check_fraction, check_seed, stratified_split
 
 
@@ -157,3 +159,15 @@ def build_cifar(cfg, name: str) -> DataBundle:
         num_classes=spec.num_classes,
         classes=_class_names(folder, spec),
     )
+
+
+@register_dataset("cifar10", shape=fixed_shape(DataShape(3, 32, SPECS["cifar10"].num_classes)))
+def build_cifar10(cfg: Any, cache_dir: Path | None = None) -> DataBundle:
+    """CIFAR-10 from `cfg.root`."""
+    return build_cifar(cfg, "cifar10")
+
+
+@register_dataset("cifar100", shape=fixed_shape(DataShape(3, 32, SPECS["cifar100"].num_classes)))
+def build_cifar100(cfg: Any, cache_dir: Path | None = None) -> DataBundle:
+    """CIFAR-100 from `cfg.root`."""
+    return build_cifar(cfg, "cifar100")

@@ -7,16 +7,22 @@ std of the training split. `augment` has no effect: crops and flips do not suit 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 
 from rgp_bench.data.dataset import DataBundle, ImageDataset
+from rgp_bench.data.registry import DataShape, fixed_shape, register_dataset
 from rgp_bench.data.splits import check_fraction, check_seed, three_way_split
 
 
-def build_digits(cfg) -> DataBundle:
+@register_dataset("digits", shape=fixed_shape(DataShape(1, 8, 10)))
+def build_digits(cfg: Any, cache_dir: Path | None = None) -> DataBundle:
     """Load the digits and split them into train/val/test as `cfg` (a DatasetCfg) says."""
+    from sklearn.datasets import load_digits  # deferred: scikit-learn is needed only for digits
+
     test_fraction = check_fraction("test_fraction", cfg.test_fraction)
     val_fraction = check_fraction("val_fraction", cfg.val_fraction)
     seed = check_seed(cfg.split_seed)

@@ -25,16 +25,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
-from torchvision import transforms
-from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
 from rgp_bench.core.errors import UserError, positive_int
 from rgp_bench.data.dataset import DataBundle
+from rgp_bench.data.registry import DataShape, register_dataset
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# torchvision and PIL are imported where they are used: they add seconds to the start-up of every run, and only
+# ImageNet runs need them.
 from rgp_bench.data.splits import VAL_STREAM, check_fraction, check_seed, stratified_split
 
 FOLDER = "imagenet"
@@ -79,6 +84,8 @@ class FolderImages(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         """Decode item `i`; an unreadable or corrupt file is a UserError naming it."""
+        from PIL import Image  # deferred: see the imports
+
         path = self.path(i)
         try:
             with Image.open(path) as img:
@@ -91,6 +98,8 @@ class FolderImages(Dataset):
 
 def train_transform(size: int, augment: bool) -> Callable[[Image.Image], torch.Tensor]:
     """RandomResizedCrop(size) + horizontal flip + normalise; the eval transform when not augmenting."""
+    from torchvision import transforms  # deferred: see the imports
+
     if not augment:
         return eval_transform(size)
     return transforms.Compose([
@@ -103,6 +112,8 @@ def train_transform(size: int, augment: bool) -> Callable[[Image.Image], torch.T
 
 def eval_transform(size: int) -> Callable[[Image.Image], torch.Tensor]:
     """Resize(int(size * 256/224)) + CenterCrop(size) + normalise."""
+    from torchvision import transforms  # deferred: see the imports
+
     return transforms.Compose([
         transforms.Resize(int(size * RESIZE_RATIO)),
         transforms.CenterCrop(size),
@@ -153,6 +164,8 @@ def _check_listable(split_dir: Path, names: Sequence[str]) -> None:
 
 def _scan(split_dir: Path, class_to_idx: dict[str, int], allow_empty: bool) -> tuple[np.ndarray, torch.Tensor]:
     """Relative paths (numpy bytes) and labels of the images under `split_dir`, in sorted order."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset  # deferred: see the imports
+
     try:
         samples = make_dataset(str(split_dir), class_to_idx, extensions=IMG_EXTENSIONS, allow_empty=allow_empty)
     except FileNotFoundError as exc:  # class folders without any image file (or unreadable ones)
@@ -172,8 +185,11 @@ def _scan(split_dir: Path, class_to_idx: dict[str, int], allow_empty: bool) -> t
     return files, labels
 
 
-def build_imagenet(cfg) -> DataBundle:
+@register_dataset("imagenet", shape=lambda cfg: DataShape(3, int(cfg.image_size), 1000))
+def build_imagenet(cfg: Any, cache_dir: Path | None = None) -> DataBundle:
     """Load ImageNet from `<cfg.root>/imagenet/{train,val}` (lazily) and split it as `cfg` says."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS  # deferred: see the imports
+
     size = positive_int("dataset.image_size", cfg.image_size)
     val_fraction = check_fraction("val_fraction", cfg.val_fraction)
     seed = check_seed(cfg.split_seed)

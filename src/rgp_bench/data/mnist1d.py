@@ -26,6 +26,7 @@ from rgp_bench.config.schema import MIN_SAMPLES, mnist1d_generator_options
 from rgp_bench.core.errors import UserError
 from rgp_bench.core.fileio import atomic_path
 from rgp_bench.data.dataset import DataBundle, ImageDataset
+from rgp_bench.data.registry import DataShape, register_dataset
 from rgp_bench.data.splits import check_fraction, check_seed, stratified_split
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,13 @@ def load_arrays(args: dict[str, Any], cache_dir: Path | None) -> dict[str, np.nd
     return arrays
 
 
+def mnist1d_shape(cfg: Any) -> DataShape:
+    """One channel of `generator.final_seq_length` samples (40 by default), 10 classes."""
+    length = (cfg.get("generator") or {}).get("final_seq_length", 40)
+    return DataShape(1, int(length), 10, spatial_dims=1)
+
+
+@register_dataset("mnist1d", shape=mnist1d_shape)
 def build_mnist1d(cfg: Any, cache_dir: Path | None = None) -> DataBundle:
     """Generate (or load) MNIST-1D and split it: the generator's train part -> train/val, its test part -> test."""
     args = generator_args(cfg)

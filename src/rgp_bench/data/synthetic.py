@@ -9,18 +9,24 @@ effect. Images are standardised per channel with training-split statistics.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from rgp_bench.core.errors import positive_int
 from rgp_bench.data.dataset import DataBundle, ImageDataset
+from rgp_bench.data.registry import DataShape, register_dataset
 from rgp_bench.data.splits import check_fraction, check_seed, three_way_split
 
 NOISE_STD = 1.0
 
 
 
-def build_synthetic(cfg) -> DataBundle:
+@register_dataset("synthetic",
+                  shape=lambda cfg: DataShape(int(cfg.channels), int(cfg.image_size), int(cfg.num_classes)))
+def build_synthetic(cfg: Any, cache_dir: Path | None = None) -> DataBundle:
     """Generate the synthetic dataset described by `cfg` (channels, image_size, num_classes, num_samples)."""
     channels = positive_int("dataset.channels", cfg.channels)
     size = positive_int("dataset.image_size", cfg.image_size)

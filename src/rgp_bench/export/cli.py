@@ -1,15 +1,25 @@
-"""`python -m rgp_bench.export RUN_DIR [--materialise] [--format pt|onnx] [--out FILE]`.
+"""`python -m rgp_bench.export RUN_DIR [--materialise] [--format pt|aoti|onnx] [--out FILE] [--no-time]`.
 
 Writes the run's pruned model as a file that runs without rgp-bench: `pt` is a `torch.export` program
-(`torch.export.load(FILE).module()(x)`), `onnx` an ONNX graph (e.g. for onnxruntime). Both take a batch of
-inputs of the run's shape, any batch size. `--materialise` exports the materialised form (channels removed,
-or RGP's gather + grouped form) instead of the masked model.
+(`torch.export.load(FILE).module()(x)`), `aoti` that program compiled by AOTInductor, `onnx` an ONNX graph (e.g.
+for onnxruntime). All take a batch of inputs of the run's shape, any batch size. `--materialise` exports the
+materialised form (channels removed, or RGP's block forms) instead of the masked model.
+
+With `--materialise`, `pt` and `aoti` export the fastest forms measured here (as the run's latency phase chooses
+them), C++ kernel forms included: such a program calls the operators `rgp_bench::block_sparse_*`, so the kernel
+library is copied next to it and a plain torch process loads it with two lines (printed, and written to FILE's
+`.load.txt`): `torch.ops.load_library(LIB)`, then `torch.export.load(FILE).module()` (`pt`) or
+`torch._inductor.aoti_load_package(FILE)` (`aoti`: compiled ahead of time, which needs a C++ compiler here; it
+drops the exported module's Python overhead per call). The library is built for this CPU and torch version.
+`onnx` keeps the portable forms (ONNX has no custom operators) and is timed in ONNX Runtime against the torch
+model it came from (1 thread, outputs checked equal) at the run's latency batch sizes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -21,16 +31,22 @@ from torch.nn.utils import prune
 from rgp_bench.core.errors import UserError, choices_error
 from rgp_bench.export.state import load_model
 from rgp_bench.record.io import ERROR_FILE, RESULTS_FILE
+from rgp_bench.speedup.kernel import compiler_missing
 
-FORMATS = {"pt": ".pt2", "onnx": ".onnx"}
+FORMATS = {"pt": ".pt2", "aoti": ".aoti.pt2", "onnx": ".onnx"}
+TRACED = ("pt", "aoti")  # formats made from a torch.export program (C++ kernel operators included)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m rgp_bench.export", description=__doc__.split("\n\n")[1])
     p.add_argument("run_dir", metavar="RUN_DIR", help="a completed run's directory (it holds results.json)")
     p.add_argument("--materialise", action="store_true", help="export the materialised (faster) form")
-    p.add_argument("--format", default="pt", help="pt (torch.export, default) or onnx")
+    p.add_argument("--format", default="pt",
+                   help="pt (torch.export, default; materialised: the fastest forms, C++ kernels included), aoti "
+                        "(the same program compiled by AOTInductor: no Python overhead per call; needs a C++ "
+                        "compiler) or onnx (materialised: the portable forms only, as ONNX has no custom operators)")
     p.add_argument("--out", metavar="FILE", help="where to write (default: RUN_DIR/model_<form>.<pt2|onnx>)")
+    p.add_argument("--no-time", action="store_true", help="onnx: skip timing the export in ONNX Runtime")
     return p
 
 
@@ -59,18 +75,59 @@ def plain(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
-def export_model(model: nn.Module, example: torch.Tensor, fmt: str, out: Path) -> Path:
-    """Write `model` as `fmt` with a dynamic batch dimension."""
+def export_model(model: nn.Module, example: torch.Tensor, fmt: str, out: Path) -> torch.export.ExportedProgram | None:
+    """Write `model` as `fmt` with a dynamic batch dimension; the program for `pt` and `aoti`."""
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        if fmt == "pt":
+        if fmt in TRACED:
             program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
-            torch.export.save(program, out)
-        else:
-            torch.onnx.export(model, (example,), out, dynamo=True, dynamic_shapes=({0: batch},),
-                              input_names=["input"], output_names=["logits"], verbose=False, external_data=False)
-    return out
+            if fmt == "pt":
+                torch.export.save(program, out)
+            else:
+                torch._inductor.aoti_compile_and_package(program, package_path=str(out))
+            return program
+        torch.onnx.export(model, (example,), out, dynamo=True, dynamic_shapes=({0: batch},),
+                          input_names=["input"], output_names=["logits"], verbose=False, external_data=False)
+    return None
+
+
+def uses_kernel_ops(program: torch.export.ExportedProgram) -> bool:
+    """Whether the program calls RGP's C++ operators (torch.ops.rgp_bench.*)."""
+    return any(getattr(node.target, "namespace", None) == "rgp_bench" for node in program.graph.nodes)
+
+
+def loader_lines(out: Path, fmt: str) -> list[str]:
+    """Copy the kernel library next to the export; the two lines that load both in a plain torch process."""
+    from rgp_bench.speedup.kernel import library_path
+
+    library = out.parent / library_path().name
+    if library.resolve() != library_path().resolve():
+        shutil.copy2(library_path(), library)
+    load = "torch.export.load({!r}).module()" if fmt == "pt" else "torch._inductor.aoti_load_package({!r})"
+    return [f"torch.ops.load_library({str(library.resolve())!r})", "model = " + load.format(str(out.resolve()))]
+
+
+def write_loader_note(out: Path, lines: list[str]) -> Path:
+    """FILE.load.txt next to the export: how to load it without rgp-bench."""
+    note = out.with_suffix(".load.txt")
+    note.write_text(f"# {out.name} calls RGP's C++ kernels (torch.ops.rgp_bench.*). In a plain torch process (no "
+                    f"rgp-bench), after `import torch`:\n" + "\n".join(lines) +
+                    f"\n# The library is built for this CPU (-march=native) and torch {torch.__version__}.\n",
+                    encoding="utf-8")
+    return note
+
+
+def time_onnx_export(model: nn.Module, out: Path, saved: dict, record: dict) -> list[str]:
+    """The ONNX Runtime timing lines at the run's latency batch sizes (ValueError if the outputs differ)."""
+    from rgp_bench.export.materialised import latency_setting
+    from rgp_bench.export.timing import time_onnx
+
+    _, threads = latency_setting(record, saved)
+    sizes = ((saved["config"].get("measure") or {}).get("latency") or {}).get("batch_sizes") or [1, 64]
+    generator = torch.Generator().manual_seed(0)
+    return [time_onnx(model, out, torch.randn(size, *saved["input_shape"], generator=generator), threads).describe()
+            for size in sizes]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,19 +140,34 @@ def main(argv: list[str] | None = None) -> int:
         record = _completed_record(run_dir)
         model, saved = load_model(run_dir)
         if args.materialise:
-            from rgp_bench.export.materialised import materialise_for_export
+            from rgp_bench.export.materialised import latency_setting, materialise_for_export
 
             budget = (record.get("budget") or {}).get("basis", "weights")
-            model = materialise_for_export(model, saved, budget, str(record["method"]))
+            batch_size, threads = latency_setting(record, saved)
+            model = materialise_for_export(model, saved, budget, str(record["method"]), fastest=args.format in TRACED,
+                                           batch_size=batch_size, threads=threads)
         model = plain(model)
         form = "materialised" if args.materialise else "masked"
         out = Path(args.out) if args.out else run_dir / f"model_{form}{FORMATS[args.format]}"
+        if args.format == "aoti" and (missing := compiler_missing()) is not None:
+            raise UserError(f"--format aoti compiles the model with AOTInductor and needs a C++ compiler: {missing}")
         if not out.parent.is_dir():
             raise UserError(f"cannot write {out}: folder {out.parent} does not exist")
         example = torch.zeros(2, *saved["input_shape"])
-        export_model(model, example, args.format, out)
+        program = export_model(model, example, args.format, out)
+        print(f"exported the {form} model of {run_dir} ({record['method']}) to {out}")
+        if program is not None and uses_kernel_ops(program):
+            lines = loader_lines(out, args.format)
+            note = write_loader_note(out, lines)
+            print(f"it calls RGP's C++ kernels; load it in a plain torch process with (also in {note}):")
+            print("\n".join(f"  {line}" for line in lines))
+        if args.format == "onnx" and not args.no_time:
+            for line in time_onnx_export(model, out, saved, record):
+                print(f"onnxruntime vs torch: {line}")
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(f"exported the {form} model of {run_dir} ({record['method']}) to {out}")
+    except ValueError as exc:  # ONNX Runtime's output differs from torch's
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0

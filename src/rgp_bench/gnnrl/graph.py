@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -133,64 +133,84 @@ def build_network_graph(model: nn.Module, example: Tensor, groups: Sequence[Chan
     `groups` (find_channel_groups) say which channel group each module's output channels belong to.
     """
     traced = _shapes(model, example)
-    modules = dict(traced.named_modules())
     writes = {m.module: g.id for g in groups for m in g.members if m.role in OUTPUT_ROLES}
-    ids: dict[fx.Node, int] = {}
-    roles: list[int] = []
-    channels: list[float] = []
-    node_layer: list[int] = []
-    node_group: list[str | None] = []
-    node_inputs: list[tuple[int, ...]] = []
-    edges: list[tuple[int, int, int, int]] = []
-    layers: dict[str, int] = {}
-    kinds: list[str] = []
-
-    def add_node(node: fx.Node, role: str, layer: int, group: str | None, inputs: tuple[int, ...]) -> int:
-        shape = node.meta["tensor_meta"].shape
-        ids[node] = len(roles)
-        roles.append(NODE_ROLES.index(role))
-        channels.append(float(shape[1]) if len(shape) > 1 else 1.0)
-        node_layer.append(layer)
-        node_group.append(group)
-        node_inputs.append(inputs)
-        return ids[node]
-
+    builder = _GraphBuilder(dict(traced.named_modules()), writes)
     for node in traced.graph.nodes:
+        builder.visit(node)
+    return builder.build()
+
+
+@dataclass
+class _GraphBuilder:
+    """Collects the level-2 nodes (tensors) and edges (operations) of a traced model, one fx node at a time."""
+
+    modules: dict[str, nn.Module]
+    writes: dict[str, str]  # module name -> id of the channel group its output channels belong to
+    ids: dict[fx.Node, int] = field(default_factory=dict)  # fx node -> graph node (a no-op shares its input's)
+    roles: list[int] = field(default_factory=list)
+    channels: list[float] = field(default_factory=list)
+    node_layer: list[int] = field(default_factory=list)
+    node_group: list[str | None] = field(default_factory=list)
+    node_inputs: list[tuple[int, ...]] = field(default_factory=list)
+    edges: list[tuple[int, int, int, int]] = field(default_factory=list)  # (source, target, op kind, layer)
+    layers: dict[str, int] = field(default_factory=dict)  # conv/linear module name -> layer index
+    kinds: list[str] = field(default_factory=list)
+
+    def visit(self, node: fx.Node) -> None:
+        """Add `node`'s tensor and its in-edges (or mark outputs, or skip what carries no activations)."""
         if node.op == "output":
             for source in node.all_input_nodes:
-                if source in ids:
-                    roles[ids[source]] = NODE_ROLES.index("output")
-            continue
+                if source in self.ids:
+                    self.roles[self.ids[source]] = NODE_ROLES.index("output")
+            return
         if not isinstance(node.meta.get("tensor_meta"), TensorMetadata):
-            continue  # sizes, tuples and other non-tensor values are not part of the data flow
+            return  # sizes, tuples and other non-tensor values are not part of the data flow
         if node.op == "placeholder":
-            add_node(node, "input", -1, None, ())
-            continue
-        inputs = tuple(dict.fromkeys(ids[a] for a in node.all_input_nodes if a in ids))
+            self._add_node(node, "input", -1, None, ())
+            return
+        inputs = tuple(dict.fromkeys(self.ids[a] for a in node.all_input_nodes if a in self.ids))
         if not inputs:
-            continue  # constants (get_attr) carry no activations
-        kind = _op_kind(node, modules)
+            return  # constants (get_attr) carry no activations
+        kind = _op_kind(node, self.modules)
         if kind == "identity":
-            ids[node] = inputs[0]
-            continue
+            self.ids[node] = inputs[0]
+            return
+        self._add_operation(node, kind, inputs)
+
+    def _add_operation(self, node: fx.Node, kind: str, inputs: tuple[int, ...]) -> None:
+        """The tensor an operation writes, with one edge from each tensor it reads."""
         layer = -1
         follows: tuple[int, ...] = inputs
         if kind in LAYER_KINDS:
-            name = str(node.target)
-            if name not in layers:
-                layers[name] = len(kinds)
-                kinds.append(kind)
-            layer = layers[name]
+            layer = self._layer_index(str(node.target), kind)
             if kind != "depthwise":
                 follows = ()  # a layer's own output count is set by its group, or stays dense
-        group = writes.get(str(node.target)) if node.op == "call_module" else None
-        target = add_node(node, "hidden", layer, group, follows)
-        edges += [(source, target, OP_KINDS.index(kind), layer) for source in inputs]
+        group = self.writes.get(str(node.target)) if node.op == "call_module" else None
+        target = self._add_node(node, "hidden", layer, group, follows)
+        self.edges += [(source, target, OP_KINDS.index(kind), layer) for source in inputs]
 
-    edge = torch.tensor(edges, dtype=torch.long).reshape(-1, 4)
-    return NetworkGraph(
-        layers=tuple(layers), layer_kinds=tuple(kinds), node_roles=torch.tensor(roles, dtype=torch.long),
-        node_channels=torch.tensor(channels), node_layer=torch.tensor(node_layer, dtype=torch.long),
-        node_group=tuple(node_group), node_inputs=tuple(node_inputs), edge_index=edge[:, :2].T.contiguous(),
-        edge_op=edge[:, 2].contiguous(), edge_layer=edge[:, 3].contiguous(),
-    )
+    def _layer_index(self, name: str, kind: str) -> int:
+        if name not in self.layers:
+            self.layers[name] = len(self.kinds)
+            self.kinds.append(kind)
+        return self.layers[name]
+
+    def _add_node(self, node: fx.Node, role: str, layer: int, group: str | None, inputs: tuple[int, ...]) -> int:
+        shape = node.meta["tensor_meta"].shape
+        self.ids[node] = len(self.roles)
+        self.roles.append(NODE_ROLES.index(role))
+        self.channels.append(float(shape[1]) if len(shape) > 1 else 1.0)
+        self.node_layer.append(layer)
+        self.node_group.append(group)
+        self.node_inputs.append(inputs)
+        return self.ids[node]
+
+    def build(self) -> NetworkGraph:
+        edge = torch.tensor(self.edges, dtype=torch.long).reshape(-1, 4)
+        return NetworkGraph(
+            layers=tuple(self.layers), layer_kinds=tuple(self.kinds),
+            node_roles=torch.tensor(self.roles, dtype=torch.long), node_channels=torch.tensor(self.channels),
+            node_layer=torch.tensor(self.node_layer, dtype=torch.long), node_group=tuple(self.node_group),
+            node_inputs=tuple(self.node_inputs), edge_index=edge[:, :2].T.contiguous(),
+            edge_op=edge[:, 2].contiguous(), edge_layer=edge[:, 3].contiguous(),
+        )

@@ -1,9 +1,10 @@
 """Low-ASPL connected k-regular graphs for RGP pruning masks.
 
 Pipeline: :func:`build_graph` constructs a connected k-regular graph (seeded random, or the ring lattice),
-lowers its average shortest path length with degree-preserving double-edge swaps (:mod:`.optimizer`; every ASPL is
-exact, from a bit-parallel BFS, :mod:`.aspl`), measures it (:mod:`.metrics`, Cerf/Moore bound in :mod:`.bounds`)
-and caches it on disk (:mod:`.cache`). :func:`block_mask` maps the adjacency onto a layer.
+lowers its average shortest path length with degree-preserving double-edge swaps (:mod:`.optimizer`: the swap state
+in :mod:`.swaps`, the acceptance rules in :mod:`.acceptance`, the search loop and its budget in :mod:`.search`;
+every ASPL is exact, from a bit-parallel BFS, :mod:`.aspl`), measures it (:mod:`.metrics`, Cerf/Moore bound in
+:mod:`.bounds`) and caches it on disk (:mod:`.cache`). :func:`block_mask` maps the adjacency onto a layer.
 
 ``info`` keys returned by :func:`build_graph`: nodes, degree, strategy, start, seed, iters (the swap-trial budget
 used, ``None`` for a pure time budget or the reference schedule), seconds_budget, aspl, lower_bound, gap,

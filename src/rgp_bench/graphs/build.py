@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import time
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from .aspl import path_stats
 from .construct import check_feasible, random_regular, ring_lattice, validate_regular
 from .errors import GraphError, is_int
 from .metrics import graph_metrics
-from .optimizer import ALGORITHM_VERSION, DEFAULT_STRATEGY, STRATEGIES, default_iters, optimize
+from .optimizer import ALGORITHM_VERSION, DEFAULT_STRATEGY, STRATEGIES, OptimizeResult, default_iters, optimize
 
 __all__ = ["STARTS", "build_graph"]
 
@@ -51,7 +52,7 @@ def build_graph(
     seconds: float | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
-) -> tuple[np.ndarray, dict]:
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Construct a connected ``degree``-regular graph on ``nodes`` nodes, lower its ASPL, and measure it.
 
     ``start``: ``"random"`` (seeded random regular graph) or ``"ring"`` (ring lattice; circulant with diameter
@@ -87,16 +88,24 @@ def build_graph(
     result = optimize(adj0, strategy, seed=opt_rng, iters=budget, seconds=seconds, progress=progress)
     elapsed = time.perf_counter() - t0
     adj = validate_regular(result.adjacency, degree)
+    info = _info(adj, result, {"strategy": strategy, "start": start, "seed": seed, "iters": budget,
+                               "seconds_budget": seconds}, elapsed)
+    if cache_dir is not None:
+        try:
+            cache.store(cache_dir, key, adj, info)
+        except OSError as exc:
+            _log.warning("graph cache: cannot write to %s (%s); the graph is not cached", cache_dir, exc)
+    return adj, info
+
+
+def _info(adj: np.ndarray, result: OptimizeResult, options: dict[str, Any], elapsed: float) -> dict[str, Any]:
+    """The info dict of a built graph: its metrics, the options that made it and what the optimiser did."""
     stats = path_stats(adj)
     if stats.total != result.total:  # pragma: no cover - the optimiser's bookkeeping is exact
         raise RuntimeError("internal error: optimiser distance sum disagrees with a fresh evaluation")
-    info = {
+    return {
         **graph_metrics(adj, stats),
-        "strategy": strategy,
-        "start": start,
-        "seed": seed,
-        "iters": budget,
-        "seconds_budget": seconds,
+        **options,
         "start_aspl": result.start_aspl,
         "seconds": elapsed,
         "swaps_tried": result.swaps_tried,
@@ -107,9 +116,3 @@ def build_graph(
         "cache_hit": False,
         "algorithm_version": ALGORITHM_VERSION,
     }
-    if cache_dir is not None:
-        try:
-            cache.store(cache_dir, key, adj, info)
-        except OSError as exc:
-            _log.warning("graph cache: cannot write to %s (%s); the graph is not cached", cache_dir, exc)
-    return adj, info

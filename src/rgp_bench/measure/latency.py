@@ -1,7 +1,8 @@
 """Inference latency protocol: eval mode, ``torch.inference_mode``, a pinned thread count, repeated until stable.
 
-Timing goes through ``torch.utils.benchmark`` (``Timer.adaptive_autorange`` / ``blocked_autorange``), which warms
-up, picks the number of calls per measurement and synchronises CUDA. Two entry points:
+:func:`measure_latency` goes through ``torch.utils.benchmark`` (``Timer.adaptive_autorange``), which warms up, picks
+the number of calls per measurement and synchronises CUDA; :func:`time_interleaved` times blocks of calls with
+``time.perf_counter`` (block size calibrated once per callable, CUDA synchronised). Two entry points:
 
 - :func:`measure_latency`: one model, per batch size: median, interquartile range, number of measurements.
 - :func:`compare_variants`: several models (dense, masked, materialised, ...) timed *interleaved* in one run, with
@@ -40,6 +41,7 @@ ALLOCATOR_ENV: dict[str, str] = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # mallopt parameter numbers from glibc's malloc.h
 _configured_in_process = False
 MIN_ROUNDS = 3  # the fewest interleaved rounds a median and a spread are taken from
+BLOCKS_PER_MEASUREMENT = 5  # a measurement's blocks of calls: the median block is its time
 
 
 def benchmark_env(threads: int, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -170,18 +172,20 @@ def measure_latency(
 def time_interleaved(calls: Mapping[str, Callable[[], object]], rounds: int = 5, min_run_time: float = 0.05, *,
                      max_rounds: int | None = None, settled: Callable[[dict[str, list[float]]], bool] | None = None,
                      deadline: float | None = None, hard_deadline: float | None = None) -> dict[str, list[float]]:
-    """Seconds per call of each callable, one ``blocked_autorange`` per callable per round, order rotated by round.
+    """Seconds per call of each callable: per round, one measurement of each (order rotated by round).
 
-    Every callable is called once before timing. After ``rounds`` rounds, rounds are added while ``settled(times)``
-    is false, up to ``max_rounds``, and none is started after ``deadline`` (a ``time.perf_counter()`` value).
-    After ``hard_deadline`` no round is started once MIN_ROUNDS are done, even short of ``rounds``.
-    Returns the per-round times of each callable.
+    A measurement runs blocks of calls for at least ``min_run_time`` and keeps the median block's seconds per
+    call; each callable's block size is calibrated once, from its first (warm-up) call, to about a fifth of
+    ``min_run_time`` (torch.utils.benchmark's blocked_autorange recalibrates on every measurement, which doubled
+    the protocol's time). A callable slower than ``min_run_time`` is timed one call at a time.
+
+    After ``rounds`` rounds, rounds are added while ``settled(times)`` is false, up to ``max_rounds``, and none is
+    started after ``deadline`` (a ``time.perf_counter()`` value). After ``hard_deadline`` no round is started
+    once MIN_ROUNDS are done, even short of ``rounds``. Returns the per-round times of each callable.
     """
     names = list(calls)
-    # A callable slower than min_run_time is timed one call at a time: blocked_autorange would spend a call on
-    # calibrating its block size and another on measuring it (ResNet-50 at 224x224 takes a second per call).
-    slow = {name for name in names if _one_call(calls[name]) >= min_run_time}
-    timers = {name: _timer(calls[name]) for name in names}
+    block = {name: max(1, int(min_run_time / BLOCKS_PER_MEASUREMENT / max(_one_call(calls[name]), 1e-9)))
+             for name in names}  # from the warm-up call: a cold call is slower, so blocks err on the short side
     times: dict[str, list[float]] = {name: [] for name in names}
     limit = max(rounds, max_rounds or rounds)
     for r in range(limit):
@@ -191,22 +195,37 @@ def time_interleaved(calls: Mapping[str, Callable[[], object]], rounds: int = 5,
         if r >= rounds and (settled is None or settled(times) or (deadline is not None and now > deadline)):
             break
         for name in names[r % len(names):] + names[: r % len(names)]:
-            seconds = (_one_call(calls[name]) if name in slow
-                       else timers[name].blocked_autorange(min_run_time=min_run_time).median)
-            times[name].append(seconds)
+            times[name].append(_measure(calls[name], block[name], min_run_time))
     return times
+
+
+def _measure(fn: Callable[[], object], number: int, min_run_time: float) -> float:
+    """Median seconds per call over blocks of ``number`` calls, run for at least ``min_run_time`` in all."""
+    synchronise = _synchroniser()
+    blocks: list[float] = []
+    start = time.perf_counter()
+    while True:
+        if synchronise is not None:
+            synchronise()
+        begin = time.perf_counter()
+        for _ in range(number):
+            fn()
+        if synchronise is not None:
+            synchronise()
+        end = time.perf_counter()
+        blocks.append((end - begin) / number)
+        if end - start >= min_run_time:
+            return statistics.median(blocks)
+
+
+def _synchroniser() -> Callable[[], None] | None:
+    """torch.cuda.synchronize where CUDA is in use, else None."""
+    return torch.cuda.synchronize if torch.cuda.is_available() and torch.cuda.is_initialized() else None
 
 
 def _one_call(fn: Callable[[], object]) -> float:
     """Seconds of one call (CUDA synchronised before and after where CUDA is in use)."""
-    synchronise = torch.cuda.synchronize if torch.cuda.is_available() and torch.cuda.is_initialized() else None
-    if synchronise is not None:
-        synchronise()
-    start = time.perf_counter()
-    fn()
-    if synchronise is not None:
-        synchronise()
-    return time.perf_counter() - start
+    return _measure(fn, 1, 0.0)
 
 
 @dataclass(frozen=True)

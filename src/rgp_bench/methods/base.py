@@ -7,7 +7,7 @@ A method is one module in this package (or a plugin module named in `$RGP_BENCH_
         name: str = "topk"
         scope: Scope = Scope.layer
 
-    @register_method(TopKCfg, canonical_regime=Regime.finetune)
+    @register_method(TopKCfg, canonical_regime=Regime.finetune, style=MethodStyle("#e7ba52", "o"))
     def topk_masks(cfg, layers, ratio, ctx) -> MaskResult:
         ...
 
@@ -30,6 +30,7 @@ from torch import nn
 
 from rgp_bench.config.choices import Budget, Choice, Regime
 from rgp_bench.pruning.layers import PrunableLayer
+from rgp_bench.record.schema import MethodFacts, MethodStyle
 
 Need = Choice.of("Need", ("model", "train_batches", "evaluate", "costs"))
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -115,6 +116,8 @@ class Method:
     compute_masks: MaskFn
     description: str
     canonical_regime: Regime
+    # How every report and plot draws the method (each registered method has its own colour-and-marker pair).
+    style: MethodStyle
     budget: Budget = Budget.weights
     needs: frozenset[Need] = frozenset()
     regimes: frozenset[Regime] = frozenset({Regime.scratch, Regime.finetune})
@@ -123,6 +126,19 @@ class Method:
     check: CheckFn | None = None
     # The regime `train.regime=auto` gives, from the method's settings (None: always `canonical_regime`).
     auto_regime: Callable[[DictConfig], Regime] | None = None
+    # Its masks have RGP's regular block structure (rgp_bench.speedup's block kernels and export forms apply).
+    block_structured: bool = False
+
+    @property
+    def exportable(self) -> bool:
+        """The run's model has a materialised form: the dense reference is its own, a MAC-budget (channel) method's
+        drops the removed channels, a block-structured method's runs block kernels; single weights have none."""
+        return self.budget != Budget.weights or self.block_structured
+
+    @property
+    def facts(self) -> MethodFacts:
+        """What the method declares about itself, as the run record stores it."""
+        return MethodFacts(block_structured=self.block_structured, exportable=self.exportable, style=self.style)
 
     @property
     def prunes(self) -> bool:

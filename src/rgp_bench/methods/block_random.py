@@ -20,7 +20,7 @@ from rgp_bench.config.choices import Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.core.errors import UserError
 from rgp_bench.graphs import GraphError, average_clustering, check_feasible, path_stats
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
 from rgp_bench.methods.registry import register_method
 from rgp_bench.methods.rgp import check_rgp, choose_degree, choose_nodes, graph_layer_masks
 from rgp_bench.pruning.layers import PrunableLayer
@@ -59,7 +59,8 @@ def graph_facts(adjacency: np.ndarray) -> dict[str, Any]:
             "aspl": stats.aspl if stats.connected else None, "clustering": average_clustering(adjacency)}
 
 
-@register_method(BlockRandomCfg, canonical_regime=Regime.scratch, check=check_rgp,
+@register_method(BlockRandomCfg, canonical_regime=Regime.scratch, style=MethodStyle("#aa4499", "8"),
+                 block_structured=True, check=check_rgp,
                  description="RGP ablation: block masks from an Erdős–Rényi graph with RGP's edge count")
 def block_random_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,
                        ctx: MaskContext) -> MaskResult:

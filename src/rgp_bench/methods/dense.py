@@ -17,7 +17,7 @@ import torch
 from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Budget, Choice, Regime
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
 
@@ -35,7 +35,8 @@ def _matched_regime(cfg: DictConfig) -> Regime:
     return Regime(str(cfg.match))
 
 
-@register_method(DenseCfg, canonical_regime=Regime.scratch, budget=Budget.none, auto_regime=_matched_regime,
+@register_method(DenseCfg, canonical_regime=Regime.scratch, style=MethodStyle("#000000", "H"),
+                 budget=Budget.none, auto_regime=_matched_regime,
                  description="the unpruned model, trained for the same epochs as the pruned runs (the reference)")
 def dense_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep every weight: the runner applies no mask, and `ratio` is ignored."""

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Budget, Regime, Scope
 from rgp_bench.config.fields import OneOf, setting
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, Need
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle, Need
 from rgp_bench.methods.channel import channel_problem, channel_result, check_budget, prune_to_budget
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
@@ -27,7 +27,8 @@ class FilterNormCfg(MethodCfg):
     scope: Scope = Scope["global"]
 
 
-@register_method(FilterNormCfg, canonical_regime=Regime.finetune, budget=Budget.macs, needs=(Need.model,),
+@register_method(FilterNormCfg, canonical_regime=Regime.finetune, style=MethodStyle("#cc6677", "o"),
+                 budget=Budget.macs, needs=(Need.model,),
                  check=check_budget)
 def filter_norm_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,
                       ctx: MaskContext) -> MaskResult:

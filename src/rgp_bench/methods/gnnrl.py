@@ -70,7 +70,7 @@ from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.gnnrl.ppo import PPOSettings
 from rgp_bench.gnnrl.search import GnnrlSearcher, GnnrlSettings, gnnrl_budget
-from rgp_bench.methods.base import MaskContext, MaskResult, Need
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodStyle, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.methods.search import SearchCfg, check_search_budget, search_masks
 from rgp_bench.pruning.layers import PrunableLayer
@@ -106,7 +106,8 @@ def settings_of(cfg: DictConfig) -> GnnrlSettings:
     return GnnrlSettings(max_steps=int(cfg.max_steps), ppo=ppo)
 
 
-@register_method(GnnrlCfg, canonical_regime=Regime.finetune, regimes=(Regime.finetune,), budget=Budget.macs,
+@register_method(GnnrlCfg, canonical_regime=Regime.finetune, style=MethodStyle("#cc79a7", "P"),
+                 regimes=(Regime.finetune,), budget=Budget.macs,
                  needs=(Need.model, Need.evaluate, Need.train_batches), check=check_search_budget,
                  description="GNN-RL: PPO channel pruning policies over a two-level network graph (ICML 2022)")
 def gnnrl_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:

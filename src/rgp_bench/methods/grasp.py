@@ -26,7 +26,7 @@ from torch import nn
 from rgp_bench.config.choices import Regime, Scope
 from rgp_bench.config.fields import Number, setting
 from rgp_bench.core.errors import UserError
-from rgp_bench.methods.base import Batch, MaskContext, MaskResult, MethodCfg, Need
+from rgp_bench.methods.base import Batch, MaskContext, MaskResult, MethodCfg, MethodStyle, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.gradients import hessian_gradient_product, summed_gradients, weights_of
 from rgp_bench.pruning.layers import PrunableLayer
@@ -76,7 +76,8 @@ def reinit_linear(model: nn.Module, seed: int) -> None:
                 module.weight.copy_(nn.init.xavier_normal_(fresh, generator=generator))
 
 
-@register_method(GraspCfg, canonical_regime=Regime.scratch, needs=(Need.model, Need.train_batches), scored=True,
+@register_method(GraspCfg, canonical_regime=Regime.scratch, style=MethodStyle("#44aa99", "p"),
+                 needs=(Need.model, Need.train_batches), scored=True,
                  description="GraSP gradient-signal preservation (Wang et al., ICLR 2020)")
 def grasp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep the weights with the largest θ ⊙ Hg, i.e. remove the largest S = −θ ⊙ Hg (Wang et al., Algorithm 1), on

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Regime, Scope
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
 from rgp_bench.pruning.selection import keep_top
@@ -20,7 +20,7 @@ class MagnitudeCfg(MethodCfg):
     scope: Scope = Scope["global"]
 
 
-@register_method(MagnitudeCfg, canonical_regime=Regime.finetune, scored=True,
+@register_method(MagnitudeCfg, canonical_regime=Regime.finetune, style=MethodStyle("#0072b2", "s"), scored=True,
                  description="L1-magnitude unstructured pruning")
 def magnitude_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep the largest-|w| weights: over all prunable layers at once (`global`) or within each layer."""

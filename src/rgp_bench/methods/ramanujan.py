@@ -24,7 +24,7 @@ from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.core.errors import UserError
 from rgp_bench.graphs import GraphError, check_feasible, graph_metrics, random_regular
 from rgp_bench.measure.spectra import GraphSpectrum, graph_spectrum
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
 from rgp_bench.methods.registry import register_method
 from rgp_bench.methods.rgp import check_rgp, choose_degree, choose_nodes, graph_layer_masks
 from rgp_bench.pruning.layers import PrunableLayer
@@ -71,7 +71,8 @@ def draw_ramanujan(nodes: int, degree: int, draws: int, seed: int, select: str) 
     return Draw(best.index, best.adjacency, best.spectrum, index + 1)
 
 
-@register_method(RamanujanCfg, canonical_regime=Regime.scratch, check=check_rgp,
+@register_method(RamanujanCfg, canonical_regime=Regime.scratch, style=MethodStyle("#cc6677", "o"),
+                 block_structured=True, check=check_rgp,
                  description="RGP's block masks from a random regular graph that meets the Ramanujan bound")
 def ramanujan_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """RGP's node count and degree, a seeded Ramanujan (or best-of-N) k-regular graph, and RGP's block masks."""

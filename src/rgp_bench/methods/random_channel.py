@@ -9,7 +9,7 @@ import torch
 from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Budget, Regime
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, Need
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle, Need
 from rgp_bench.methods.channel import channel_problem, channel_result, check_budget, prune_to_budget
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
@@ -20,7 +20,8 @@ class RandomChannelCfg(MethodCfg):
     name: str = "random_channel"
 
 
-@register_method(RandomChannelCfg, canonical_regime=Regime.finetune, budget=Budget.macs, needs=(Need.model,),
+@register_method(RandomChannelCfg, canonical_regime=Regime.finetune, style=MethodStyle("#56b4e9", "<"),
+                 budget=Budget.macs, needs=(Need.model,),
                  check=check_budget)
 def random_channel_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,
                          ctx: MaskContext) -> MaskResult:

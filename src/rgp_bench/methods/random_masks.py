@@ -9,7 +9,7 @@ import torch
 from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Regime, Scope
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
 from rgp_bench.pruning.selection import keep_random
@@ -22,7 +22,8 @@ class RandomCfg(MethodCfg):
     scope: Scope = Scope.layer
 
 
-@register_method(RandomCfg, canonical_regime=Regime.scratch, description="uniform random unstructured pruning")
+@register_method(RandomCfg, canonical_regime=Regime.scratch, style=MethodStyle("#777777", "v"),
+                 description="uniform random unstructured pruning")
 def random_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Remove `ratio` of the weights uniformly at random: per layer (`scope=layer`) or over all layers."""
     generator = torch.Generator().manual_seed(ctx.seed)

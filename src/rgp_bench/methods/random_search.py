@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.gnnrl.search import RandomSearcher, random_search_budget
-from rgp_bench.methods.base import MaskContext, MaskResult, Need
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodStyle, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.methods.search import SearchCfg, check_search_budget, search_masks
 from rgp_bench.pruning.layers import PrunableLayer
@@ -36,7 +36,8 @@ class RandomSearchCfg(SearchCfg):
     lower_bound: float = setting(0.1, check=Number(lo=0.0, hi=1.0, lo_open=True, hi_open=False))
 
 
-@register_method(RandomSearchCfg, canonical_regime=Regime.finetune, regimes=(Regime.finetune,), budget=Budget.macs,
+@register_method(RandomSearchCfg, canonical_regime=Regime.finetune, style=MethodStyle("#882255", "X"),
+                 regimes=(Regime.finetune,), budget=Budget.macs,
                  needs=(Need.model, Need.evaluate, Need.train_batches), check=check_search_budget,
                  description="random search over GNN-RL's per-group preserve ratios (its control)")
 def random_search_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.core.errors import UserError, choices_error
-from rgp_bench.methods.base import CheckFn, MaskFn, Method, MethodCfg, Need, describe
+from rgp_bench.methods.base import CheckFn, MaskFn, Method, MethodCfg, MethodStyle, Need, describe
 
 PLUGINS_ENV = "RGP_BENCH_PLUGINS"
 METHODS: dict[str, Method] = {}
@@ -26,6 +26,7 @@ def register_method(
     schema: type[MethodCfg],
     *,
     canonical_regime: Regime,
+    style: MethodStyle,
     budget: Budget = Budget.weights,
     needs: Iterable[Need] = (),
     regimes: Iterable[Regime] = (Regime.scratch, Regime.finetune),
@@ -33,6 +34,7 @@ def register_method(
     check: CheckFn | None = None,
     description: str | None = None,
     auto_regime: Callable[[DictConfig], Regime] | None = None,
+    block_structured: bool = False,
 ) -> Callable[[MaskFn], MaskFn]:
     """Register the decorated mask function as the method named by `schema`'s `name` default.
 
@@ -41,7 +43,9 @@ def register_method(
     `scored` says the method returns per-weight scores (`MaskResult.scores`); `check` validates the settings
     against the model's prunable layers at pre-flight (before any output directory exists); `auto_regime` maps the
     method's settings to the regime `train.regime=auto` runs (default: always `canonical_regime`). `budget=none`
-    declares a method that prunes nothing (the dense reference): its runs ignore `ratio`.
+    declares a method that prunes nothing (the dense reference): its runs ignore `ratio`. `style` is how every
+    report draws the method (a colour and marker no other method uses); `block_structured` says its masks have
+    RGP's regular block structure, so the block kernels of rgp_bench.speedup (and `export --materialise`) apply.
     """
     name = next((f.default for f in dataclasses.fields(schema) if f.name == "name"), None)
     if not isinstance(name, str) or not name:
@@ -56,7 +60,7 @@ def register_method(
         METHODS[name] = Method(name=name, schema=schema, compute_masks=fn, description=description or describe(fn),
                                canonical_regime=canonical_regime, budget=budget, needs=frozenset(needs),
                                regimes=frozenset(regimes), scored=scored, check=check,
-                               auto_regime=auto_regime)
+                               auto_regime=auto_regime, style=style, block_structured=block_structured)
         return fn
 
     return decorate

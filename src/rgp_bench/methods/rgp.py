@@ -26,7 +26,7 @@ from rgp_bench.graphs import (
     feasible_degree,
 )
 from rgp_bench.graphs.masks import GROUP_SIZES
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
 
@@ -122,7 +122,8 @@ def check_rgp(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, mo
         raise UserError(str(exc)) from None
 
 
-@register_method(RGPCfg, canonical_regime=Regime.scratch, check=check_rgp,
+@register_method(RGPCfg, canonical_regime=Regime.scratch, style=MethodStyle("#d55e00", "o"), block_structured=True,
+                 check=check_rgp,
                  description="Regular Graph Pruning (Chen et al., TNNLS 2023)")
 def rgp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Build (or load from cache) the graph and return one block mask per layer."""

@@ -31,7 +31,7 @@ from omegaconf import DictConfig
 from rgp_bench.config.choices import Regime
 from rgp_bench.config.fields import Number, setting
 from rgp_bench.measure.topology import density_profile
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.densities import erdos_renyi_densities, exact_counts
 from rgp_bench.pruning.layers import PrunableLayer
@@ -114,7 +114,7 @@ def tile_channels(out_channels: int, in_channels: int, pairs: int, degree: int,
     return flat.reshape(out_channels, in_channels), tiles, missing
 
 
-@register_method(RRegCfg, canonical_regime=Regime.scratch,
+@register_method(RRegCfg, canonical_regime=Regime.scratch, style=MethodStyle("#88ccee", "H"),
                  description="RReg: ERK densities filled with d-regular bipartite expander tiles (Stewart et al., "
                              "CVPRW 2023)")
 def rreg_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Regime, Scope
 from rgp_bench.config.fields import Number, setting
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, Need
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.gradients import summed_gradients, weights_of
 from rgp_bench.pruning.layers import PrunableLayer
@@ -32,7 +32,8 @@ class SnipCfg(MethodCfg):
     batches: int = setting(1, check=Number(lo=1, integer=True))
 
 
-@register_method(SnipCfg, canonical_regime=Regime.scratch, needs=(Need.model, Need.train_batches), scored=True,
+@register_method(SnipCfg, canonical_regime=Regime.scratch, style=MethodStyle("#332288", "h"),
+                 needs=(Need.model, Need.train_batches), scored=True,
                  description="SNIP connection sensitivity (Lee et al., ICLR 2019)")
 def snip_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep the weights with the largest |w ⊙ Σ_b ∂L_b/∂w| (= |∂L/∂c| of a multiplicative mask c at c = 1), BN in

@@ -22,7 +22,7 @@ from torch import nn
 
 from rgp_bench.config.choices import Regime, Scope
 from rgp_bench.config.fields import Number, setting
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, Need
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
 from rgp_bench.pruning.linearise import ones_input, synflow_copy
@@ -98,7 +98,8 @@ def round_removals(scores: torch.Tensor, alive: torch.Tensor, density_t: float |
     return gone if gone.numel() <= budget else _lowest(gone, scores, budget)
 
 
-@register_method(SynflowCfg, canonical_regime=Regime.scratch, needs=(Need.model,), scored=True,
+@register_method(SynflowCfg, canonical_regime=Regime.scratch, style=MethodStyle("#117733", "*"),
+                 needs=(Need.model,), scored=True,
                  description="SynFlow iterative synaptic-flow pruning (Tanaka et al., NeurIPS 2020)")
 def synflow_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Prune to `ratio` in `cfg.iterations` rounds of synaptic-flow scoring, density (1 − ratio)^(t/T) after round t.

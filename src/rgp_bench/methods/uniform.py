@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Budget, Regime
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, Need
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle, Need
 from rgp_bench.methods.channel import channel_problem, channel_result, check_budget, prune_to_budget
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
@@ -19,7 +19,8 @@ class UniformCfg(MethodCfg):
     name: str = "uniform"
 
 
-@register_method(UniformCfg, canonical_regime=Regime.finetune, budget=Budget.macs, needs=(Need.model,),
+@register_method(UniformCfg, canonical_regime=Regime.finetune, style=MethodStyle("#e69f00", "^"),
+                 budget=Budget.macs, needs=(Need.model,),
                  check=check_budget)
 def uniform_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Remove `ratio` of the MACs with one keep fraction shared by every group (L2 filter norm decides which)."""

@@ -1,4 +1,5 @@
-"""Model registry: `build_model(cfg, in_channels, image_size, num_classes)`.
+"""Models: `build_model(cfg, in_channels, image_size, num_classes)`, from the registry that each model module fills
+with `@register_model` (rgp_bench.models.registry).
 
 Conventions the pruning code relies on: every prunable layer is an nn.Conv2d or nn.Linear (no
 functional convs), no weight is shared, the stem is the first conv/linear that forward runs and the
@@ -14,80 +15,23 @@ in the later stages.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
 from rgp_bench.core.errors import UserError, choices_error, positive_int
-from rgp_bench.models.cnn1d import CNN1D, min_length
+
+# Each model module registers its builders when imported, in this order: the order of MODELS.
+from rgp_bench.models import mlp, resnet_cifar, vgg, torchvision_models, cnn1d  # noqa: F401  # isort: skip
 from rgp_bench.models.init import init_weights
-from rgp_bench.models.mlp import MLP
-from rgp_bench.models.resnet_cifar import resnet18_cifar, resnet_cifar
-from rgp_bench.models.torchvision_models import (
-    mobilenet_v2_adapted,
-    resnet50_adapted,
-    total_stride,
-)
-from rgp_bench.models.vgg import VGG
+from rgp_bench.models.registry import MODEL_REGISTRY, ModelEntry, register_model
 
-MODELS: tuple[str, ...] = (
-    "mlp",
-    "resnet20",
-    "resnet44",
-    "resnet56",
-    "resnet110",
-    "resnet18",
-    "vgg16",
-    "resnet50",
-    "mobilenet_v2",
-    "cnn1d",
-)
-
-
-@dataclass(frozen=True)
-class _Entry:
-    build: Callable[[object, int, int, int], nn.Module]  # (cfg, in_channels, image_size, num_classes)
-    # image_size -> (minimum image size, why), evaluated for the requested size.
-    min_size: Callable[[int], tuple[int, str]]
-    # Input dimensionality the model takes: 2 (images), 1 (signals), or None (any: the MLP flattens).
-    spatial_dims: int | None = 2
-
-
-
-def _mlp(cfg, c: int, s: int, k: int, spatial_dims: int = 2) -> nn.Module:
-    width = positive_int("model.width", cfg.width)
-    depth = positive_int("model.depth", cfg.depth)
-    return MLP(c * s**spatial_dims, width, depth, k)
-
-
-def _tv_min(name: str) -> Callable[[int], tuple[int, str]]:
-    def rule(size: int) -> tuple[int, str]:
-        stride = total_stride(name, size)
-        return stride, f"total stride {stride} with the CIFAR-style stem"
-
-    return rule
-
-
-_REGISTRY: dict[str, _Entry] = {
-    "mlp": _Entry(_mlp, lambda s: (1, "any size"), spatial_dims=None),
-    "resnet20": _Entry(lambda cfg, c, s, k: resnet_cifar(20, c, k), lambda s: (4, "2 stride-2 stages")),
-    "resnet44": _Entry(lambda cfg, c, s, k: resnet_cifar(44, c, k), lambda s: (4, "2 stride-2 stages")),
-    "resnet56": _Entry(lambda cfg, c, s, k: resnet_cifar(56, c, k), lambda s: (4, "2 stride-2 stages")),
-    "resnet110": _Entry(lambda cfg, c, s, k: resnet_cifar(110, c, k), lambda s: (4, "2 stride-2 stages")),
-    "resnet18": _Entry(lambda cfg, c, s, k: resnet18_cifar(c, k), lambda s: (8, "3 stride-2 stages")),
-    "vgg16": _Entry(lambda cfg, c, s, k: VGG(c, k), lambda s: (32, "5 max-pools")),
-    "resnet50": _Entry(lambda cfg, c, s, k: resnet50_adapted(c, s, k), _tv_min("resnet50")),
-    "mobilenet_v2": _Entry(lambda cfg, c, s, k: mobilenet_v2_adapted(c, s, k), _tv_min("mobilenet_v2")),
-    "cnn1d": _Entry(lambda cfg, c, s, k: CNN1D(c, s, k), lambda s: (min_length(), "three stride-2 convolutions"),
-                    spatial_dims=1),
-}
-assert tuple(_REGISTRY) == MODELS
+MODELS: tuple[str, ...] = tuple(MODEL_REGISTRY)
 
 
 def models_for(spatial_dims: int) -> tuple[str, ...]:
     """The models that take inputs with this many spatial dims (2: images, 1: signals)."""
-    return tuple(n for n, e in _REGISTRY.items() if e.spatial_dims in (None, spatial_dims))
+    return tuple(n for n, e in MODEL_REGISTRY.items() if e.spatial_dims in (None, spatial_dims))
 
 
 IMAGE_MODELS: tuple[str, ...] = models_for(2)
@@ -95,12 +39,17 @@ IMAGE_MODELS: tuple[str, ...] = models_for(2)
 
 def min_image_size(name: str, image_size: int = 32) -> int:
     """The smallest square image model `name` accepts (it may depend on the requested size)."""
-    if name not in _REGISTRY:
-        raise choices_error("model", name, MODELS)
-    return _REGISTRY[name].min_size(image_size)[0]
+    return _entry(name).min_size(image_size)[0]
 
 
-def build_model(cfg, in_channels: int, image_size: int, num_classes: int, spatial_dims: int = 2) -> nn.Module:
+def _entry(name: str) -> ModelEntry:
+    try:
+        return MODEL_REGISTRY[name]
+    except KeyError:
+        raise choices_error("model", name, MODELS) from None
+
+
+def build_model(cfg: Any, in_channels: int, image_size: int, num_classes: int, spatial_dims: int = 2) -> nn.Module:
     """Build and initialise model `cfg.name` for inputs of in_channels × image_size^spatial_dims and num_classes.
 
     `spatial_dims` is 2 for images and 1 for signals (MNIST-1D). Raises UserError (one line) for an unknown
@@ -108,12 +57,10 @@ def build_model(cfg, in_channels: int, image_size: int, num_classes: int, spatia
     image model on 1-D signals).
     """
     name = str(cfg.name)
-    if name not in _REGISTRY:
-        raise choices_error("model", name, MODELS)
+    entry = _entry(name)
     in_channels = positive_int("in_channels", in_channels)
     image_size = positive_int("image_size", image_size)
     num_classes = positive_int("num_classes", num_classes)
-    entry = _REGISTRY[name]
     if entry.spatial_dims is not None and entry.spatial_dims != spatial_dims:
         kinds = {1: "1-D signals", 2: "images"}
         fits = sorted(models_for(spatial_dims))
@@ -126,12 +73,9 @@ def build_model(cfg, in_channels: int, image_size: int, num_classes: int, spatia
             f"the dataset has {image_size}x{image_size}" if spatial_dims == 2 else
             f"model {name} needs signals of length at least {need} ({why}); the dataset's have length {image_size}"
         )
-    if entry.spatial_dims is None:
-        model = entry.build(cfg, in_channels, image_size, num_classes, spatial_dims)  # type: ignore[call-arg]
-    else:
-        model = entry.build(cfg, in_channels, image_size, num_classes)
+    model = entry.build(cfg, in_channels, image_size, num_classes, spatial_dims)
     init_weights(model)
     return model
 
 
-__all__ = ["IMAGE_MODELS", "MODELS", "build_model", "init_weights", "min_image_size", "models_for"]
+__all__ = ["IMAGE_MODELS", "MODELS", "build_model", "init_weights", "min_image_size", "models_for", "register_model"]

@@ -10,7 +10,11 @@ model (Kaiming-normal), so runs are comparable across models.
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
+
+from rgp_bench.models.registry import register_model
 
 CHANNELS = 25
 
@@ -45,3 +49,9 @@ def min_length() -> int:
     while conv_length(conv_length(conv_length(length, 5, 2, 1), 3, 2, 1), 3, 2, 1) < 1:
         length += 1
     return length
+
+
+@register_model("cnn1d", min_size=lambda _length: (min_length(), "three stride-2 convolutions"), spatial_dims=1)
+def cnn1d(cfg: Any, in_channels: int, length: int, num_classes: int, spatial_dims: int) -> CNN1D:
+    """MNIST-1D's CNN for signals of `length`."""
+    return CNN1D(in_channels, length, num_classes)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
+
+from rgp_bench.core.errors import positive_int
+from rgp_bench.models.registry import at_least, register_model
 
 
 class MLP(nn.Module):
@@ -24,3 +29,11 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc(self.features(x))
+
+
+@register_model("mlp", min_size=at_least(1, "any size"), spatial_dims=None)
+def mlp(cfg: Any, in_channels: int, image_size: int, num_classes: int, spatial_dims: int) -> MLP:
+    """The MLP on flattened inputs of in_channels x image_size^spatial_dims, `cfg.width` x `cfg.depth` hidden."""
+    width = positive_int("model.width", cfg.width)
+    depth = positive_int("model.depth", cfg.depth)
+    return MLP(in_channels * image_size**spatial_dims, width, depth, num_classes)

@@ -6,8 +6,12 @@ classifier (`fc`) the last one in both `named_modules()` and execution order.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from rgp_bench.models.registry import at_least, register_model
 
 
 class PadShortcut(nn.Module):
@@ -90,3 +94,36 @@ def resnet_cifar(depth: int, in_channels: int, num_classes: int) -> CifarResNet:
 def resnet18_cifar(in_channels: int, num_classes: int) -> CifarResNet:
     """CIFAR ResNet-18 (kuangliu / RGP's cResNet18): 64-128-256-512, 1×1 conv+BN projection shortcuts."""
     return CifarResNet(in_channels, num_classes, (64, 128, 256, 512), (2, 2, 2, 2), option="B")
+
+
+_THREE_STAGES = at_least(4, "2 stride-2 stages")
+
+
+@register_model("resnet20", min_size=_THREE_STAGES)
+def resnet20(cfg: Any, in_channels: int, image_size: int, num_classes: int, spatial_dims: int) -> CifarResNet:
+    """CIFAR ResNet-20."""
+    return resnet_cifar(20, in_channels, num_classes)
+
+
+@register_model("resnet44", min_size=_THREE_STAGES)
+def resnet44(cfg: Any, in_channels: int, image_size: int, num_classes: int, spatial_dims: int) -> CifarResNet:
+    """CIFAR ResNet-44."""
+    return resnet_cifar(44, in_channels, num_classes)
+
+
+@register_model("resnet56", min_size=_THREE_STAGES)
+def resnet56(cfg: Any, in_channels: int, image_size: int, num_classes: int, spatial_dims: int) -> CifarResNet:
+    """CIFAR ResNet-56."""
+    return resnet_cifar(56, in_channels, num_classes)
+
+
+@register_model("resnet110", min_size=_THREE_STAGES)
+def resnet110(cfg: Any, in_channels: int, image_size: int, num_classes: int, spatial_dims: int) -> CifarResNet:
+    """CIFAR ResNet-110."""
+    return resnet_cifar(110, in_channels, num_classes)
+
+
+@register_model("resnet18", min_size=at_least(8, "3 stride-2 stages"))
+def resnet18(cfg: Any, in_channels: int, image_size: int, num_classes: int, spatial_dims: int) -> CifarResNet:
+    """CIFAR ResNet-18."""
+    return resnet18_cifar(in_channels, num_classes)

@@ -8,7 +8,12 @@ gets stride 1 (total stride 16). From SMALL_IMAGE up the ImageNet stems are kept
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from torch import nn
+
+from rgp_bench.models.registry import register_model
 
 SMALL_IMAGE = 64
 
@@ -43,3 +48,23 @@ def total_stride(name: str, image_size: int) -> int:
     if image_size >= SMALL_IMAGE:
         return 32
     return 8 if name == "resnet50" else 16
+
+
+def _min_stride(name: str) -> Callable[[int], tuple[int, str]]:
+    def rule(image_size: int) -> tuple[int, str]:
+        stride = total_stride(name, image_size)
+        return stride, f"total stride {stride} with the CIFAR-style stem"
+
+    return rule
+
+
+@register_model("resnet50", min_size=_min_stride("resnet50"))
+def resnet50(cfg: Any, in_channels: int, image_size: int, num_classes: int, spatial_dims: int) -> nn.Module:
+    """torchvision's ResNet-50, adapted."""
+    return resnet50_adapted(in_channels, image_size, num_classes)
+
+
+@register_model("mobilenet_v2", min_size=_min_stride("mobilenet_v2"))
+def mobilenet_v2(cfg: Any, in_channels: int, image_size: int, num_classes: int, spatial_dims: int) -> nn.Module:
+    """torchvision's MobileNetV2, adapted."""
+    return mobilenet_v2_adapted(in_channels, image_size, num_classes)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
+
+from rgp_bench.models.registry import at_least, register_model
 
 # Output channels per conv; "M" = 2×2 max-pool. Five pools: 32×32 input -> 1×1×512.
 VGG16_CFG: tuple[int | str, ...] = (
@@ -49,3 +53,9 @@ class VGG(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.pool(self.features(x)).flatten(1))
+
+
+@register_model("vgg16", min_size=at_least(32, "5 max-pools"))
+def vgg16(cfg: Any, in_channels: int, image_size: int, num_classes: int, spatial_dims: int) -> VGG:
+    """VGG16-BN with the RGP head."""
+    return VGG(in_channels, num_classes)

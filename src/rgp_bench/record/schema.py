@@ -211,6 +211,26 @@ class DenseCache:
     hit: bool
 
 
+@dataclass(frozen=True)
+class MethodStyle:
+    """How a method is drawn in every report and plot: a colour and a matplotlib marker."""
+
+    color: str
+    marker: str
+
+
+@dataclass(frozen=True)
+class MethodFacts:
+    """What the method declared about itself at registration (rgp_bench.methods.register_method), recorded so the
+    report needs neither the method's code nor torch."""
+
+    # Its masks have RGP's regular block structure, so the block kernels of rgp_bench.speedup apply.
+    block_structured: bool
+    # The run's model has a materialised (physically smaller or block-kernel) form that `export --materialise` writes.
+    exportable: bool
+    style: MethodStyle
+
+
 @dataclass
 class RunRecord:
     """Everything one completed run measured, with its identity and provenance."""
@@ -243,6 +263,8 @@ class RunRecord:
     # The method's settings at their schema defaults, so a report tells a variant from the default without the
     # method's code (empty in records written before it was recorded).
     method_defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # What the method declared at registration (None in records written before it was recorded).
+    method_facts: MethodFacts | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as `results.json` stores it (without `schema_version` and `status`)."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from rgp_bench.record.schema import RunRecord
 from rgp_bench.report.columns import Column, Value, record_values
+from rgp_bench.report.style import remember_declared
 
 
 @dataclass
@@ -57,6 +58,7 @@ def label(method: str, variant: str) -> str:
 
 def make_run(record: RunRecord, config: dict[str, Any], job_dir: Path) -> Run:
     """The report's view of a record found in `job_dir`, whose resolved config is `config` (nested)."""
+    remember_declared(record.method, record.method_facts)  # the style the run's method declared, if recorded
     values: dict[str, Value] = {**record_values(record), "output_dir": str(job_dir)}
     values.update({f"method_info.{k}": v for k, v in flatten(record.method_info).items()})
     return Run(record=record, values=values, config=flatten(config), job_dir=job_dir,

@@ -99,6 +99,7 @@ def assemble_record(identity: dict[str, Any], plan: RunPlan, method: Method, den
         timings=timings,
         config=config,
         method_defaults=method_defaults(method),
+        method_facts=method.facts,
         environment=environment(hardware.describe()),
         output_dir=str(out_dir.resolve()),
     )

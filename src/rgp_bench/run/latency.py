@@ -51,7 +51,7 @@ from rgp_bench.record.schema import (
 )
 from rgp_bench.record.typed import RecordError, build
 from rgp_bench.speedup import (
-    DEFAULT_FORMS,
+    UNCOMPILED_FORMS,
     NotBlockStructured,
     analyse_mask,
     compile_frozen,
@@ -72,9 +72,6 @@ LAYER_ROUNDS = 3  # interleaved rounds when choosing a layer's form
 LAYER_SHARE = 0.5  # of the time budget, for choosing the layers' forms
 PROGRESS_EVERY_S = 5.0
 PEAK_SIZE = 1024  # the dense matrix product that sets the machine's MACs per second
-# The forms a run tries: every fast form but the tap-sum, which torch.compile compiles per layer (about 30 s each
-# on this project's CPU; it took a ResNet-50 run past 16 minutes). `make bench` still measures it.
-RUN_FORMS = tuple(name for name in DEFAULT_FORMS if name != "tapsum")
 
 
 @dataclass(frozen=True)
@@ -167,8 +164,8 @@ def materialise_blocks(model: nn.Module, batch: torch.Tensor, device: torch.devi
     if build_kernel:
         load_kernel(build=True)
     timer = interleaved_timer(rounds=LAYER_ROUNDS, min_run_time=min_run_time)
-    fast, report = materialise(model, None, batch, device, threads, forms=RUN_FORMS, end_to_end=False, timer=timer,
-                               deadline=deadline, progress=progress)
+    fast, report = materialise(model, None, batch, device, threads, forms=UNCOMPILED_FORMS, end_to_end=False,
+                               timer=timer, deadline=deadline, progress=progress)
     layers = [MaterialisedLayer(name=layer.name, form=layer.chosen, speedup=layer.speedup, reason=layer.reason)
               for layer in report.layers]
     swapped = any(layer.chosen != "masked" for layer in report.layers)

@@ -5,9 +5,8 @@ swap in whichever is measured fastest on the run's device, batch size and thread
 
 from rgp_bench.speedup.end_to_end import EndToEnd, compile_frozen, dense_copy, folded_copy, measure_end_to_end
 from rgp_bench.speedup.errors import FormUnavailable
-from rgp_bench.speedup.forms import DEFAULT_FORMS, FORMS, MASKED, Form, bake_mask
+from rgp_bench.speedup.forms import DEFAULT_FORMS, FORMS, MASKED, UNCOMPILED_FORMS, Form, bake_mask
 from rgp_bench.speedup.kernel import KernelStatus, kernel_status, load_kernel
-from rgp_bench.speedup.macs import LayerMacs, layer_macs, mac_reduction
 from rgp_bench.speedup.materialise import CandidateTimer, interleaved_timer, materialise, relative_error
 from rgp_bench.speedup.packing import Packing, pack_blocks
 from rgp_bench.speedup.report import CandidateResult, LayerReport, MaterialiseReport
@@ -17,6 +16,7 @@ __all__ = [
     "DEFAULT_FORMS",
     "FORMS",
     "MASKED",
+    "UNCOMPILED_FORMS",
     "BlockStructure",
     "CandidateResult",
     "CandidateTimer",
@@ -24,7 +24,6 @@ __all__ = [
     "Form",
     "FormUnavailable",
     "KernelStatus",
-    "LayerMacs",
     "LayerReport",
     "MaterialiseReport",
     "NotBlockStructured",
@@ -38,9 +37,7 @@ __all__ = [
     "folded_copy",
     "interleaved_timer",
     "kernel_status",
-    "layer_macs",
     "load_kernel",
-    "mac_reduction",
     "materialise",
     "measure_end_to_end",
     "pack_blocks",

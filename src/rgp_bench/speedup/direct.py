@@ -5,9 +5,9 @@ are the batch rows. This module computes the phase-plane geometry for each input
 for the build's vector width (a cost model, :func:`choose_tile`), and packs the kept weights as (chunks, slots, taps,
 chunk_out) with the taps grouped into kernel rows, the order the kernel reads them.
 
-Eager calls go straight to the extension. Under torch.compile the kernel is the custom op
-``rgp_bench::block_sparse_conv2d`` (with a shape-only fake implementation), so a materialised model can itself be
-compiled: Inductor then fuses what is around it.
+Eager calls go straight to the extension. Under torch.compile and torch.export the kernel is the operator
+``rgp_bench::block_sparse_conv2d`` (defined in C++, with a shape-only fake implementation registered from Python), so
+a materialised model can itself be compiled (Inductor then fuses what is around it) or exported.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from torch import nn
 
 from rgp_bench.speedup import kernel as kernel_state
 from rgp_bench.speedup.errors import FormUnavailable
-from rgp_bench.speedup.kernel import SimdInfo, kernel_status, load_kernel, simd_info
+from rgp_bench.speedup.kernel import SimdInfo, kernel_op, kernel_status, load_kernel, simd_info
 from rgp_bench.speedup.packing import Packing
 
 # Cost model of one register tile (cycles, for choosing its shape; fitted to tile sweeps on an AVX2 machine): two
@@ -227,41 +227,13 @@ def plane_geometry(layout: TapLayout, h: int, w: int, kernel: tuple[int, int], s
     )
 
 
-@torch.library.custom_op("rgp_bench::block_sparse_conv2d", mutates_args=())
-def block_sparse_conv2d(
-    x: torch.Tensor, weight: torch.Tensor, in_index: torch.Tensor, out_index: torch.Tensor, bias: torch.Tensor | None,
-    residual: torch.Tensor | None, phases: list[int], row_base: list[int], row_end: list[int], tap_shift: list[int],
-    c_out: int, h_out: int, w_out: int, stride_h: int, stride_w: int, pad_h: int, pad_w: int, hq: int, wq: int,
-    plane_stride: int, tile_kind: int, tile_vectors: int, tile_block: int, tile_rows: int, shift_loads: bool,
-    relu: bool,
-) -> torch.Tensor:
-    """The C++ kernel as a torch op (CPU, float32), for torch.compile; see ``csrc/block_sparse.cpp``."""
-    return _kernel().block_sparse_conv2d(x, weight, in_index, out_index, bias, residual, phases, row_base, row_end,
-                                         tap_shift, c_out, h_out, w_out, stride_h, stride_w, pad_h, pad_w, hq, wq,
-                                         plane_stride, tile_kind, tile_vectors, tile_block, tile_rows, shift_loads,
-                                         relu)
-
-
-@block_sparse_conv2d.register_fake
-def _block_sparse_conv2d_shape(x, weight, in_index, out_index, bias, residual, phases, row_base, row_end, tap_shift,
-                               c_out, h_out, w_out, *_geometry) -> torch.Tensor:
-    return x.new_empty((x.shape[0], c_out, h_out, w_out))
-
-
-def _kernel():
-    kernel = load_kernel(build=False)
-    if kernel is None:
-        raise RuntimeError(f"C++ kernel unavailable: {kernel_status().detail}")
-    return kernel
-
-
-def call_kernel(op, name: str, *args):
-    """Eager calls go straight to the extension (a custom op costs tens of microseconds per call in eager mode);
-    under torch.compile / export the custom op (with its fake implementation) is traced instead, and without a
-    loaded kernel the op raises the reason."""
+def call_kernel(name: str, *args):
+    """Eager calls go straight to the extension's Python binding (no dispatcher); under torch.compile / export the
+    operator ``torch.ops.rgp_bench.<name>`` (with its fake implementation) is traced instead, and without a loaded
+    kernel it raises the reason."""
     module = kernel_state._module
     if module is None or torch.compiler.is_compiling():
-        return op(*args)
+        return kernel_op(name)(*args)
     return getattr(module, name)(*args)
 
 
@@ -349,7 +321,7 @@ class BlockSparseConv(nn.Module):
         g = self._geometry.get((x.shape[2], x.shape[3])) or self.geometry(x.shape[2], x.shape[3])
         b = self._buffers  # not self.weight etc.: see BlockSparseLinear.forward
         return call_kernel(
-            block_sparse_conv2d, "block_sparse_conv2d", x, b["weight"], b["in_index"], b["out_index"], b["bias"],
+            "block_sparse_conv2d", x, b["weight"], b["in_index"], b["out_index"], b["bias"],
             residual, g.phases, g.row_base, g.row_end, list(self.layout.shift), self.out_channels, g.h_out, g.w_out,
             self.stride[0], self.stride[1], self.padding[0], self.padding[1], g.hq, g.wq, g.plane_stride,
             g.tile_kind, g.tile_vectors, g.tile_block, g.tile_rows, self.shift_loads, self.relu)

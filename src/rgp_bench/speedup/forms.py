@@ -46,6 +46,9 @@ FORMS: dict[str, Form] = {
     )
 }
 DEFAULT_FORMS: tuple[str, ...] = tuple(FORMS)
+# Every form but the tap-sum, a module torch.compile compiles per layer (about 30 s a layer on this project's CPU;
+# not exportable either): what a run's latency phase tries and what an export may contain.
+UNCOMPILED_FORMS: tuple[str, ...] = tuple(name for name in FORMS if name != "tapsum")
 
 
 def applicable_forms(module: nn.Module, names: Sequence[str]) -> list[Form]:

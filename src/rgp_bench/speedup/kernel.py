@@ -8,6 +8,11 @@ versions never loads a mismatched binary. A cached build is imported directly (n
 ``make install`` builds it (``python -m rgp_bench.speedup.build_kernel``, one line of output; a machine without a
 compiler gets one warning line and the other forms). A run that needs it and finds no build builds it, saying so.
 
+The library also registers the kernels as torch operators (``torch.ops.rgp_bench.block_sparse_conv2d`` and
+``block_sparse_linear``, CPU), so a program exported with them runs in a plain torch process after
+``torch.ops.load_library(library_path())``; loading it here also registers their shape-only (fake) implementations
+for torch.compile and torch.export.
+
 Environment: ``RGP_BENCH_EXTENSIONS_DIR`` (cache root; default: torch's extension root) and ``RGP_BENCH_NO_CPP=1``
 (never load or build the kernel).
 """
@@ -61,6 +66,7 @@ class KernelStatus:
 
 _module: ModuleType | None = None
 _status: KernelStatus | None = None
+_fakes_registered = False
 
 
 def _cpu_flags() -> str:
@@ -98,6 +104,11 @@ def build_directory() -> Path:
     return Path(root) / extension_name()
 
 
+def library_path() -> Path:
+    """The built shared library for these sources (it may not exist yet)."""
+    return build_directory() / f"{extension_name()}.so"
+
+
 def _import_built(path: Path, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -131,6 +142,36 @@ def _build(name: str, directory: Path) -> ModuleType:
                 verbose=False)
 
 
+def _register_fakes() -> None:
+    """Output shapes of the C++-defined operators, for tracing (torch.compile, torch.export); once per process."""
+    global _fakes_registered
+    if _fakes_registered:
+        return
+    def linear_shape(x, weight, in_index, out_index, out_base, bias, c_out, relu):
+        return x.new_empty((x.shape[0], c_out))
+
+    def conv2d_shape(x, weight, in_index, out_index, bias, residual, phases, row_base, row_end, tap_shift, c_out,
+                     h_out, w_out, *_geometry):
+        return x.new_empty((x.shape[0], c_out, h_out, w_out))
+
+    torch.library.register_fake("rgp_bench::block_sparse_linear")(linear_shape)
+    torch.library.register_fake("rgp_bench::block_sparse_conv2d")(conv2d_shape)
+    _fakes_registered = True
+
+
+def _loaded(module: ModuleType) -> ModuleType:
+    _register_fakes()
+    return module
+
+
+def kernel_op(name: str):
+    """The operator ``torch.ops.rgp_bench.<name>`` (loading the cached build); RuntimeError with the reason when
+    the kernel is unavailable."""
+    if load_kernel(build=False) is None:
+        raise RuntimeError(f"C++ kernel unavailable: {kernel_status().detail}")
+    return getattr(torch.ops.rgp_bench, name)
+
+
 def load_kernel(build: bool = True) -> ModuleType | None:
     """The compiled kernel module, or None if it is disabled, not built (and ``build`` is False) or fails to build.
 
@@ -149,7 +190,7 @@ def load_kernel(build: bool = True) -> ModuleType | None:
     built = directory / f"{name}.so"
     try:
         if built.exists():
-            _module = _import_built(built, name)
+            _module = _loaded(_import_built(built, name))
             _status = KernelStatus(True, f"loaded cached build {built}")
         elif build and (missing := compiler_missing()) is not None:
             _status = KernelStatus(False, f"build failed: {missing}")
@@ -158,7 +199,7 @@ def load_kernel(build: bool = True) -> ModuleType | None:
             log.warning("Building RGP's C++ block-sparse kernel for this machine and torch version (once; about a "
                         "minute) into %s", directory)
             start = time.perf_counter()
-            _module = _build(name, directory)
+            _module = _loaded(_build(name, directory))
             _status = KernelStatus(True, f"built in {time.perf_counter() - start:.0f} s into {directory}")
         else:
             _status = KernelStatus(False, f"not built yet (no {built}); build it with `make install` or "

@@ -20,21 +20,6 @@ from rgp_bench.speedup.packing import Packing
 BLOCK = 8  # outputs per weight vector in the kernel
 
 
-@torch.library.custom_op("rgp_bench::block_sparse_linear", mutates_args=())
-def block_sparse_linear(x: torch.Tensor, weight: torch.Tensor, in_index: torch.Tensor, out_index: torch.Tensor,
-                        out_base: torch.Tensor, bias: torch.Tensor | None, c_out: int, relu: bool) -> torch.Tensor:
-    """The C++ kernel as a torch op (CPU, float32), for torch.compile; see ``csrc/block_sparse.cpp``."""
-    kernel = load_kernel(build=False)
-    if kernel is None:
-        raise RuntimeError(f"C++ kernel unavailable: {kernel_status().detail}")
-    return kernel.block_sparse_linear(x, weight, in_index, out_index, out_base, bias, c_out, relu)
-
-
-@block_sparse_linear.register_fake
-def _block_sparse_linear_shape(x, weight, in_index, out_index, out_base, bias, c_out, relu) -> torch.Tensor:
-    return x.new_empty((x.shape[0], c_out))
-
-
 def block_bases(out_index: np.ndarray) -> np.ndarray:
     """(chunks, blocks): the first output of each block of 8 whose outputs are 8 consecutive channels, else -1
     (such a block is stored with one vector store; others lane by lane, skipping padding)."""
@@ -97,6 +82,6 @@ class BlockSparseLinear(nn.Module):
         # formatting an AttributeError) before nn.Module.__getattr__ finds it, about a microsecond each.
         b = self._buffers
         rows = x if x.dim() == 2 else x.reshape(-1, self.in_features)
-        y = call_kernel(block_sparse_linear, "block_sparse_linear", rows, b["weight"], b["in_index"], b["out_index"],
+        y = call_kernel("block_sparse_linear", rows, b["weight"], b["in_index"], b["out_index"],
                         b["out_base"], b["bias"], self.out_features, self.relu)
         return y if x.dim() == 2 else y.reshape(*x.shape[:-1], self.out_features)

@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from rgp_bench.measure.latency import allocator_setting, thread_count, time_interleaved
+from rgp_bench.measure.macs import mac_reduction, masked_layer_macs
 from rgp_bench.speedup.capture import capture_inputs, set_submodule
 from rgp_bench.speedup.end_to_end import (
     DENSE,
@@ -33,7 +34,6 @@ from rgp_bench.speedup.errors import FormUnavailable
 from rgp_bench.speedup.forms import DEFAULT_FORMS, LAYER_TYPES, MASKED, applicable_forms, bake_mask, copy_module
 from rgp_bench.speedup.fuse import fuse_for_inference
 from rgp_bench.speedup.kernel import kernel_status
-from rgp_bench.speedup.macs import layer_macs, mac_reduction
 from rgp_bench.speedup.packing import pack_blocks
 from rgp_bench.speedup.report import CandidateResult, LayerReport, MaterialiseReport
 from rgp_bench.speedup.structure import NotBlockStructured, analyse_mask
@@ -189,7 +189,7 @@ def materialise(
         masked = masked_copy(model, masks, device)
         names = masked_layer_names(masked)
         inputs = capture_inputs(masked, names, example)
-        macs = layer_macs(masked, example[:1])
+        macs = masked_layer_macs(masked, example[:1])
         fast = copy_module(masked)
         layers = []
         for index, name in enumerate(names):

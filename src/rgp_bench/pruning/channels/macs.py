@@ -1,11 +1,11 @@
-"""Exact MACs of a channel keep assignment, without tracing the model again.
+"""Exact MACs of a channel keep assignment, without running the model again.
 
-measure_costs scales each conv/linear layer's dense MACs by the density of its weight mask. A channel
-mask removes whole output rows and input columns, so that density is (kept output positions / outputs) x
-(kept input positions / inputs): one factor for a depthwise conv (its input dim has size 1), two for
-an ordinary layer. Option-A shortcuts, BN and the channel gates cost no MACs under the project's convention.
-This gives exactly measure_costs' `total.macs_effective` on the channel-masked model, and fvcore's count on
-the physically pruned one.
+The project's MAC counter (rgp_bench.measure.macs) scales each conv/linear layer's dense MACs by the share of
+its weights its mask keeps. A channel mask removes whole output rows and input columns, so that share is
+(kept output positions / outputs) x (kept input positions / inputs): one factor for a depthwise conv (its input
+dim has size 1), two for an ordinary layer. Option-A shortcuts, BN and the channel gates cost no MACs under the
+project's convention. This gives exactly measure_costs' `total.macs_effective` on the channel-masked model, and
+the dense count of the physically pruned one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from rgp_bench.core.layer_types import WEIGHT_LAYERS
-from rgp_bench.measure import measure_costs
+from rgp_bench.measure.macs import effective_macs, layer_macs
 from rgp_bench.pruning.channels.groups import ChannelGroup
 from rgp_bench.pruning.channels.keep import removed_channels
 
@@ -40,12 +40,13 @@ class _Layer:
 class ChannelMacs:
     """MAC counter for keep sets over `groups` of one architecture.
 
-    `dense_macs` are the dense per-module MACs (measure_costs(...).module_macs; "" is the model total).
+    `dense_macs` are the dense MACs of every conv/linear layer (measure.macs.layer_macs, or
+    measure_costs(...).module_macs); the model's are their sum.
     """
 
     def __init__(self, model: nn.Module, groups: Iterable[ChannelGroup], dense_macs: Mapping[str, int]) -> None:
         self.groups = tuple(groups)
-        self.total = int(dense_macs[""])
+        self.total = int(sum(dense_macs.values()))
         dims: dict[tuple[str, int], _LayerDim] = {}
         for group in self.groups:
             for member in group.with_role("producer", "consumer", "depthwise"):
@@ -58,8 +59,8 @@ class ChannelMacs:
 
     @classmethod
     def measure(cls, model: nn.Module, example: Tensor, groups: Iterable[ChannelGroup]) -> ChannelMacs:
-        """Count the dense MACs once with fvcore (`example` with batch size 1)."""
-        return cls(model, groups, measure_costs(model, example, set()).module_macs)
+        """Count the dense MACs once, with one forward pass of `example`."""
+        return cls(model, groups, layer_macs(model, example))
 
     def macs(self, keep: Mapping[str, Tensor]) -> int:
         """Effective MACs of the model masked to `keep` (groups missing from `keep` are kept whole)."""
@@ -100,6 +101,5 @@ class ChannelMacs:
     @classmethod
     def _layer_macs(cls, layer: _Layer, keep: Mapping[str, Tensor]) -> int:
         kept = cls._kept(layer, keep)
-        kept_weights = layer.numel // (layer.sizes[0] * layer.sizes[1]) * kept[0] * kept[1]
-        # dense MACs are a whole multiple of the weight count (one multiply-add per weight per output position)
-        return layer.macs * kept_weights // layer.numel
+        return effective_macs(layer.macs, layer.numel // (layer.sizes[0] * layer.sizes[1]) * kept[0] * kept[1],
+                              layer.numel)

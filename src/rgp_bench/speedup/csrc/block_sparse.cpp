@@ -1,8 +1,11 @@
-// Python bindings of RGP's block-sparse CPU kernels (conv_kernel.h, linear_kernel.h): argument checks, output
-// allocation and the split of the work over threads.
+// RGP's block-sparse CPU kernels (conv_kernel.h, linear_kernel.h) as torch operators (rgp_bench::block_sparse_conv2d,
+// rgp_bench::block_sparse_linear, registered for CPU when the library is loaded, so that an exported program using
+// them runs in a plain torch process after torch.ops.load_library) and as Python bindings (the eager fast path):
+// argument checks, output allocation and the split of the work over threads.
 
 #include <ATen/ATen.h>
 #include <torch/csrc/utils/pybind.h>
+#include <torch/library.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -256,6 +259,43 @@ at::Tensor block_sparse_linear(const at::Tensor& x, const at::Tensor& weight, co
     }
   });
   return out;
+}
+
+namespace {
+
+std::vector<int64_t> as_vector(c10::IntArrayRef values) { return values.vec(); }
+
+at::Tensor block_sparse_conv2d_op(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& in_index,
+                                  const at::Tensor& out_index, const std::optional<at::Tensor>& bias,
+                                  const std::optional<at::Tensor>& residual, c10::IntArrayRef phase_yx,
+                                  c10::IntArrayRef row_base, c10::IntArrayRef row_end, c10::IntArrayRef tap_shift,
+                                  int64_t c_out, int64_t h_out, int64_t w_out, int64_t stride_h, int64_t stride_w,
+                                  int64_t pad_h, int64_t pad_w, int64_t hq, int64_t wq, int64_t plane_stride,
+                                  int64_t tile_kind, int64_t tile_vectors, int64_t tile_block, int64_t tile_rows,
+                                  bool shift_loads, bool relu) {
+  return block_sparse_conv2d(x, weight, in_index, out_index, bias, residual, as_vector(phase_yx), as_vector(row_base),
+                             as_vector(row_end), as_vector(tap_shift), c_out, h_out, w_out, stride_h, stride_w, pad_h,
+                             pad_w, hq, wq, plane_stride, tile_kind, tile_vectors, tile_block, tile_rows, shift_loads,
+                             relu);
+}
+
+}  // namespace
+
+// The schemas; the Python side registers their shape-only (fake) implementations for tracing.
+TORCH_LIBRARY(rgp_bench, m) {
+  m.def(
+      "block_sparse_conv2d(Tensor x, Tensor weight, Tensor in_index, Tensor out_index, Tensor? bias, "
+      "Tensor? residual, int[] phases, int[] row_base, int[] row_end, int[] tap_shift, int c_out, int h_out, "
+      "int w_out, int stride_h, int stride_w, int pad_h, int pad_w, int hq, int wq, int plane_stride, int tile_kind, "
+      "int tile_vectors, int tile_block, int tile_rows, bool shift_loads, bool relu) -> Tensor");
+  m.def(
+      "block_sparse_linear(Tensor x, Tensor weight, Tensor in_index, Tensor out_index, Tensor out_base, "
+      "Tensor? bias, int c_out, bool relu) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(rgp_bench, CPU, m) {
+  m.impl("block_sparse_conv2d", &block_sparse_conv2d_op);
+  m.impl("block_sparse_linear", &block_sparse_linear);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
