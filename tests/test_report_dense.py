@@ -63,8 +63,14 @@ def _group(report, method: str, ratio: float) -> dict:
 
 
 def _results_rows(md: str) -> list[list[str]]:
-    table = md.split("## Results by group")[1].split("\n## ")[0]
-    return [line.strip("| ").split(" | ") for line in table.splitlines() if line.startswith("| digits |")]
+    """Each row of the results table: its main table's cells, then its details table's cells after the row keys
+    (dataset, model, ratio, budget, method, regime)."""
+    main, details = md.split("## Results by group")[1].split("\n## ")[0].split("### Details")
+
+    def rows(table: str) -> list[list[str]]:
+        return [line.strip("| ").split(" | ") for line in table.splitlines() if line.startswith("| digits |")]
+
+    return [m + d[6:] for m, d in zip(rows(main), rows(details), strict=True)]
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +100,13 @@ def test_every_group_gets_the_dense_run_of_its_regime_and_total_epochs(matched) 
 def test_the_results_table_puts_the_dense_row_in_every_report_group(matched) -> None:
     rows = _results_rows(matched.files["markdown"].read_text())
     # the two scratch dense groups differ in train.epochs, so their labels name it
-    dense = {(r[2], r[5]): r for r in rows if r[4].startswith("dense") and r[11] == "ref."}
+    dense = {(r[2], r[5]): r for r in rows if r[4].startswith("dense") and r[8] == "ref."}
     assert set(dense) == {(ratio, regime) for ratio in ("0.5", "0.9") for regime in ("scratch", "finetune")}
-    assert dense[("0.9", "finetune")][3] == "weights" and dense[("0.9", "finetune")][8] == "96.30 ± 0.42"
+    assert dense[("0.9", "finetune")][3] == "weights" and dense[("0.9", "finetune")][7] == "96.30 ± 0.42"
     assert dense[("0.5", "scratch")][4] == "dense [train.epochs=5]"
     assert dense[("0.5", "scratch")][-1] == "5"  # its epochs: those of the pruned groups beside it
     rgp = next(r for r in rows if r[4] == "rgp" and r[2] == "0.9")
-    assert rgp[11] == "-7.25"  # 88.75 - 96.00
+    assert rgp[8] == "-7.25"  # 88.75 - 96.00
     standalone = [r for r in rows if r[4].startswith("dense") and r[-1] == "20"]  # used by no group: listed as it is
     assert len(standalone) == 1 and standalone[0][2] == "0" and standalone[0][3] == "none"
     # dense rows sit above the pruned groups of their (dataset, model, ratio, budget)
@@ -156,7 +162,7 @@ def test_a_group_without_a_dense_run_at_its_epochs_says_what_to_add(tmp_path: Pa
     md = report.files["markdown"].read_text()
     assert "digits / mlp: no dense reference at 5 epochs (scratch): add method=dense" in md
     assert "A dense run of other epochs is never used in its place." in md
-    missing = [r for r in _results_rows(md) if r[4] == "dense" and r[8] == "none at 5 epochs"]
+    missing = [r for r in _results_rows(md) if r[4] == "dense" and r[7] == "none at 5 epochs"]
     assert len(missing) == 2  # one per ratio
     assert {c["method"] for c in report.comparisons} == {"magnitude"}
 

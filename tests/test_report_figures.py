@@ -122,8 +122,10 @@ def test_every_plot_has_a_png_and_an_svg(rich: Report) -> None:
         svg = rich.files[f"{png.stem}.svg"]
         assert png.read_bytes()[:8] == PNG_MAGIC and svg == png.with_suffix(".svg")
         assert svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text()
+        assert rich.files[f"{png.stem}.pdf"].read_bytes()[:5] == b"%PDF-"
     md = rich.files["markdown"].read_text()
-    assert f"(plots/{_name('params')}.png) ([SVG](plots/{_name('params')}.svg))" in md
+    p = f"plots/{_name('params')}"
+    assert f"({p}.png) ([SVG]({p}.svg) · [PDF]({p}.pdf) · [PNG]({p}.png))" in md
     assert f'<a href="plots/{_name("speedup")}.svg">SVG</a>' in rich.files["html"].read_text()
 
 
@@ -160,7 +162,7 @@ def test_a_style_declared_in_the_records_wins(monkeypatch) -> None:
 def _svg_colors(svg: Path) -> set[str]:
     import re
 
-    return set(re.findall(r"stroke: ?(#[0-9a-f]{6})", svg.read_text()))
+    return {c.lower() for c in re.findall(r"stroke: ?(#[0-9a-fA-F]{6})", svg.read_text())}
 
 
 def test_a_method_has_the_same_colour_in_two_reports(rich: Report, tmp_path: Path) -> None:
@@ -169,10 +171,10 @@ def test_a_method_has_the_same_colour_in_two_reports(rich: Report, tmp_path: Pat
     for ratio in (0.5, 0.9):
         write_job(out / f"rgp-{ratio}", None, rich_record("rgp", ratio, 0))
     alone = build_report([out], tmp_path / "r")
-    rgp = KNOWN["rgp"].color
+    rgp = KNOWN["rgp"].color.lower()
     assert rgp in _svg_colors(alone.files[_name("params") + ".svg"])
     assert rgp in _svg_colors(rich.files[_name("params") + ".svg"])
-    assert {KNOWN[m].color for m in ("magnitude", "snip")} <= _svg_colors(rich.files[_name("params") + ".svg"])
+    assert {KNOWN[m].color.lower() for m in ("magnitude", "snip")} <= _svg_colors(rich.files[_name("params") + ".svg"])
 
 
 def test_degenerate_plots_are_skipped_with_a_note(rich: Report) -> None:
@@ -218,11 +220,12 @@ def test_tradeoff_plot_draws_dense_line_pareto_hollow_points_and_compression_axi
     drawn: dict[str, object] = {}
     real_finish = canvas.finish
 
-    def spy(c, *args):
+    def spy(c, *args, **kw):
         drawn["legend"] = [t for _, t in c.handles]
         drawn["top"] = c.ax.child_axes
+        drawn["ax"] = c.ax
         drawn["lines"] = c.ax.get_lines()
-        return real_finish(c, *args)
+        return real_finish(c, *args, **kw)
 
     monkeypatch.setattr(canvas, "finish", spy)
     dense = _group("dense", 0.0, 96.0, epochs=30, budget="none")
@@ -233,13 +236,15 @@ def test_tradeoff_plot_draws_dense_line_pareto_hollow_points_and_compression_axi
               _group("magnitude", 0.9, 91.0, regime="finetune", epochs=60, dense_missing="...")]
     _canvas_for(groups, tmp_path)
     legend = drawn["legend"]
-    assert "dense, 30 epochs (scratch): 96.00 ± 0.30, n=2" in legend and "Pareto front (group means)" in legend
+    assert "dense, 30 epochs (scratch): 96.00 ± 0.30, n=2" in legend
+    assert any(t.startswith("Pareto front of group means (ties: compression within 1%") for t in legend)
     assert "no dense run at 60 epochs (finetune)" in legend and not [t for t in legend if "93.00" in t]
     assert [ln.get_ydata()[0] for ln in drawn["lines"] if ln.get_color() == method_style("dense").color] == [96.0]
     assert "hollow: a single seed" in legend
     (top,) = drawn["top"]
-    ticks = [t.get_text() for t in top.xaxis.get_ticklabels()]
-    assert "2×" in ticks and "8×" in ticks
+    ticks = [t.get_text() for t in drawn["ax"].xaxis.get_ticklabels()]  # type: ignore[attr-defined]
+    assert "2×" in ticks and "8×" in ticks  # compression factors below, evenly spaced
+    assert {"50", "87.5"} <= {t.get_text() for t in top.xaxis.get_ticklabels()}  # the reductions they are, on top
     hollow = [ln for ln in drawn["lines"] if ln.get_marker() == method_style("rgp").marker
               and ln.get_markerfacecolor() == "white" and len(ln.get_xdata())]
     assert len(hollow) == 1 and list(hollow[0].get_ydata()) == [90.0]
@@ -249,13 +254,15 @@ def test_tradeoff_plot_draws_dense_line_pareto_hollow_points_and_compression_axi
     assert len(set(xs)) == 4 and xs[1] - xs[0] < 2
 
 
-def test_n_is_shown_per_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    texts: list[str] = []
+def test_n_is_shown_per_series_in_the_legend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seeds per series go into the legend (per-point n labels collided with markers and each other)."""
+    legend: list[str] = []
     real_finish = canvas.finish
-    monkeypatch.setattr(canvas, "finish", lambda c, *a: (texts.extend(t.get_text() for t in c.ax.texts),
-                                                         real_finish(c, *a))[1])
-    _canvas_for([_group("rgp", 0.5, 95.0, n=3), _group("rgp", 0.9, 90.0, n=1)], tmp_path)
-    assert sorted(t for t in texts if t.startswith("n=")) == ["n=1", "n=3"]
+    monkeypatch.setattr(canvas, "finish", lambda c, *a, **k: (legend.extend(t for _, t in c.handles),
+                                                              real_finish(c, *a, **k))[1])
+    _canvas_for([_group("rgp", 0.5, 95.0, n=3), _group("rgp", 0.9, 90.0, n=1), _group("snip", 0.5, 94.0, n=2),
+                 _group("snip", 0.9, 89.0, n=2)], tmp_path)
+    assert "rgp (scratch), n=1–3" in legend and "snip (scratch), n=2" in legend
 
 
 def test_published_labels_marked_approximate_and_not_overlapping(rich: Report, rich_groups: list[Group], monkeypatch,
@@ -303,12 +310,13 @@ def test_speedup_column_plot_and_search_seconds(rich: Report) -> None:
     assert g["speedup_mean"] == pytest.approx(1.805) and g["search_seconds_mean"] == pytest.approx(305.0)
     assert g["search_evaluations_mean"] == pytest.approx(120.5)
     md = rich.files["markdown"].read_text()
-    header = next(line for line in md.splitlines() if line.startswith("| dataset | model | ratio | budget |"))
-    cols = [c.strip() for c in header.strip("|").split("|")]
-    assert cols.index("search s") == cols.index("epochs") + 1 and "measured speed-up" in cols
-    assert cols[cols.index("search s") + 1:] == ["search evaluations", "search val top-1 (before FT)"]
-    row = next(line for line in md.splitlines() if "| gnnrl | finetune |" in line and "| 0.5 |" in line)
-    assert "1.81× ± 0.01" in row and "| 305 | 120 | 61.00 ± 1.41 |" in row
+    main, details = [[c.strip() for c in line.strip("|").split("|")] for line in md.splitlines()
+                     if line.startswith("| dataset | model | ratio | budget |")]
+    assert "measured speed-up" in main and "search s" not in main
+    assert details.index("search s") == details.index("epochs") + 1
+    assert details[details.index("search s") + 1:] == ["search evaluations", "search val top-1 (before FT)"]
+    row, detail = [line for line in md.splitlines() if "| gnnrl | finetune |" in line and "| 0.5 |" in line]
+    assert "1.81× ± 0.01" in row and "| 305 | 120 | 61.00 ± 1.41 |" in detail
     assert "at batch size 64" in md
     assert rich.files[_name("speedup")].read_bytes()[:8] == PNG_MAGIC
 

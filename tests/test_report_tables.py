@@ -12,9 +12,7 @@ import pytest
 from tests.test_report import build_report, record, write_job
 
 from rgp_bench.record.schema import BudgetFacts
-from rgp_bench.report import main
-from rgp_bench.report.columns import Stat
-from rgp_bench.report.groups import Group, mark_best
+from rgp_bench.report import main, stats
 from rgp_bench.report.render import Document, to_html, to_markdown
 
 
@@ -26,31 +24,48 @@ def _runs(root: Path, accs: dict[tuple[str, float], float]) -> Path:
     return out
 
 
-def test_best_method_per_ratio_is_marked(tmp_path: Path) -> None:
-    out = _runs(tmp_path, {("rgp", 0.5): 90.0, ("magnitude", 0.5): 91.0, ("rgp", 0.9): 85.0,
-                           ("magnitude", 0.9): 84.0, ("random", 0.95): 70.0})
+NOISE = (0.0, 0.3, -0.2, 0.1, 0.4)  # per seed
+
+
+def _seeded(root: Path, accs: dict[tuple[str, float], float], seeds: int = 5) -> Path:
+    """Runs of 5 seeds; each method's seed noise is shifted so that paired differences are not constant."""
+    out = root / "outputs"
+    for k, ((method, ratio), acc) in enumerate(accs.items()):
+        for seed in range(seeds):
+            value = acc + NOISE[(seed + k) % len(NOISE)]
+            write_job(out / f"{method}-{ratio}-{seed}", None, record(method, ratio, seed, value, value))
+    return out
+
+
+def test_bold_only_when_a_holm_corrected_paired_test_says_so(tmp_path: Path) -> None:
+    # rgp and random share a cell (scratch); magnitude (finetune) is alone in its cell: nothing to beat
+    out = _seeded(tmp_path, {("rgp", 0.5): 90.0, ("random", 0.5): 80.0, ("magnitude", 0.5): 95.0,
+                             ("rgp", 0.9): 85.0, ("random", 0.9): 84.9})
     report = build_report([out], tmp_path / "r")
-    best = {(g["method"], g["ratio"]) for g in report.groups if g["best"]}
-    assert best == {("magnitude", 0.5), ("rgp", 0.9)}  # random is alone at 0.95: nothing to beat
+    marks = {(g["method"], g["ratio"]): (g["best"], g["tied"]) for g in report.groups}
+    assert marks[("rgp", 0.5)] == (True, False) and marks[("random", 0.5)] == (False, False)
+    assert marks[("magnitude", 0.5)] == (False, False)  # the highest mean of the ratio, but in another regime
+    assert marks[("rgp", 0.9)] == (False, True) and marks[("random", 0.9)] == (False, True)  # p > 0.05: a tie
+    (rgp,) = [g for g in report.groups if (g["method"], g["ratio"]) == ("rgp", 0.5)]
+    assert rgp["best_p_holm"] < 0.05
     md = report.files["markdown"].read_text()
-    assert "| **91.50 ± 0.71** |" in md and "| 90.50 ± 0.71 |" in md and "| 70.50 ± 0.71 |" in md
+    assert "| **90.12 ± 0.24** |" in md and "Holm-corrected over the table's comparisons" in md
+    assert "85.02 ± 0.24 ≈" in md and "2 tests" in md
     html = report.files["html"].read_text()
-    assert html.count('class="num best"') == 2 and '<td class="num best">85.50 ± 0.71</td>' in html
+    assert html.count('class="num best"') == 2  # the results table and the compact table
+    summary = report.files["summary"].read_text()
+    assert "**90.12 ± 0.24 (5)**" in summary and "85.12 ± 0.24 (5) ≈" in summary
 
 
-def test_mark_best_ties_and_budget_bases() -> None:
-    def g(method: str, acc: float | None, budget: str = "weights") -> Group:
-        return Group(dataset="d", model="m", regime="scratch", ratio=0.5, budget=budget, method=method, acc=Stat(acc))
-
-    groups = [g("a", 90.0), g("b", 90.0), g("c", 89.0), g("d", None), g("e", 95.0, "macs")]
-    mark_best(groups)
-    assert [x.best for x in groups] == [True, True, False, False, False]
+def test_holm_adjusts_step_down() -> None:
+    assert stats.holm([0.01, 0.04, None, 0.03]) == pytest.approx([0.03, 0.06, None, 0.06], nan_ok=True)
+    assert stats.holm([]) == []
 
 
 def test_results_table_scrolls_in_a_frame_with_sticky_first_columns(tmp_path: Path) -> None:
     report = build_report([_runs(tmp_path, {("rgp", 0.5): 90.0, ("random", 0.5): 80.0})], tmp_path / "r")
     html = report.files["html"].read_text()
-    (table,) = re.findall(r'<div class="frame"><table data-sticky="(\d+)">(.*?)</table></div>', html)
+    table, _details = re.findall(r'<div class="frame"><table data-sticky="(\d+)">(.*?)</table></div>', html)[1:]
     assert table[0] == "5"
     head = re.findall(r"<th([^>]*)>([^<]*)</th>", table[1])
     assert [name for cls, name in head if "sticky" in cls] == ["dataset", "model", "ratio", "budget", "method"]

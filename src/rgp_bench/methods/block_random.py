@@ -59,7 +59,7 @@ def graph_facts(adjacency: np.ndarray) -> dict[str, Any]:
             "aspl": stats.aspl if stats.connected else None, "clustering": average_clustering(adjacency)}
 
 
-@register_method(BlockRandomCfg, canonical_regime=Regime.scratch, style=MethodStyle("#7b4173", "8"),
+@register_method(BlockRandomCfg, canonical_regime=Regime.scratch, style=MethodStyle("#aa4499", "8"),
                  block_structured=True, check=check_rgp,
                  description="RGP ablation: block masks from an Erdős–Rényi graph with RGP's edge count")
 def block_random_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,

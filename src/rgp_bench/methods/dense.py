@@ -35,7 +35,7 @@ def _matched_regime(cfg: DictConfig) -> Regime:
     return Regime(str(cfg.match))
 
 
-@register_method(DenseCfg, canonical_regime=Regime.scratch, style=MethodStyle("#444444", "H"),
+@register_method(DenseCfg, canonical_regime=Regime.scratch, style=MethodStyle("#000000", "H"),
                  budget=Budget.none, auto_regime=_matched_regime,
                  description="the unpruned model, trained for the same epochs as the pruned runs (the reference)")
 def dense_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:

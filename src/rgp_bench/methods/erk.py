@@ -46,14 +46,14 @@ def erdos_renyi_masks(layers: Sequence[PrunableLayer], ratio: float, seed: int, 
     return MaskResult(masks, info)
 
 
-@register_method(ErkCfg, canonical_regime=Regime.scratch, style=MethodStyle("#637939", ">"),
+@register_method(ErkCfg, canonical_regime=Regime.scratch, style=MethodStyle("#999933", ">"),
                  description="random masks with Erdős–Rényi-Kernel layer densities (Evci et al., ICML 2020)")
 def erk_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Random masks, layer density ∝ (Σ weight dims)/(∏ weight dims), kernel dims included."""
     return erdos_renyi_masks(layers, ratio, ctx.seed, kernel=True)
 
 
-@register_method(ErCfg, canonical_regime=Regime.scratch, style=MethodStyle("#8c6d31", "d"),
+@register_method(ErCfg, canonical_regime=Regime.scratch, style=MethodStyle("#ddcc77", "d"),
                  description="random masks with Erdős–Rényi layer densities (Mocanu et al., 2018)")
 def er_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Random masks, layer density ∝ (out + in)/(out · in), the kernel left out."""

@@ -27,7 +27,7 @@ class FilterNormCfg(MethodCfg):
     scope: Scope = Scope["global"]
 
 
-@register_method(FilterNormCfg, canonical_regime=Regime.finetune, style=MethodStyle("#2ca02c", "D"),
+@register_method(FilterNormCfg, canonical_regime=Regime.finetune, style=MethodStyle("#009e73", "D"),
                  budget=Budget.macs, needs=(Need.model,),
                  check=check_budget)
 def filter_norm_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,

@@ -106,7 +106,7 @@ def settings_of(cfg: DictConfig) -> GnnrlSettings:
     return GnnrlSettings(max_steps=int(cfg.max_steps), ppo=ppo)
 
 
-@register_method(GnnrlCfg, canonical_regime=Regime.finetune, style=MethodStyle("#9467bd", "P"),
+@register_method(GnnrlCfg, canonical_regime=Regime.finetune, style=MethodStyle("#cc79a7", "P"),
                  regimes=(Regime.finetune,), budget=Budget.macs,
                  needs=(Need.model, Need.evaluate, Need.train_batches), check=check_search_budget,
                  description="GNN-RL: PPO channel pruning policies over a two-level network graph (ICML 2022)")

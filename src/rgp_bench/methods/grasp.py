@@ -76,7 +76,7 @@ def reinit_linear(model: nn.Module, seed: int) -> None:
                 module.weight.copy_(nn.init.xavier_normal_(fresh, generator=generator))
 
 
-@register_method(GraspCfg, canonical_regime=Regime.scratch, style=MethodStyle("#17becf", "p"),
+@register_method(GraspCfg, canonical_regime=Regime.scratch, style=MethodStyle("#44aa99", "p"),
                  needs=(Need.model, Need.train_batches), scored=True,
                  description="GraSP gradient-signal preservation (Wang et al., ICLR 2020)")
 def grasp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:

@@ -20,7 +20,7 @@ class MagnitudeCfg(MethodCfg):
     scope: Scope = Scope["global"]
 
 
-@register_method(MagnitudeCfg, canonical_regime=Regime.finetune, style=MethodStyle("#1f77b4", "s"), scored=True,
+@register_method(MagnitudeCfg, canonical_regime=Regime.finetune, style=MethodStyle("#0072b2", "s"), scored=True,
                  description="L1-magnitude unstructured pruning")
 def magnitude_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep the largest-|w| weights: over all prunable layers at once (`global`) or within each layer."""

@@ -71,7 +71,7 @@ def draw_ramanujan(nodes: int, degree: int, draws: int, seed: int, select: str) 
     return Draw(best.index, best.adjacency, best.spectrum, index + 1)
 
 
-@register_method(RamanujanCfg, canonical_regime=Regime.scratch, style=MethodStyle("#009e73", "D"),
+@register_method(RamanujanCfg, canonical_regime=Regime.scratch, style=MethodStyle("#cc6677", "o"),
                  block_structured=True, check=check_rgp,
                  description="RGP's block masks from a random regular graph that meets the Ramanujan bound")
 def ramanujan_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:

@@ -20,7 +20,7 @@ class RandomChannelCfg(MethodCfg):
     name: str = "random_channel"
 
 
-@register_method(RandomChannelCfg, canonical_regime=Regime.finetune, style=MethodStyle("#8c564b", "<"),
+@register_method(RandomChannelCfg, canonical_regime=Regime.finetune, style=MethodStyle("#56b4e9", "<"),
                  budget=Budget.macs, needs=(Need.model,),
                  check=check_budget)
 def random_channel_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,

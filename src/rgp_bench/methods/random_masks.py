@@ -22,7 +22,7 @@ class RandomCfg(MethodCfg):
     scope: Scope = Scope.layer
 
 
-@register_method(RandomCfg, canonical_regime=Regime.scratch, style=MethodStyle("#7f7f7f", "v"),
+@register_method(RandomCfg, canonical_regime=Regime.scratch, style=MethodStyle("#777777", "v"),
                  description="uniform random unstructured pruning")
 def random_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Remove `ratio` of the weights uniformly at random: per layer (`scope=layer`) or over all layers."""

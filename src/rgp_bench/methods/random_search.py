@@ -36,7 +36,7 @@ class RandomSearchCfg(SearchCfg):
     lower_bound: float = setting(0.1, check=Number(lo=0.0, hi=1.0, lo_open=True, hi_open=False))
 
 
-@register_method(RandomSearchCfg, canonical_regime=Regime.finetune, style=MethodStyle("#e377c2", "X"),
+@register_method(RandomSearchCfg, canonical_regime=Regime.finetune, style=MethodStyle("#882255", "X"),
                  regimes=(Regime.finetune,), budget=Budget.macs,
                  needs=(Need.model, Need.evaluate, Need.train_batches), check=check_search_budget,
                  description="random search over GNN-RL's per-group preserve ratios (its control)")

@@ -122,7 +122,7 @@ def check_rgp(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, mo
         raise UserError(str(exc)) from None
 
 
-@register_method(RGPCfg, canonical_regime=Regime.scratch, style=MethodStyle("#d62728", "o"), block_structured=True,
+@register_method(RGPCfg, canonical_regime=Regime.scratch, style=MethodStyle("#d55e00", "o"), block_structured=True,
                  check=check_rgp,
                  description="Regular Graph Pruning (Chen et al., TNNLS 2023)")
 def rgp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:

@@ -114,7 +114,7 @@ def tile_channels(out_channels: int, in_channels: int, pairs: int, degree: int,
     return flat.reshape(out_channels, in_channels), tiles, missing
 
 
-@register_method(RRegCfg, canonical_regime=Regime.scratch, style=MethodStyle("#56b4e9", "v"),
+@register_method(RRegCfg, canonical_regime=Regime.scratch, style=MethodStyle("#88ccee", "H"),
                  description="RReg: ERK densities filled with d-regular bipartite expander tiles (Stewart et al., "
                              "CVPRW 2023)")
 def rreg_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:

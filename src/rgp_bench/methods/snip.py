@@ -32,7 +32,7 @@ class SnipCfg(MethodCfg):
     batches: int = setting(1, check=Number(lo=1, integer=True))
 
 
-@register_method(SnipCfg, canonical_regime=Regime.scratch, style=MethodStyle("#ff7f0e", "h"),
+@register_method(SnipCfg, canonical_regime=Regime.scratch, style=MethodStyle("#332288", "h"),
                  needs=(Need.model, Need.train_batches), scored=True,
                  description="SNIP connection sensitivity (Lee et al., ICLR 2019)")
 def snip_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:

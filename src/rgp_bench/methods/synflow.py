@@ -98,7 +98,7 @@ def round_removals(scores: torch.Tensor, alive: torch.Tensor, density_t: float |
     return gone if gone.numel() <= budget else _lowest(gone, scores, budget)
 
 
-@register_method(SynflowCfg, canonical_regime=Regime.scratch, style=MethodStyle("#393b79", "*"),
+@register_method(SynflowCfg, canonical_regime=Regime.scratch, style=MethodStyle("#117733", "*"),
                  needs=(Need.model,), scored=True,
                  description="SynFlow iterative synaptic-flow pruning (Tanaka et al., NeurIPS 2020)")
 def synflow_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:

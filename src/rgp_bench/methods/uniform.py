@@ -19,7 +19,7 @@ class UniformCfg(MethodCfg):
     name: str = "uniform"
 
 
-@register_method(UniformCfg, canonical_regime=Regime.finetune, style=MethodStyle("#bcbd22", "^"),
+@register_method(UniformCfg, canonical_regime=Regime.finetune, style=MethodStyle("#e69f00", "^"),
                  budget=Budget.macs, needs=(Need.model,),
                  check=check_budget)
 def uniform_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:

@@ -22,14 +22,16 @@ from rgp_bench.report.columns import METRICS, ROW_COLUMNS
 from rgp_bench.report.compare import Comparison, SanityCheck, compare, sanity_checks
 from rgp_bench.report.dedupe import deduplicate
 from rgp_bench.report.dense import match_dense
+from rgp_bench.report.emphasis import ALPHA, mark_best
 from rgp_bench.report.figures import draw_figures
-from rgp_bench.report.groups import Group, group_runs
-from rgp_bench.report.plots import svg_path
+from rgp_bench.report.groups import Group, group_runs, natural_key
+from rgp_bench.report.plots import pdf_path, svg_path
 from rgp_bench.report.plots.topology import draw_topology
 from rgp_bench.report.problems import PROBLEM_STATUSES, Problem
 from rgp_bench.report.render import Document, to_html, to_markdown
 from rgp_bench.report.runs import Run
 from rgp_bench.report.sections import SECTIONS, ReportData
+from rgp_bench.report.sections.compact import SUMMARY_FILE, compact_blocks, legend_text
 from rgp_bench.report.topology_study import runs_study
 from rgp_bench.report.variants import assign_variants
 
@@ -42,7 +44,8 @@ class Report:
     groups: list[dict[str, Any]]  # mean/std/n per (dataset, model, regime, ratio, budget, method, variant)
     comparisons: list[dict[str, Any]]  # paired differences from the reference methods
     problems: list[dict[str, Any]]  # {"path", "status": failed|incomplete|missing|duplicate, "detail", "run"}
-    # "csv", "markdown", "html", "json", plot names -> PNG paths and "<plot name>.svg" -> the SVG beside it
+    # "csv", "markdown", "summary" (the compact tables), "html", "json", plot names -> PNG paths, and
+    # "<plot name>.svg" / "<plot name>.pdf" -> the SVG and PDF beside it
     files: dict[str, Path]
     metric: str = "best_val"
     aspl: list[dict[str, Any]] = field(default_factory=list)  # accuracy-vs-ASPL studies
@@ -50,6 +53,7 @@ class Report:
     references: tuple[str, ...] = ()
     skipped_plots: dict[str, str] = field(default_factory=dict)  # plot name -> why it was not drawn
     topology: dict[str, Any] | None = None  # the topology study (report.topology_study), None without panels
+    best_tests: int = 0  # paired tests behind the results table's bold and tied marks (report.emphasis)
 
     def counts(self) -> dict[str, int]:
         """Number of runs and groups, and of problems per status."""
@@ -102,11 +106,13 @@ def build_report(
     for png in figures.made():
         files[png.stem] = png
         files[f"{png.stem}.svg"] = svg_path(png)
+        files[f"{png.stem}.pdf"] = pdf_path(png)
     topology = runs_study(found.runs, metric)
     topology_plots = draw_topology(out, topology, metric)
     files.update({p.stem: p for p in topology_plots.values() if isinstance(p, Path)})
     data = ReportData(paths, found.runs, found.groups, found.comparisons, found.studies, found.problems, notes,
-                      sources, pairs, figures, metric, references, found.sanity, topology, topology_plots)
+                      sources, pairs, figures, metric, references, found.sanity, topology, topology_plots,
+                      found.best_tests)
     doc = Document("rgp-bench report")
     for section in SECTIONS:
         section(doc, data)
@@ -115,10 +121,15 @@ def build_report(
                     comparisons=[c.to_dict() for c in found.comparisons],
                     problems=[p.to_dict() for p in found.problems], files=files, metric=metric,
                     aspl=[s.to_dict() for s in found.studies], notes=notes, references=references,
-                    skipped_plots=figures.skipped(), topology=topology.to_dict() if topology.points else None)
+                    skipped_plots=figures.skipped(), topology=topology.to_dict() if topology.points else None,
+                    best_tests=found.best_tests)
     files["json"] = _write_json(out / "report.json", report)
     files["markdown"] = out / "report.md"
     files["markdown"].write_text(to_markdown(doc, out), encoding="utf-8")
+    files["summary"] = out / SUMMARY_FILE
+    summary = compact_blocks(data)
+    summary.blocks.insert(0, ("p", legend_text(metric)))
+    files["summary"].write_text(to_markdown(summary, out), encoding="utf-8")
     files["html"] = out / "report.html"
     files["html"].write_text(to_html(doc, base=out), encoding="utf-8")
     return report
@@ -135,6 +146,8 @@ class Analysis:
     sanity: list[SanityCheck]
     problems: list[Problem]
     notes: list[str]
+    # How many paired tests decided the results table's emphasis (report.emphasis).
+    best_tests: int = 0
 
 
 def analyse(paths: Sequence[str | Path], metric: str, references: Sequence[str] = ()) -> Analysis:
@@ -146,12 +159,13 @@ def analyse(paths: Sequence[str | Path], metric: str, references: Sequence[str] 
     runs.sort(key=_run_order)
     groups = group_runs(runs, metric)
     match_dense(groups)
+    best_tests = mark_best(groups, metric)
     notes = list(col.notes)
     if copies:
         notes.append(f"{copies} identical record cop{'y' if copies == 1 else 'ies'} dropped (a skipped rerun copies "
                      "the stored record into its new sweep folder): each run is counted once.")
     return Analysis(runs, groups, compare(groups, metric, references), aspl_studies(runs, metric),
-                    sanity_checks(groups, metric), col.problems + duplicates, notes)
+                    sanity_checks(groups, metric), col.problems + duplicates, notes, best_tests)
 
 
 def _write_json(path: Path, report: Report) -> Path:
@@ -165,6 +179,9 @@ def _write_json(path: Path, report: Report) -> Path:
         "notes": report.notes,
         "skipped_plots": report.skipped_plots,
         "topology": report.topology,
+        # How `best` and `tied` of the groups were decided (report.emphasis).
+        "emphasis": {"test": "paired t-test across seeds, highest mean of a cell against each other group",
+                     "correction": "holm", "alpha": ALPHA, "tests": report.best_tests},
     }
     path.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return path
@@ -172,7 +189,7 @@ def _write_json(path: Path, report: Report) -> Path:
 
 def _run_order(r: Run) -> tuple[Any, ...]:
     rec = r.record
-    return rec.dataset, rec.model, rec.method, r.variant, rec.ratio, rec.seed
+    return rec.dataset, rec.model, rec.method, natural_key(r.variant), rec.ratio, rec.seed
 
 
 def _published_sources(baselines_dir: str | Path | None, notes: list[str]) -> list[published.PublishedSource]:

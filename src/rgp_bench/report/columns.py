@@ -66,6 +66,10 @@ def _whole(s: Stat) -> str:
     return fnum(s.mean, 0)
 
 
+def _three(s: Stat) -> str:
+    return pm(s.mean, s.std, 3)
+
+
 def _seconds(s: Stat) -> str:
     return fnum(s.mean, 0 if s.mean is not None and s.mean >= 10 else 1)
 
@@ -136,7 +140,29 @@ COLUMNS: tuple[Column, ...] = (
     Column("speedup", lambda r: None if r.cost.latency is None else r.cost.latency.speedup, aggregate=True,
            header="measured speed-up", cell=_times),
     Column("speedup_batch", lambda r: None if r.cost.latency is None else r.cost.latency.speedup_batch, "integer"),
+    # The headline's form ("materialised" or "masked"), and whether its per-round speed-ups stayed noisy.
+    Column("speedup_form", lambda r: None if r.cost.latency is None else r.cost.latency.headline, "text"),
+    Column("speedup_noisy", lambda r: None if r.cost.latency is None else r.cost.latency.noisy, "flag",
+           aggregate=True),
+    # Dense MACs over effective MACs (the speed-up that skipping every pruned MAC would give) and the headline's
+    # fraction of it; the headline over an equal-MAC dense twin and over the dense model compiled (when measured).
+    Column("mac_limit", lambda r: None if r.cost.latency is None else r.cost.latency.mac_limit, aggregate=True,
+           header="MAC limit", cell=_times),
+    Column("fraction_of_limit", lambda r: None if r.cost.latency is None else r.cost.latency.fraction_of_limit,
+           aggregate=True, header="of MAC limit", cell=_pct),
+    Column("speedup_vs_twin", lambda r: None if r.cost.latency is None else r.cost.latency.speedup_vs_twin,
+           aggregate=True, header="vs twin", cell=_times),
+    Column("speedup_vs_compiled", lambda r: None if r.cost.latency is None else r.cost.latency.speedup_vs_compiled,
+           aggregate=True, header="vs compiled", cell=_times),
+    Column("latency_efficiency", lambda r: None if r.cost.latency is None else r.cost.latency.efficiency,
+           aggregate=True, header="efficiency", cell=_pct),
+    Column("latency_device", lambda r: None if r.cost.latency is None else r.cost.latency.device, "text"),
+    Column("latency_threads", lambda r: None if r.cost.latency is None else r.cost.latency.threads, "integer"),
+    Column("latency_reused_from", lambda r: None if r.cost.latency is None or r.cost.latency.protocol is None
+           else r.cost.latency.protocol.reused_from, "text"),
     # Search methods (gnnrl, random_search): the cost of their search.
+    # Graph-based methods (rgp, rreg, ramanujan): the average shortest path length of the graph they drew.
+    Column("aspl", lambda r: method_fact(r, "aspl"), aggregate=True, header="ASPL", cell=_three),
     Column("search_seconds", lambda r: method_fact(r, "search", "seconds"), aggregate=True, header="search s",
            cell=_seconds),
     Column("search_evaluations", lambda r: method_fact(r, "search", "evaluations"), aggregate=True,

@@ -4,7 +4,7 @@ same method without the check."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rgp_bench.report import stats
@@ -59,6 +59,8 @@ class Comparison:
     std_diff: float | None
     t: float | None
     p_value: float | None
+    # p after Holm's correction over every comparison of the report (stats.holm).
+    p_holm: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,7 +71,8 @@ def compare(groups: Sequence[Group], metric: str, references: Sequence[str]) -> 
 
     Only groups whose shared settings agree are paired (an rgp variant at 30 epochs is never compared with
     magnitude at 100). Regimes may differ between the two sides (both are reported). Differences are
-    method minus reference. The reference `dense` is each group's own dense reference (report.dense.match_dense:
+    method minus reference; `p_holm` is Holm-corrected over all of them.
+    The reference `dense` is each group's own dense reference (report.dense.match_dense:
     same regime and total epochs, any ratio); a dense group is never compared as a method.
     """
     column = metric_column(metric)
@@ -94,7 +97,8 @@ def compare(groups: Sequence[Group], metric: str, references: Sequence[str]) -> 
                 if not comparable(g, h):
                     continue
                 out.append(_comparison(g, h, column, metric))
-    return out
+    adjusted = stats.holm([c.p_value for c in out])
+    return [replace(c, p_holm=p) for c, p in zip(out, adjusted, strict=True)]
 
 
 def _comparison(g: Group, h: Group, column: Column, metric: str) -> Comparison:

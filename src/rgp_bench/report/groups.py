@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -65,8 +66,12 @@ class Group:
     dense: Group | None = None
     dense_diff: float | None = None
     dense_missing: str | None = None
-    # The highest accuracy mean at its (dataset, model, ratio, budget) of two or more groups.
+    # The highest accuracy mean of its cell, better than every other group of the cell by a Holm-corrected paired
+    # test (report.emphasis); `tied`: in the cell's group of best means that no test tells apart; `best_p`: the
+    # Holm-adjusted p of the cell's highest mean against its runner-up.
     best: bool = False
+    tied: bool = False
+    best_p: float | None = None
 
     @property
     def label(self) -> str:
@@ -107,6 +112,7 @@ class Group:
             "dense_ref_n": None if ref is None else ref.n,
             "dense_ref_epochs": None if ref is None else ref.epochs,
             "dense_diff": self.dense_diff, "dense_missing": self.dense_missing, "best": self.best,
+            "tied": self.tied, "best_p_holm": self.best_p,
         }  # fmt: skip
 
 
@@ -120,13 +126,12 @@ def _key(run: Run) -> tuple[Any, ...]:
 
 def group_runs(runs: Iterable[Run], metric: str) -> list[Group]:
     """Aggregate runs per (dataset, model, regime, ratio, budget, method, variant): mean, std and n over seeds,
-    sorted; the best of each ratio marked (`mark_best`). Their dense references: report.dense.match_dense."""
+    sorted. Their dense references: report.dense.match_dense; the best of each cell: report.emphasis.mark_best."""
     cells: dict[tuple[Any, ...], list[Run]] = defaultdict(list)
     for run in runs:
         cells[_key(run)].append(run)
     groups = [_group(dict(zip(GROUP_KEYS, key, strict=True)), members, metric) for key, members in cells.items()]
     groups.sort(key=_sort_key)
-    mark_best(groups)
     return groups
 
 
@@ -151,31 +156,21 @@ def _group(key: dict[str, Any], members: list[Run], metric: str) -> Group:
     return g
 
 
+def natural_key(text: str) -> tuple[Any, ...]:
+    """Sort key that orders the numbers inside a text by value ('graph_iters=2' before 'graph_iters=16'; 'null'
+    and other words after the numbers)."""
+    parts = re.split(r"(-?\d+(?:\.\d+)?)", text)
+    return tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts) if p)
+
+
 def _sort_key(g: Group) -> tuple[Any, ...]:
-    return (g.dataset, g.model, -1.0 if g.ratio is None else g.ratio, g.method, g.variant, g.regime or "")
+    return (g.dataset, g.model, -1.0 if g.ratio is None else g.ratio, g.method, natural_key(g.variant),
+            g.regime or "")
 
 
 def off_target(ratio: float | None, members: Sequence[Run]) -> bool:
     """Whether any run of a group achieved a reduction more than OFF_TARGET_TOLERANCE away from its ratio."""
     return ratio is not None and any(abs(m.record.budget.achieved - ratio) > OFF_TARGET_TOLERANCE for m in members)
-
-
-def mark_best(groups: Sequence[Group]) -> None:
-    """Set `best`: the highest accuracy mean among two or more groups at one (dataset, model, ratio, budget).
-
-    Ties are all best; a group alone at its ratio is not marked (there is nothing it beats), and a group that
-    missed its ratio (`off_target`) neither wins nor counts. The dense reference is not a method at a ratio: it is
-    never marked.
-    """
-    cells: dict[tuple[Any, ...], list[Group]] = defaultdict(list)
-    for g in groups:
-        g.best = False
-        if g.acc.mean is not None and not g.off_target and not g.is_dense:
-            cells[(g.dataset, g.model, g.ratio, g.budget)].append(g)
-    for members in cells.values():
-        top = max(g.acc.mean for g in members if g.acc.mean is not None)
-        for g in members:
-            g.best = len(members) > 1 and g.acc.mean == top
 
 
 def _layer_density(members: Sequence[Run]) -> list[LayerDensity]:

@@ -6,6 +6,7 @@ import base64
 import html
 import itertools
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ class Image:
     path: Path  # absolute; a PNG
     alt: str
     svg: Path | None = None  # the same figure as SVG, linked next to it
+    pdf: Path | None = None  # and as PDF
 
 
 # A block is ("h2"|"h3", text), ("p", text), ("code", text), Table or Image.
@@ -55,8 +57,21 @@ class Document:
               highlight: Iterable[tuple[int, int]] = (), sticky: int = 0) -> None:
         self.blocks.append(Table(list(headers), [list(r) for r in rows], set(numeric), set(highlight), sticky))
 
-    def image(self, path: Path, alt: str, svg: Path | None = None) -> None:
-        self.blocks.append(Image(path, alt, svg))
+    def image(self, path: Path, alt: str, svg: Path | None = None, pdf: Path | None = None) -> None:
+        self.blocks.append(Image(path, alt, svg, pdf))
+
+    def anchors(self) -> list[tuple[str, str, str]]:
+        """(level, text, anchor) of every heading, anchors as GitHub makes them (lower case, punctuation dropped,
+        spaces as hyphens, '-1', '-2' ... after repeats), so that one anchor works in the Markdown and the HTML."""
+        seen: dict[str, int] = {}
+        out = []
+        for b in self.blocks:
+            if isinstance(b, tuple) and b[0] in ("h2", "h3"):
+                slug = re.sub(r"[^\w\- ]", "", b[1].lower()).replace(" ", "-")
+                n = seen.get(slug, 0)
+                seen[slug] = n + 1
+                out.append((b[0], b[1], slug if n == 0 else f"{slug}-{n}"))
+        return out
 
     def columns_table(self, columns: Sequence[TableColumn[T]], items: Sequence[T]) -> None:
         """A table of `items`, one row each, laid out by its declared `columns` (no column is addressed by position:
@@ -127,7 +142,8 @@ def _md_cell(s: str) -> str:
 
 def to_markdown(doc: Document, base: Path) -> str:
     """Render as GitHub-flavoured Markdown; image links are relative to `base` (the report's folder)."""
-    out = [f"# {doc.title}", ""]
+    out = [f"# {doc.title}", ""] if doc.title else []
+    out += _markdown_toc(doc)
     for b in doc.blocks:
         if isinstance(b, Table):
             align = ["---:" if i in b.numeric else "---" for i in range(len(b.headers))]
@@ -136,8 +152,8 @@ def to_markdown(doc: Document, base: Path) -> str:
             out += ["| " + " | ".join(_md_cell(f"**{c}**" if (r, i) in b.highlight else c) for i, c in enumerate(row))
                     + " |" for r, row in enumerate(b.rows)]
         elif isinstance(b, Image):
-            svg = f" ([SVG]({_rel(b.svg, base)}))" if b.svg else ""
-            out.append(f"![{b.alt}]({_rel(b.path, base)}){svg}")
+            links = " · ".join(f"[{kind}]({_rel(f, base)})" for kind, f in _files(b))
+            out.append(f"![{b.alt}]({_rel(b.path, base)})" + (f" ({links})" if links else ""))
         elif b[0] == "h2":
             out.append(f"## {b[1]}")
         elif b[0] == "h3":
@@ -146,6 +162,21 @@ def to_markdown(doc: Document, base: Path) -> str:
             out.append(b[1])
         out.append("")
     return "\n".join(out)
+
+
+TOC_MIN_SECTIONS = 3  # a shorter document needs no table of contents
+
+
+def _markdown_toc(doc: Document) -> list[str]:
+    h2 = [(text, slug) for level, text, slug in doc.anchors() if level == "h2"]
+    if len(h2) < TOC_MIN_SECTIONS:
+        return []
+    return ["**Contents**", "", *(f"- [{text}](#{slug})" for text, slug in h2), ""]
+
+
+def _files(b: Image) -> list[tuple[str, Path]]:
+    """The figure's other files, linked beside it: SVG, PDF and the full-resolution PNG."""
+    return [(kind, f) for kind, f in (("SVG", b.svg), ("PDF", b.pdf), ("PNG", b.path)) if f is not None]
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -157,21 +188,24 @@ def _rel(path: Path, base: Path) -> str:
 
 # ----------------------------------------------------------------------------------------------- html
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1340px;
  padding:0 1rem;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #ddd;padding-bottom:.3rem}h2{margin-top:2.2rem;border-bottom:1px solid #eee}
 .frame{overflow:auto;max-height:80vh;max-width:100%;margin:.6rem 0 1.2rem;border:1px solid #ddd;width:fit-content}
 table{border-collapse:separate;border-spacing:0;font-size:.88rem}
 th,td{border-right:1px solid #ddd;border-bottom:1px solid #ddd;padding:.25rem .55rem;white-space:nowrap;
  background:#fff}
-th{background:#f3f5f7;position:sticky;top:0;z-index:2}
+th{background:#f3f5f7;position:sticky;top:0;z-index:2;white-space:normal;vertical-align:bottom;min-width:2.5rem}
 tr:nth-child(even) td{background:#fafbfc}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.sticky,th.sticky{position:sticky;z-index:1}th.sticky{z-index:3}
 .sticky:first-child{left:0}
 .sticky.edge{box-shadow:inset -2px 0 0 #c8ccd0}
 td.best{font-weight:700;background:#e3f2e6}tr:nth-child(even) td.best{background:#d9eedd}
 img{max-width:100%;border:1px solid #eee;margin:.4rem 0}code{background:#f3f3f3;padding:0 .2rem}
-figcaption{font-size:.85rem;color:#555}
+figcaption{font-size:.85rem;color:#555}nav.toc{background:#f7f8fa;border:1px solid #e3e5e8;padding:.4rem 1rem;
+ display:inline-block}nav.toc ol{margin:.3rem 0;padding-left:1.3rem}h2 a.anchor,h3 a.anchor{color:#bbb;
+ text-decoration:none;margin-left:.3rem;font-size:.8em}
+figure img{max-width:900px}
 """
 # Sticky columns after the first need the widths of those before them: measured once the page is laid out.
 _STICKY_JS = """
@@ -195,13 +229,19 @@ def to_html(doc: Document, embed: bool = True, base: Path | None = None) -> str:
         f"<title>{esc(doc.title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(doc.title)}</h1>",
     ]
+    anchors = iter(doc.anchors())
+    h2 = [(text, slug) for level, text, slug in doc.anchors() if level == "h2"]
+    if len(h2) >= TOC_MIN_SECTIONS:
+        items = "".join(f'<li><a href="#{slug}">{esc(text)}</a></li>' for text, slug in h2)
+        parts.append(f'<nav class="toc"><strong>Contents</strong><ol>{items}</ol></nav>')
     for b in doc.blocks:
         if isinstance(b, Table):
             parts.append(_html_table(b))
         elif isinstance(b, Image):
             parts.append(_html_image(b, embed, base))
         elif b[0] in ("h2", "h3"):
-            parts.append(f"<{b[0]}>{esc(b[1])}</{b[0]}>")
+            slug = next(anchors)[2]
+            parts.append(f'<{b[0]} id="{slug}">{esc(b[1])}<a class="anchor" href="#{slug}">#</a></{b[0]}>')
         else:
             parts.append(f"<p>{_inline(b[1])}</p>")
     if any(isinstance(b, Table) and b.sticky for b in doc.blocks):
@@ -233,10 +273,9 @@ def _html_image(b: Image, embed: bool, base: Path | None) -> str:
         src = f"data:image/png;base64,{base64.b64encode(b.path.read_bytes()).decode('ascii')}"
     else:
         src = _rel(b.path, base) if base else b.path.as_posix()
-    svg = ""
-    if b.svg is not None:
-        svg = f' (<a href="{esc(_rel(b.svg, base) if base else b.svg.as_posix())}">SVG</a>)'
-    return f'<figure><img src="{src}" alt="{esc(b.alt)}"><figcaption>{esc(b.alt)}{svg}</figcaption></figure>'
+    links = " · ".join(f'<a href="{esc(_rel(f, base) if base else f.as_posix())}">{kind}</a>' for kind, f in _files(b))
+    caption = esc(b.alt) + (f" ({links})" if links else "")
+    return f'<figure><img src="{src}" alt="{esc(b.alt)}"><figcaption>{caption}</figcaption></figure>'
 
 
 def _inline(text: str) -> str:

@@ -52,6 +52,18 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     return out
 
 
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjusted p-values (family-wise error control) over the given tests, in their order; a test
+    without a p-value (None) is left out of the family and stays None."""
+    ranked = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    m, out, running = len(ranked), [None] * len(p_values), 0.0
+    adjusted: list[float | None] = list(out)
+    for k, (p, i) in enumerate(ranked):
+        running = max(running, min(1.0, (m - k) * p))
+        adjusted[i] = running
+    return adjusted
+
+
 def spearman(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
     """Spearman rank correlation (scipy.stats.spearmanr): rho, p_value, n; None when undefined."""
     n = len(x)

@@ -9,11 +9,11 @@ returns the PNG's path, `Skipped` when the plot would compare nothing, or None w
 """
 
 from rgp_bench.report.plots.aspl import aspl_plot
-from rgp_bench.report.plots.axes import dodge, pareto_front
-from rgp_bench.report.plots.canvas import PlotResult, Skipped, safe_name, svg_path
+from rgp_bench.report.plots.axes import dodge, log2_ticks, pareto_front
+from rgp_bench.report.plots.canvas import PlotResult, Skipped, pdf_path, safe_name, svg_path
 from rgp_bench.report.plots.density import density_plot
 from rgp_bench.report.plots.speedup import speedup_plot
 from rgp_bench.report.plots.tradeoff import tradeoff_plot
 
-__all__ = ["PlotResult", "Skipped", "aspl_plot", "density_plot", "dodge", "pareto_front", "safe_name",
-           "speedup_plot", "svg_path", "tradeoff_plot"]
+__all__ = ["PlotResult", "Skipped", "aspl_plot", "density_plot", "dodge", "log2_ticks", "pareto_front", "pdf_path",
+           "safe_name", "speedup_plot", "svg_path", "tradeoff_plot"]

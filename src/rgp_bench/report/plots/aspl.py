@@ -12,7 +12,7 @@ import numpy as np
 from rgp_bench.report.aspl import AsplStudy
 from rgp_bench.report.columns import metric_text
 from rgp_bench.report.plots import canvas
-from rgp_bench.report.plots.canvas import PlotResult, new_canvas
+from rgp_bench.report.plots.canvas import SINGLE_COLUMN, PlotResult, new_canvas
 from rgp_bench.report.plots.references import PUBLISHED_MARKERS, Published
 from rgp_bench.report.published import PublishedEntry, PublishedSource
 from rgp_bench.report.render import interval, signed
@@ -20,12 +20,12 @@ from rgp_bench.report.style import method_style
 
 
 def aspl_plot(studies: Sequence[AsplStudy], published: Published, metric: str, title: str,
-              path: Path) -> PlotResult:
+              path: Path, width: float = SINGLE_COLUMN) -> PlotResult:
     """Accuracy (mean ± std per graph) vs ASPL for each study, with Spearman's rho and its bootstrap 95 % CI
     in the legend and a least-squares trend, plus published points that carry an ASPL."""
     if not studies and not any(e.aspl is not None for _, e in published):
         return None
-    c = new_canvas()
+    c = new_canvas(width)
     seen: dict[str, int] = defaultdict(int)
     for s in studies:
         st = method_style(s.method)
@@ -33,7 +33,7 @@ def aspl_plot(studies: Sequence[AsplStudy], published: Published, metric: str, t
         seen[s.method] += 1
         xs, ys = [p.aspl for p in s.points], [p.acc_mean for p in s.points]
         # Each point is a different graph, not a trajectory: draw points and a least-squares trend, no joining line.
-        bars = c.ax.errorbar(xs, ys, yerr=[p.acc_std or 0.0 for p in s.points], marker=marker, ms=6, capsize=3,
+        bars = c.ax.errorbar(xs, ys, yerr=[p.acc_std or 0.0 for p in s.points], marker=marker, ms=5, capsize=2,
                              ls="none", color=st.color, mfc=st.color, zorder=3)
         c.handles.append((bars, f"{s.method} {s.graph} ({s.regime}): Spearman ρ={_rho(s)}, n={s.n_runs} runs"))
         if len(set(xs)) >= 2:
@@ -51,7 +51,7 @@ def aspl_plot(studies: Sequence[AsplStudy], published: Published, metric: str, t
         _, src, first = items[0]
         color = method_style(first.method).color
         (line,) = c.ax.plot([x for x, _, _ in items], [e.top1 for _, _, e in items], ls=":", lw=0.9, color=color,
-                            marker=PUBLISHED_MARKERS[i % len(PUBLISHED_MARKERS)], ms=10, mec="black", mew=0.8,
+                            marker=PUBLISHED_MARKERS[i % len(PUBLISHED_MARKERS)], ms=8, mec="black", mew=0.8,
                             zorder=4)
         c.handles.append((line, f"published {first.nodes}_{degree}: {src.legend}"))
         c.labels += [(x, e.top1, ("~" if e.approximate else "") + e.label) for x, _, e in items]

@@ -13,24 +13,33 @@ from rgp_bench.report.plots.canvas import Canvas
 
 Transform = Callable[[Any], Any]
 
-# Tick candidates, most wanted first: a tick is kept when it is far enough from those kept before it.
-REDUCTION_TICKS = (50, 75, 90, 95, 98, 99, 0, 99.5, 99.8, 99.9, 25, 60, 70, 80, 85, 97, 10, 20, 30, 40, 99.95)
-# Compression ticks: powers of two, or (over a narrow range) the finer list.
-POWERS_OF_TWO = tuple(2.0**k for k in range(21))
-COMPRESSION_TICKS = (2, 4, 1.5, 3, 8, 1.25, 1.75, 2.5, 6, 1.1, 5, 10, 12, 16, 24, 32, 48, 64)
-SPEEDUP_TICKS = (1, 2, 4, 8, 16, 32, 1.5, 3, 6, 12, 24, 0.5, 0.25, 0.75, 1.25, 1.75, 2.5, 64)
 DODGE = 0.012  # horizontal offset between coinciding points, as a fraction of the axis span
 
 
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
-    """Indices of the points that no other point matches or beats on both x and y (higher is better), by x."""
-    order = sorted(range(len(points)), key=lambda i: (-points[i][0], -points[i][1]))
-    front, best_y = [], -math.inf
-    for i in order:
-        if points[i][1] > best_y:
-            front.append(i)
-            best_y = points[i][1]
-    return sorted(front, key=lambda i: points[i][0])
+# Pareto ties: accuracies closer than the larger seed std of the two groups (and at least ACCURACY_TIE points) are
+# equal; so are x values within a relative X_TIE (compression) or SPEEDUP_TIE (measured speed-up).
+ACCURACY_TIE = 0.1
+X_TIE = 0.01
+SPEEDUP_TIE = 0.05
+
+
+def pareto_front(points: Sequence[tuple[float, float]], x_tol: float = 0.0,
+                 y_tol: Sequence[float] | float = 0.0) -> list[int]:
+    """Indices of the points that no other point dominates (higher is better on both x and y), sorted by x.
+
+    Point j dominates i when it is at least as good on both axes up to the tolerances and better by more than the
+    tolerance on one: x_j >= x_i - x_tol, y_j >= y_i - t and (x_j > x_i + x_tol or y_j > y_i + t), with t the
+    larger of the two points' `y_tol` (one value for all, or one per point). Differences within the tolerances are
+    ties, so noise never decides the front; with zero tolerances this is the ordinary Pareto front.
+    """
+    tol = [float(y_tol)] * len(points) if isinstance(y_tol, int | float) else [float(t) for t in y_tol]
+
+    def dominates(j: int, i: int) -> bool:
+        (xj, yj), (xi, yi), t = points[j], points[i], max(tol[i], tol[j])
+        return xj >= xi - x_tol and yj >= yi - t and (xj > xi + x_tol or yj > yi + t)
+
+    front = [i for i in range(len(points)) if not any(dominates(j, i) for j in range(len(points)) if j != i)]
+    return sorted(front, key=lambda i: (points[i][0], points[i][1]))
 
 
 def dodge(xs: Sequence[Sequence[float]], width: float) -> list[list[float]]:
@@ -68,6 +77,22 @@ def compression(x: Any) -> Any:
 
 def from_compression(c: Any) -> Any:
     return 100 * (1 - 1 / np.clip(np.asarray(c, dtype=float), 1e-9, None))
+
+
+def log2_ticks(lo: float, hi: float) -> list[float]:
+    """Evenly spaced ticks on a log2 axis spanning [lo, hi] (log2 units): powers of two (1×, 2×, 4×, ...) when 3 to
+    8 of them fall in the range, else every second power (wide ranges) or powers of 2^(1/2), 2^(1/4) (narrow ones).
+    """
+    for step in (1.0, 2.0, 0.5, 4.0, 0.25):
+        ks = range(math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) + 1)
+        if 3 <= len(ks) <= 8:
+            return [2.0 ** (k * step) for k in ks]
+    return [2.0**k for k in range(math.ceil(lo), math.floor(hi) + 1)] or [2.0**lo, 2.0**hi]
+
+
+def times(v: float) -> str:
+    """A factor as a tick label: '2×', '1.41×'."""
+    return f"{v:.3g}×"
 
 
 def spaced(candidates: Sequence[float], fwd: Transform, lo: float, hi: float, gap: float) -> list[float]:

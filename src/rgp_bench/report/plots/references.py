@@ -61,13 +61,13 @@ def draw_published(c: Canvas, points: Sequence[PublishedPoint]) -> None:
         for approx in (False, True):
             pick = [(x, y) for _, e, x, y in items if e.approximate == approx]
             if pick:
-                c.ax.scatter(*zip(*pick, strict=True), marker=marker, s=130, color=color, alpha=0.55 if approx else 1,
+                c.ax.scatter(*zip(*pick, strict=True), marker=marker, s=70, color=color, alpha=0.55 if approx else 1,
                              edgecolors="black", linewidths=1.0, linestyles="--" if approx else "-", zorder=6)
-        c.handles.append((Line2D([], [], ls="none", marker=marker, ms=10, mfc=color, mec="black"),
+        c.handles.append((Line2D([], [], ls="none", marker=marker, ms=8, mfc=color, mec="black"),
                           f"published: {method}, {items[0][0].legend}"))
         for _, e, x, y in items:
             c.labels.append((x, y, ("~" if e.approximate else "") + e.label))
             c.obstacles.append((x, y))
     if any(e.approximate for _, e, _, _ in points):
-        c.handles.append((Line2D([], [], ls="none", marker="o", ms=9, mfc="#cccccc", mec="black", mew=1.0),
+        c.handles.append((Line2D([], [], ls="none", marker="o", ms=7, mfc="#cccccc", mec="black", mew=1.0),
                           "~ / pale: approximate reading"))

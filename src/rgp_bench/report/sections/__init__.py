@@ -3,6 +3,7 @@ each writes its part from the collected `ReportData`."""
 
 from rgp_bench.report.sections.aspl import aspl_section
 from rgp_bench.report.sections.base import ReportData, Section
+from rgp_bench.report.sections.compact import compact_section
 from rgp_bench.report.sections.density import density_section
 from rgp_bench.report.sections.differences import differences_section
 from rgp_bench.report.sections.intro import intro_section
@@ -17,6 +18,7 @@ from rgp_bench.report.sections.tradeoff import tradeoff_section
 
 SECTIONS: tuple[Section, ...] = (
     intro_section,
+    compact_section,
     results_section,
     differences_section,
     sanity_section,

@@ -10,7 +10,7 @@ from rgp_bench.report.aspl import AsplStudy
 from rgp_bench.report.compare import Comparison, SanityCheck
 from rgp_bench.report.figures import Figures, Pair
 from rgp_bench.report.groups import OFF_TARGET_TOLERANCE, Group
-from rgp_bench.report.plots import PlotResult, svg_path
+from rgp_bench.report.plots import PlotResult, pdf_path, svg_path
 from rgp_bench.report.problems import Problem
 from rgp_bench.report.published import PublishedSource
 from rgp_bench.report.render import Document
@@ -37,6 +37,7 @@ class ReportData:
     sanity: list[SanityCheck] = field(default_factory=list)
     topology: TopologyStudy | None = None  # the topology study (report.topology_study) and its figures by name
     topology_plots: dict[str, PlotResult] = field(default_factory=dict)
+    best_tests: int = 0  # paired tests behind the results table's emphasis (report.emphasis)
 
 
 # A section writes its part of the document.
@@ -71,6 +72,6 @@ def show_figures(doc: Document, figures: Figures, pair: Pair, prefix: str | tupl
     """The pair's plots of kinds starting with `prefix`: an image each, or a line saying why it was skipped."""
     for kind, what in figures.of(pair, prefix):
         if isinstance(what, Path):
-            doc.image(what, alt(kind), svg_path(what))
+            doc.image(what, alt(kind), svg_path(what), pdf_path(what))
         else:
             doc.p(f"{alt(kind)}: not drawn, {what}; the results table has these numbers.")

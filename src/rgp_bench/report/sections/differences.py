@@ -22,6 +22,7 @@ COLUMNS: tuple[TableColumn[Comparison], ...] = (
     TableColumn("std diff", lambda c: fnum(c.std_diff), numeric=True),
     TableColumn("t", lambda c: fnum(c.t), numeric=True),
     TableColumn("p", lambda c: pval(c.p_value), numeric=True),
+    TableColumn("p (Holm)", lambda c: pval(c.p_holm), numeric=True),
 )
 
 
@@ -37,6 +38,8 @@ def differences_section(doc: Document, d: ReportData) -> None:
         "Difference = method − reference in test top-1 points, over the seeds both have, at the same "
         "(dataset, model, ratio) on the same budget basis (weights or MACs). p is a paired t-test across seeds "
         "(scipy.stats.ttest_rel); n/a with fewer than 2 pairs or when every pair differs by the same amount. "
+        "p (Holm): the same p after Holm's correction for the table's comparisons (family-wise error), the one to "
+        "read when scanning the table for significant differences. "
         "The regimes may differ (scratch: pruned at init then trained; finetune: trained dense, pruned, "
         "fine-tuned), so check the training budgets too."
         + (" The reference `dense` is each group's dense reference: the unpruned model in the same regime and for "
