@@ -55,8 +55,8 @@ def test_auto_regime_follows_the_preset_and_epochs_match_the_pruned_neighbours()
     assert (str(plans["dense_finetune"].regime), plans["dense_finetune"].total) == ("finetune", 60)
     assert plans["dense_finetune"] == plans["magnitude"]
     assert str(plan_run(make_cfg("method=dense_finetune", "train.regime=scratch")).regime) == "scratch"
-    assert cell_name(make_cfg("method=dense", "ratio=0.5")) == "digits-mlp-dense-scratch-e30"
-    assert cell_name(make_cfg("method=dense_finetune")) == "digits-mlp-dense-finetune-e60"
+    assert cell_name(make_cfg("method=dense", "ratio=0.5")) == "digits-mlp-dense"
+    assert cell_name(make_cfg("method=dense_finetune")) == "digits-mlp-dense"
 
 
 @pytest.mark.parametrize("sanity", ["shuffle", "reinit"])

@@ -158,6 +158,7 @@ def pretrain_dense(cfg: DictConfig, bench: Bench, hw: Hardware, phase: PhasePlan
     meta, hit = pretrained_dense(bench.model, Path(cfg.cache_dir) / "dense", key, train_dense)
     if hit:
         log.info("dense model loaded from cache (key %s)", key)
+        tracker.log_cached_dense(meta["history"], key)
     return DensePhase(epochs=phase.epochs, history=meta["history"], test=meta["test"], cache=DenseCache(key, hit))
 
 
