@@ -15,8 +15,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from rgp_bench.core.console import emit, job_console
 from rgp_bench.core.errors import UserError
 from rgp_bench.export.state import MODEL_FILE
+from rgp_bench.methods import get_method
 from rgp_bench.record.io import write_error, write_results
 from rgp_bench.record.provenance import git_state
 from rgp_bench.record.summary import format_summary
@@ -36,6 +38,17 @@ def run_job(cfg: DictConfig) -> float | None:
     """
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    with job_console(job_label(cfg) if multirun else None):
+        return _run_or_skip(cfg, out_dir, multirun)
+
+
+def job_label(cfg: DictConfig) -> str:
+    """The prefix of a sweep job's console lines, e.g. "[rgp r0.9 s1]" (a dense run serves every ratio)."""
+    ratio = f" r{cfg.ratio}" if get_method(cfg.method.name).prunes else ""
+    return f"[{cfg.method.name}{ratio} s{cfg.seed}]"
+
+
+def _run_or_skip(cfg: DictConfig, out_dir: Path, multirun: bool) -> float | None:
     try:
         identity = identity_fields(cfg)
         store = RunStore(Path(cfg.cache_dir) / "runs")
@@ -45,9 +58,9 @@ def run_job(cfg: DictConfig) -> float | None:
                 record, stored = done
                 store.copy_artifacts(identity["run_id"], ARTIFACTS, out_dir)
                 path = write_results(out_dir, stored)
-                print(format_summary(record, path))
-                print(f"skip: run {identity['run_id']} ({_describe(identity)}) is already complete; "
-                      f"record copied from {record.output_dir}{_other_commit(record)}")
+                emit(f"skip: run {identity['run_id']} ({_describe(identity)}) is already complete; record copied "
+                     f"from {record.output_dir}{_other_commit(record)}. Its stored summary:\n"
+                     + format_summary(record, path))
                 return record.accuracy.best_val.val_top1
             sweep_dir = HydraConfig.get().sweep.dir if multirun else None
             record = run(cfg, out_dir, store.checkpoint(identity["run_id"]), store.method_state(identity["run_id"]),

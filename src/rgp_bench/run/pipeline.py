@@ -17,6 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from rgp_bench.config.choices import Budget, Regime, Sanity, Scope
+from rgp_bench.core.console import bars_wanted, emit
 from rgp_bench.core.errors import RunFailed
 from rgp_bench.core.hardware import Hardware, resolve_hardware
 from rgp_bench.core.seeding import Purpose, derive_seed, seed_everything
@@ -126,7 +127,7 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
         tracker.log_record(record)
     finally:
         tracker.finish()
-    print(format_summary(record, path))
+    emit(format_summary(record, path))
     return record
 
 
@@ -215,7 +216,7 @@ def mask_context(method: Method, cfg: DictConfig, bench: Bench, hw: Hardware, *,
         supplied["costs"] = lambda model: measure_costs(model, bench.example, bench.prunable,
                                                         dense_macs=bench.dense_cost.module_macs)
     return MaskContext(seed=derive_seed(cfg.seed, Purpose.masks), cache_dir=Path(cfg.cache_dir) / "graphs",
-                       progress=cfg.train.progress,
+                       progress=bars_wanted(cfg.train.progress),
                        device=hw.device, example=bench.example, num_classes=bench.data.num_classes,
                        state_dir=state_dir, **supplied)
 
