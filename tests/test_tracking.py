@@ -119,3 +119,17 @@ def test_the_readme_sync_globs_cover_single_runs_sweep_jobs_and_the_summary_run(
     monkeypatch.chdir(tmp_path)
     found = {p for pattern in command.group(1).split() for p in glob.glob(pattern)}
     assert found == set(runs)
+
+
+def test_the_readme_dashboards_name_keys_a_run_logs(fake_wandb, tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Dashboards", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`((?:accuracy|cost|train|pretrain)[/.][\w/.]+|regime|epochs_total|recipe)`", section))
+    assert {"accuracy/best_val/top1", "cost.latency.speedup", "train/val_top1", "regime"} <= named
+    tracker = Tracker(make_cfg("method=magnitude", "logger=wandb"), tmp_path, "abc")
+    record = make_record("magnitude", ratio=0.9)
+    record.cost.latency = latency(2.0)
+    tracker.log_record(record)
+    (run_,) = fake_wandb
+    known = {*run_.summary, *run_.init["config"], *run_.defined}
+    assert named <= known, named - known
