@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from rgp_bench.core.console import emit, job_console
 from rgp_bench.core.errors import UserError
 from rgp_bench.export.state import MODEL_FILE
-from rgp_bench.methods import get_method
+from rgp_bench.methods import METHODS
 from rgp_bench.record.io import write_error, write_results
 from rgp_bench.record.provenance import git_state
 from rgp_bench.record.summary import format_summary
@@ -44,7 +44,8 @@ def run_job(cfg: DictConfig) -> float | None:
 
 def job_label(cfg: DictConfig) -> str:
     """The prefix of a sweep job's console lines, e.g. "[rgp r0.9 s1]" (a dense run serves every ratio)."""
-    ratio = f" r{cfg.ratio}" if get_method(cfg.method.name).prunes else ""
+    method = METHODS.get(cfg.method.name)
+    ratio = "" if method is not None and not method.prunes else f" r{cfg.ratio}"
     return f"[{cfg.method.name}{ratio} s{cfg.seed}]"
 
 
