@@ -38,10 +38,14 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     handler.setFormatter(logging.Formatter("[%(levelname)s] - %(message)s"))
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [handler])
-    monkeypatch.setattr(root, "level", logging.INFO)
-    with contextlib.redirect_stderr(screen):
-        handler.setStream(screen)
-        yield screen
+    level = root.level
+    root.setLevel(logging.INFO)  # setLevel, not an attribute: loggers cache what they let through
+    try:
+        with contextlib.redirect_stderr(screen):
+            handler.setStream(screen)
+            yield screen
+    finally:
+        root.setLevel(level)
 
 
 def test_bars_only_on_a_terminal_the_process_has_to_itself(monkeypatch):
