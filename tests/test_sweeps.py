@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import torch
 from tests.conftest import make_cfg, read_results, run_cli
 
 from hydra_plugins.rgp_bench_launcher.resilient import threads_per_worker
+from rgp_bench.core.console import FORCE_TTY_ENV
 from rgp_bench.run.identity import run_id
 from rgp_bench.store.dense import pretrained_dense
 
@@ -29,9 +31,27 @@ def joblib_sweep(tmp_path_factory):
     # otherwise resolve hardware.threads to another count.
     args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "method=rgp,magnitude,random",
             "ratio=0.5,0.9", "seed=0,1", "hardware.threads=1", *TINY]
-    proc = run_cli(args, tmp, timeout=600)
+    # As if a terminal were attached (the acceptance case: two workers must not draw bars over each other).
+    proc = run_cli(args, tmp, timeout=600, env={FORCE_TTY_ENV: "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp, args, proc
+
+
+@pytest.mark.slow
+def test_joblib_workers_print_prefixed_lines_no_bars_and_the_sweep_ends_with_the_table(joblib_sweep):
+    _, _, proc = joblib_sweep
+    output = proc.stdout + proc.stderr
+    assert "%|" not in output and "\r" not in output  # no progress bar from either worker
+    epochs = [line for line in output.splitlines() if " epoch 2/2: loss " in line]
+    assert len(epochs) == 12 + 2  # every job's last epoch, and each seed's dense pretraining (cached for both ratios)
+    assert all(re.match(r"\[(rgp|magnitude|random) r0\.[59] s[01]\] ", line) for line in epochs)
+    counts = [line for line in proc.stdout.splitlines() if line.startswith("[sweep] ")]
+    assert len(counts) == 12 and counts[-1] == "[sweep] 12 of 12 done, 0 failed"
+    tail = proc.stdout.strip().splitlines()[-6:]
+    assert tail[0] == "digits / mlp: test top-1 % (best_val), mean ± std (seeds)"
+    assert tail[1].split() == ["method", "budget", "regime", "r=0.5", "r=0.9"]
+    assert [row.split()[0] for row in tail[2:5]] == ["magnitude", "random", "rgp"]
+    assert tail[5].startswith("sweep report: 12 runs in 6 groups;") and tail[5].endswith("report.html")
 
 
 @pytest.mark.slow

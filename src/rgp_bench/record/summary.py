@@ -15,10 +15,14 @@ def _human(n: float) -> str:
     return f"{n:.0f}"
 
 
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" + ("" if n == 1 else "s")
+
+
 def _epochs(record: RunRecord) -> str:
     """'scratch, 30 epochs in total' or 'finetune, 60 epochs in total (30 dense + 30 fine-tuning)'."""
     epochs = record.epochs
-    text = f"{record.regime}, {epochs.total} epochs in total"
+    text = f"{record.regime}, {_count(epochs.total, 'epoch')} in total"
     if epochs.pretrain:
         after = "continued, unpruned" if record.budget.basis == Budget.none else "fine-tuning"
         text += f" ({epochs.pretrain} dense + {epochs.train} {after})"
@@ -45,10 +49,44 @@ def _before_pruning(record: RunRecord) -> tuple[str, str]:
     """The dense model's test top-1 when the finetune regime pruned (or, for a dense run, continued) it."""
     dense = record.accuracy.dense
     assert dense is not None
-    after = "" if dense.epochs is None else f" after {dense.epochs} epochs"
+    after = "" if dense.epochs is None else f" after {_count(dense.epochs, 'epoch')}"
+    cached = ", loaded from the dense cache" if record.dense_cache is not None and record.dense_cache.hit else ""
     if record.budget.basis == Budget.none:
-        return "top-1 before continuing", f"{dense.top1:.2f}%{after}"
-    return "dense top-1 before pruning", f"{dense.top1:.2f}%{after} (this run trained {record.epochs.total})"
+        return "top-1 before continuing", f"{dense.top1:.2f}%{after}{cached}"
+    return "dense top-1 before pruning", f"{dense.top1:.2f}%{after}{cached} (this run trained {record.epochs.total})"
+
+
+def _search_rows(record: RunRecord) -> list[tuple[str, str]]:
+    """A search method's outcome (gnnrl, random_search): its best candidate's validation reward before the run
+    trained it, what the search cost, and how to read its reward and its progress line's "MACs -x %"."""
+    info = record.method_info
+    search = info.get("search")
+    if not isinstance(search, dict) or "best_reward" not in info:
+        return []
+    if info.get("fallback"):
+        outcome = "no candidate met the MAC budget: the uniform policy, rescaled to it, was used"
+    else:
+        outcome = (f"validation top-1 {info['best_val_top1']:.2f}%, reward {info['best_reward']:.2f} "
+                   "(reward = validation top-1 - 100: 0 is perfect)")
+    spent = [_count(int(search[key]), unit) for key, unit in (("evaluations", "evaluation"),
+                                                               ("candidates", "candidate"), ("episodes", "episode"))
+             if key in search]
+    rows = [("search best, before training", outcome),
+            ("search cost", f"{', '.join(spent)} in {float(search.get('seconds', 0.0)):.1f} s"
+                            + (f" (budget {search['budget']})" if "budget" in search else "")),
+            ("reading the search", "each candidate is rescaled to the MAC budget before its reward;"),
+            ("", "'MACs -x %' while it searches is an episode's own reduction, before that")]
+    return rows
+
+
+def _keep_rows(record: RunRecord, per_line: int = 4) -> list[tuple[str, str]]:
+    """The fraction of channels each prunable group keeps (channel methods), a few groups a line."""
+    kept = record.method_info.get("keep_fraction")
+    if not isinstance(kept, dict) or not kept:
+        return []
+    items = [f"{name} {fraction:.3f}" for name, fraction in kept.items()]
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return [("keep fraction per group" if i == 0 else "", line) for i, line in enumerate(lines)]
 
 
 def _latency_rows(record: RunRecord) -> list[tuple[str, str]]:
@@ -72,7 +110,8 @@ def _latency_rows(record: RunRecord) -> list[tuple[str, str]]:
 
 
 def format_summary(record: RunRecord, path: Path) -> str:
-    """A two-column table: method, regime and epochs, ratios, params, MACs, accuracy and where the record is."""
+    """A two-column table: method, regime and epochs, ratios, params, MACs, accuracy (and the dense model's before
+    pruning), a search's outcome, the groups' keep fractions, the measured speed-up and where the record is."""
     acc = record.accuracy
     best = acc.best_val
     rows = [
@@ -84,6 +123,8 @@ def format_summary(record: RunRecord, path: Path) -> str:
     ]
     if acc.dense is not None:
         rows.append(_before_pruning(record))
+    rows.extend(_search_rows(record))
+    rows.extend(_keep_rows(record))
     rows.extend(_latency_rows(record))
     rows.append(("record", str(path)))
     width = max(len(k) for k, _ in rows)

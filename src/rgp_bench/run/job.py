@@ -16,9 +16,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from rgp_bench.core.console import emit, job_console
 from rgp_bench.core.errors import UserError
 from rgp_bench.core.fileio import remove_stale_temps
 from rgp_bench.export.state import MODEL_FILE
+from rgp_bench.methods import METHODS
 from rgp_bench.record.io import set_aside_attempt, write_results
 from rgp_bench.record.provenance import git_state
 from rgp_bench.record.summary import format_summary
@@ -52,12 +54,19 @@ def run_job(cfg: DictConfig) -> float | None:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     started = time.time()
     try:
-        with sigterm_raises():
+        with sigterm_raises(), job_console(job_label(cfg) if multirun else None):
             return _run_or_skip(cfg, out_dir, multirun, started)
     except ReplaceRefused as exc:
         return _refused(exc, multirun)
     except (Exception, KeyboardInterrupt, Stopped) as exc:
         return end_failed(cfg, out_dir, exc, multirun)
+
+
+def job_label(cfg: DictConfig) -> str:
+    """The prefix of a sweep job's console lines, e.g. "[rgp r0.9 s1]" (a dense run serves every ratio)."""
+    method = METHODS.get(cfg.method.name)
+    ratio = "" if method is not None and not method.prunes else f" r{cfg.ratio}"
+    return f"[{cfg.method.name}{ratio} s{cfg.seed}]"
 
 
 def _run_or_skip(cfg: DictConfig, out_dir: Path, multirun: bool, started: float) -> float | None:
@@ -73,9 +82,9 @@ def _run_or_skip(cfg: DictConfig, out_dir: Path, multirun: bool, started: float)
             record, stored = done
             store.copy_artifacts(identity["run_id"], ARTIFACTS, out_dir)
             path = write_results(out_dir, stored)
-            print(format_summary(record, path))
-            print(f"skip: run {identity['run_id']} ({_describe(identity)}) is already complete; "
-                  f"record copied from {record.output_dir}{_other_commit(record)}")
+            emit(f"skip: run {identity['run_id']} ({_describe(identity)}) is already complete; record copied "
+                 f"from {record.output_dir}{_other_commit(record)}. Its stored summary:\n"
+                 + format_summary(record, path))
             return record.accuracy.best_val.val_top1
         sweep_dir = HydraConfig.get().sweep.dir if multirun else None
         record = run(cfg, out_dir, store.checkpoint(identity["run_id"]), store.method_state(identity["run_id"]),

@@ -17,6 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from rgp_bench.config.choices import Budget, Regime, Sanity, Scope
+from rgp_bench.core.console import bars_wanted, emit
 from rgp_bench.core.errors import RunFailed
 from rgp_bench.core.hardware import Hardware, resolve_hardware
 from rgp_bench.core.seeding import Purpose, derive_seed, seed_everything
@@ -130,7 +131,7 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
         tracker.log_record(record)
     finally:
         tracker.finish()
-    print(format_summary(record, path))
+    emit(format_summary(record, path))
     return record
 
 
@@ -165,6 +166,7 @@ def pretrain_dense(cfg: DictConfig, bench: Bench, hw: Hardware, phase: PhasePlan
     meta, hit = pretrained_dense(bench.model, Path(cfg.cache_dir) / "dense", key, train_dense)
     if hit:
         log.info("dense model loaded from cache (key %s)", key)
+        tracker.log_cached_dense(meta["history"], key)
     return DensePhase(epochs=phase.epochs, history=meta["history"], test=meta["test"], cache=DenseCache(key, hit),
                       resumed_from=resumed["from"])
 
@@ -222,7 +224,7 @@ def mask_context(method: Method, cfg: DictConfig, bench: Bench, hw: Hardware, *,
         supplied["costs"] = lambda model: measure_costs(model, bench.example, bench.prunable,
                                                         dense_macs=bench.dense_cost.module_macs)
     return MaskContext(seed=derive_seed(cfg.seed, Purpose.masks), cache_dir=Path(cfg.cache_dir) / "graphs",
-                       progress=cfg.train.progress,
+                       progress=bars_wanted(cfg.train.progress),
                        device=hw.device, example=bench.example, num_classes=bench.data.num_classes,
                        state_dir=state_dir, **supplied)
 

@@ -28,7 +28,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-# Training settings that do not make two runs incomparable (the regime and epochs are named in the cell anyway).
+# Training settings that do not make two runs incomparable (the regime and epochs are tags of their own).
 _NOT_RECIPE = group_keys_without("train", Effect.RECIPE)
 
 
@@ -39,21 +39,29 @@ def recipe_tag(cfg: DictConfig) -> str:
     assert isinstance(defaults, dict) and isinstance(train, dict)
     changed = [f"{k}{train[k]}" for k in sorted(train) if k not in _NOT_RECIPE and train[k] != defaults.get(k)]
     tag = "-".join(str(c).replace(" ", "") for c in changed)
-    if len(tag) > 40:  # keep group names short; the hash still separates recipes
+    if len(tag) > 40:  # keep tags short; the hash still separates recipes
         tag = "recipe" + hashlib.sha256(tag.encode()).hexdigest()[:8]
     return tag
 
 
 def cell_name(cfg: DictConfig) -> str:
-    """The comparison cell a run belongs to, as the report separates them: dataset, model, ratio (and its budget
-    basis), regime, total epochs and any non-default training recipe. Methods and seeds vary inside it, so
-    wandb never averages runs the report keeps apart. A dense run serves every ratio: `dense` stands for it."""
+    """The wandb group: the report's comparison cell, i.e. dataset, model, ratio and its budget basis.
 
+    Methods, seeds, regimes and epoch budgets vary inside it (each method keeps its canonical regime: magnitude
+    fine-tunes, rgp trains from scratch), as they do in one block of the report's tables; the regime, the total
+    epochs and any non-default recipe are tags and config keys (`run_tags`) to filter or split a panel by.
+    A dense run serves every ratio: `dense` stands for its ratio.
+    """
     method = get_method(cfg.method.name)
-    plan = plan_run(cfg)
     budget = (f"r{cfg.ratio}" + ("macs" if method.budget == "macs" else "")) if method.prunes else "dense"
-    parts = [cfg.dataset.name, cfg.model.name, budget, str(plan.regime), f"e{plan.total}", recipe_tag(cfg)]
-    return "-".join(p for p in parts if p)
+    return "-".join([cfg.dataset.name, cfg.model.name, budget])
+
+
+def run_tags(cfg: DictConfig) -> dict[str, Any]:
+    """What tells runs of one cell apart besides method and seed: regime, total epochs and the recipe (config keys;
+    their values are also the run's tags, e.g. "finetune", "e60", "lr0.05")."""
+    plan = plan_run(cfg)
+    return {"regime": str(plan.regime), "epochs_total": plan.total, "recipe": recipe_tag(cfg) or "default"}
 
 
 def sweep_group(sweep_dir: str | Path) -> str:
@@ -97,30 +105,43 @@ def latency_summary(record: RunRecord) -> dict[str, Any]:
     return out
 
 
+# Summary modes per phase metric: wandb's default is the last value; a comparison wants the best epoch's.
+SUMMARY_MODES = {"val_top1": "max", "train_top1": "max", "val_loss": "min", "train_loss": "min"}
+
+
 class Tracker:
     """A wandb run for one job (or nothing, with `logger=none` or when wandb fails).
 
-    Runs are grouped by comparison cell (dataset-model-ratio) with the method as job_type, so the wandb UI
-    aggregates seeds and compares methods the way reports do. Runs of a sweep also carry the sweep's id
-    (tag and `sweep` config key), which names the group of the sweep's summary run.
+    Runs are grouped by the report's comparison cell (dataset-model-ratio, `cell_name`) with the method as
+    job_type, so one wandb group holds the methods one block of the report compares; the regime, total epochs and
+    recipe are tags and config keys (`run_tags`). Runs of a sweep also carry the sweep's id (tag and `sweep`
+    config key), which names the group of the sweep's summary run.
     """
 
     def __init__(self, cfg: DictConfig, out_dir: Path, run_id: str, sweep_dir: str | None = None) -> None:
         config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         assert isinstance(config, dict)
         sweep = sweep_group(sweep_dir) if sweep_dir else None
-        config.update(cell=cell_name(cfg), run_id=run_id, sweep=sweep)
+        facts = run_tags(cfg)
+        config.update(cell=cell_name(cfg), run_id=run_id, sweep=sweep, **facts)
+        tags = [facts["regime"], f"e{facts['epochs_total']}"]
+        tags += [facts["recipe"]] if facts["recipe"] != "default" else []
+        tags += [sweep] if sweep else []
         self._run = start_run(
             cfg.logger, out_dir, group=cell_name(cfg), job_type=cfg.method.name,
-            name=f"{cfg.method.name}-s{cfg.seed}-{run_id}", config=config, extra_tags=[sweep] if sweep else [],
+            name=f"{cfg.method.name}-s{cfg.seed}-{run_id}", config=config, extra_tags=tags,
         )
-        for phase in ("pretrain", "train"):  # each phase's curves against its own epoch, so the phases line up
-            self._guard("define_metric", self._define_phase, phase)
+        self._guard("define_metric", self._define_metrics)
 
-    def _define_phase(self, phase: str) -> None:
-        if self._run is not None:
+    def _define_metrics(self) -> None:
+        """Each phase's curves against its own epoch (so the phases line up), with the summary modes declared."""
+        if self._run is None:
+            return
+        for phase in ("pretrain", "train"):
             self._run.define_metric(f"{phase}/epoch")
             self._run.define_metric(f"{phase}/*", step_metric=f"{phase}/epoch")
+            for metric, mode in SUMMARY_MODES.items():
+                self._run.define_metric(f"{phase}/{metric}", step_metric=f"{phase}/epoch", summary=mode)
 
     def _guard(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> None:
         if self._run is None:
@@ -140,6 +161,15 @@ class Tracker:
         """Log one epoch's history row."""
         if self._run is not None:
             self._guard("log", self._run.log, {f"{row['phase']}/{k}": v for k, v in row.items() if k != "phase"})
+
+    def log_cached_dense(self, history: list[dict[str, Any]], cache_key: str) -> None:
+        """The pretraining curves of a dense model loaded from the cache, copied from its cache entry (the run that
+        trained it logged them live), and the cache key in the summary."""
+        if self._run is None:
+            return
+        for row in history:
+            self.log_epoch({**row, "phase": "pretrain"})
+        self._guard("summary", self._run.summary.update, {"pretrain/cached": True, "pretrain/cache_key": cache_key})
 
     def log_record(self, record: RunRecord) -> None:
         """Put the run's headline numbers in the wandb summary and its layer table in a wandb Table."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from rgp_bench.core.console import bars_wanted
 from rgp_bench.core.errors import RunFailed
 from rgp_bench.core.hardware import Hardware
 from rgp_bench.core.seeding import Purpose, derive_seed
@@ -54,9 +54,9 @@ def make_loader(dataset: Dataset, batch_size: int, hw: Hardware, *, shuffle: boo
                       persistent_workers=False, drop_last=False)
 
 
-def _progress_disabled(cfg: DictConfig) -> bool | None:
-    # None lets tqdm decide: bars only when stderr is a terminal.
-    return None if cfg.progress and sys.stderr.isatty() else True
+def _progress_disabled(cfg: DictConfig) -> bool:
+    # Bars only on a terminal this process has to itself (rgp_bench.core.console); else plain epoch lines.
+    return not bars_wanted(cfg.progress)
 
 
 def train_phase(model: nn.Module, train_set: Dataset, val_loader: DataLoader, cfg: DictConfig, hw: Hardware, *,
@@ -97,9 +97,10 @@ def train_phase(model: nn.Module, train_set: Dataset, val_loader: DataLoader, cf
             "phase": phase, "epoch": epoch, "lr": lr_used, "train_loss": train_scores.loss,
             "train_top1": train_scores.top1, "val_loss": val.loss, "val_top1": val.top1, "seconds": seconds,
         })
-        if disable:  # no progress bar (no terminal: SLURM, nohup, a pipe): one plain line per epoch
-            log.info("%s epoch %d/%d: loss %.4f, train %.2f %%, val %.2f %%, %.2f s", phase, epoch, epochs,
-                     train_scores.loss, train_scores.top1, val.top1, seconds)
+        # Always in the run's log file; on the console above the bar (job_console routes it through tqdm.write),
+        # or, without a bar (no terminal, a sweep's worker process), as the epoch's progress.
+        log.info("%s epoch %d/%d: loss %.4f, train %.2f %%, val %.2f %%, %.2f s", phase, epoch, epochs,
+                 train_scores.loss, train_scores.top1, val.top1, seconds)
         pace.record(phase, epoch, seconds)
         if on_epoch is not None:
             on_epoch(result.history[-1])
