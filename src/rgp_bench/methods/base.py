@@ -32,7 +32,14 @@ from rgp_bench.config.choices import Budget, Choice, Regime
 from rgp_bench.pruning.layers import PrunableLayer
 from rgp_bench.record.schema import MethodFacts, MethodStyle
 
-Need = Choice.of("Need", ("model", "train_batches", "evaluate", "costs"))
+
+class Need(Choice):
+    model = "model"
+    train_batches = "train_batches"
+    evaluate = "evaluate"
+    costs = "costs"
+
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 

@@ -21,7 +21,11 @@ from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodSty
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
 
-Match = Choice.of("Match", ("scratch", "finetune"))
+
+class Match(Choice):
+    scratch = "scratch"
+    finetune = "finetune"
+
 
 
 @dataclass

@@ -30,7 +30,12 @@ from rgp_bench.methods.rgp import check_rgp, choose_degree, choose_nodes, graph_
 from rgp_bench.pruning.layers import PrunableLayer
 
 log = logging.getLogger(__name__)
-Select = Choice.of("Select", ("first", "best"))
+
+
+class Select(Choice):
+    first = "first"
+    best = "best"
+
 
 
 @dataclass
@@ -42,7 +47,7 @@ class RamanujanCfg(MethodCfg):
     degree: int | None = setting(None, check=Number(lo=2, integer=True, nullable=True))
     self_loops: bool = False
     # first: the first draw that meets the Ramanujan bound; best: the largest Ramanujan gap of all `draws` draws.
-    select: Select = Select["first"]  # type: ignore[valid-type]
+    select: Select = Select["first"]
     draws: int = setting(100, check=Number(lo=1, integer=True))
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from rgp_bench.core.errors import UserError
 from rgp_bench.core.forward import forward_once
-from rgp_bench.core.layer_types import BY_NAME, WEIGHT_LAYERS
+from rgp_bench.core.layer_types import BY_NAME, WEIGHT_LAYERS, WeightLayer
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class PrunableLayer:
     """A conv/linear layer selected for pruning, with its position in execution order."""
 
     name: str
-    module: nn.Module
+    module: WeightLayer
     order: int
 
     @property
@@ -79,10 +79,10 @@ def find_prunable_layers(model: nn.Module, example: torch.Tensor, cfg: DictConfi
         skip.add(order[-1])
     types = tuple(BY_NAME[str(t)] for t in cfg.types)
     layers = [
-        PrunableLayer(name, modules[name], i)
+        PrunableLayer(name, module, i)
         for i, name in enumerate(order)
-        if name not in skip and isinstance(modules[name], types)
-        and (cfg.include_grouped or getattr(modules[name], "groups", 1) == 1)
+        if name not in skip and isinstance(module := modules[name], types)
+        and (cfg.include_grouped or getattr(module, "groups", 1) == 1)
     ]
     if not layers:
         raise UserError(
