@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from omegaconf import DictConfig
 
@@ -39,6 +40,6 @@ def filter_norm_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: f
     scores = filter_scores(problem.model, problem.groups, norm=cfg.norm)
     if cfg.scope == Scope["global"]:
         scores = {gid: s / s.mean().clamp_min(1e-30) for gid, s in scores.items()}
-    ranking = "global" if cfg.scope == Scope["global"] else "uniform"
+    ranking: Literal["global", "uniform"] = "global" if cfg.scope == Scope["global"] else "uniform"
     budget = prune_to_budget(problem, scores, ratio, ranking)
     return channel_result(problem, layers, budget, {"norm": cfg.norm, "scope": str(cfg.scope)})

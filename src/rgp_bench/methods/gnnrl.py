@@ -115,5 +115,7 @@ def gnnrl_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, 
     `ratio` of the MACs, gives the channel masks."""
     settings = settings_of(cfg)
     budget = gnnrl_budget(cfg.episodes, settings.ppo.update_every)
+    example = ctx.example
+    assert example is not None, "MaskContext.example is always supplied"
     return search_masks("gnnrl", cfg, layers, ratio, ctx, float(cfg.lower_bound), budget, cfg.episodes,
-                        lambda env: GnnrlSearcher(env, ctx.example, settings, ctx.seed, ctx.device))
+                        lambda env: GnnrlSearcher(env, example, settings, ctx.seed, ctx.device))

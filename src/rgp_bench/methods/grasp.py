@@ -87,6 +87,7 @@ def grasp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, 
     x, y = class_balanced_sample(ctx.train_batches(None), ctx.num_classes, cfg.samples_per_class)
     half = x.shape[0] // 2
     halves = [(x[:half], y[:half]), (x[half:], y[half:])]
+    assert ctx.model is not None, "needs=(Need.model,): the pipeline supplies the model"
     model = ctx.model.train()
     if cfg.reinit_linear:
         reinit_linear(model, ctx.seed)

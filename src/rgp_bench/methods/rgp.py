@@ -73,7 +73,7 @@ class RGPCfg(MethodCfg):
     rescale_init: bool = False
 
 
-def choose_nodes(requested: object, layers: Sequence[PrunableLayer]) -> tuple[int, str | None]:
+def choose_nodes(requested: int | str, layers: Sequence[PrunableLayer]) -> tuple[int, str | None]:
     """Node count: `auto` is 64 capped at the narrowest masked layer; an explicit count must fit every layer."""
     narrow = min(layers, key=lambda layer: min(layer.out_channels, layer.in_channels))
     width = min(narrow.out_channels, narrow.in_channels)
@@ -82,7 +82,7 @@ def choose_nodes(requested: object, layers: Sequence[PrunableLayer]) -> tuple[in
         note = None if nodes == MAX_AUTO_NODES else (
             f"nodes=auto capped at {nodes}: the narrowest masked layer {narrow.name} has {width} channels")
         return nodes, note
-    nodes = int(requested)  # type: ignore[call-overload]
+    nodes = int(requested)
     if nodes > width:
         raise UserError(
             f"method.nodes={nodes} is larger than masked layer {narrow.name} ({width} channels); "

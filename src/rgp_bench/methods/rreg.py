@@ -71,7 +71,8 @@ def havel_hakimi_bipartite(vertices: int, degree: int) -> np.ndarray:
 @functools.lru_cache(maxsize=256)
 def _tile_edges(vertices: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
     """The (left, right) endpoints of the Havel–Hakimi tile's v · d edges."""
-    return np.nonzero(havel_hakimi_bipartite(vertices, degree))
+    left, right = np.nonzero(havel_hakimi_bipartite(vertices, degree))
+    return left, right
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class SnipCfg(MethodCfg):
 def snip_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep the weights with the largest |w ⊙ Σ_b ∂L_b/∂w| (= |∂L/∂c| of a multiplicative mask c at c = 1), BN in
     inference mode."""
+    assert ctx.model is not None, "needs=(Need.model,): the pipeline supplies the model"
     ctx.model.eval()
     weights = weights_of(ctx.model, layers)
     grads = summed_gradients(ctx.model, weights, ctx.train_batches(cfg.batches))

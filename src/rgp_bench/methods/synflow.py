@@ -22,6 +22,7 @@ from torch import nn
 
 from rgp_bench.config.choices import Regime, Scope
 from rgp_bench.config.fields import Number, setting
+from rgp_bench.core.layer_types import layer_at
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
@@ -48,7 +49,7 @@ def synflow_scores(model: nn.Module, names: Sequence[str], example: torch.Tensor
 
     `model` must come from `linearised`; `masks` (keep = True) zero the pruned weights first, in place.
     """
-    weights = [model.get_submodule(name).weight for name in names]
+    weights = [layer_at(model, name).weight for name in names]
     if masks is not None:
         with torch.no_grad():
             for name, w in zip(names, weights, strict=True):
@@ -109,6 +110,7 @@ def synflow_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float
     """
     if ctx.example is None:
         raise ValueError("synflow needs ctx.example (the shape of one input)")
+    assert ctx.model is not None, "needs=(Need.model,): the pipeline supplies the model"
     model = linearised(ctx.model)
     names = [layer.name for layer in layers]
     sizes = [layer.module.weight.numel() for layer in layers]

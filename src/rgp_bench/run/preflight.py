@@ -160,7 +160,8 @@ def _explain(exc: BaseException, override_set: list[str]) -> UserError:
                              f"e.g. +{full_key}=VALUE")
         if isinstance(node, DictConfig):
             where = f"of {parent}" if parent else "at the top level"
-            return UserError(f"unknown key '{full_key}'; valid keys {where}: {', '.join(sorted(node.keys()))}")
+            keys = ', '.join(sorted(map(str, node.keys())))
+            return UserError(f"unknown key '{full_key}'; valid keys {where}: {keys}")
     if isinstance(cause, ValidationError) and full_key:
         value = getattr(cause, "value", None)
         choices = _ENUM_CHOICES.search(str(cause))
