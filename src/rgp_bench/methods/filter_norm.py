@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from omegaconf import DictConfig
-
 from rgp_bench.config.choices import Budget, Regime, Scope
 from rgp_bench.config.fields import OneOf, setting
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle, Need
@@ -31,7 +29,7 @@ class FilterNormCfg(MethodCfg):
 @register_method(FilterNormCfg, canonical_regime=Regime.finetune, style=MethodStyle("#2ca02c", "D"),
                  budget=Budget.macs, needs=(Need.model,),
                  check=check_budget)
-def filter_norm_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,
+def filter_norm_masks(cfg: FilterNormCfg, layers: Sequence[PrunableLayer], ratio: float,
                       ctx: MaskContext) -> MaskResult:
     """Remove `ratio` of the MACs, smallest filter norms first (per group, or over all groups normalised)."""
     from rgp_bench.pruning.channels import filter_scores

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
 from rgp_bench.config.choices import Regime, Scope
@@ -79,7 +78,7 @@ def reinit_linear(model: nn.Module, seed: int) -> None:
 @register_method(GraspCfg, canonical_regime=Regime.scratch, style=MethodStyle("#17becf", "p"),
                  needs=(Need.model, Need.train_batches), scored=True,
                  description="GraSP gradient-signal preservation (Wang et al., ICLR 2020)")
-def grasp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def grasp_masks(cfg: GraspCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep the weights with the largest θ ⊙ Hg, i.e. remove the largest S = −θ ⊙ Hg (Wang et al., Algorithm 1), on
     the two halves of a class-balanced training sample, BN in training mode."""
     if ctx.num_classes is None:

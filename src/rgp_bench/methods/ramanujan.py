@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Choice, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
@@ -79,7 +78,7 @@ def draw_ramanujan(nodes: int, degree: int, draws: int, seed: int, select: str) 
 @register_method(RamanujanCfg, canonical_regime=Regime.scratch, style=MethodStyle("#009e73", "D"),
                  block_structured=True, check=check_rgp,
                  description="RGP's block masks from a random regular graph that meets the Ramanujan bound")
-def ramanujan_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def ramanujan_masks(cfg: RamanujanCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """RGP's node count and degree, a seeded Ramanujan (or best-of-N) k-regular graph, and RGP's block masks."""
     nodes, note = choose_nodes(cfg.nodes, layers)
     if note:

@@ -6,11 +6,10 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Choice, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
@@ -91,7 +90,15 @@ def choose_nodes(requested: int | str, layers: Sequence[PrunableLayer]) -> tuple
     return nodes, None
 
 
-def choose_degree(cfg: DictConfig, nodes: int, ratio: float) -> int:
+class GraphSettings(Protocol):
+    """The graph settings rgp, ramanujan and block_random share (each declares them in its own schema)."""
+
+    nodes: Any
+    degree: int | None
+    self_loops: bool
+
+
+def choose_degree(cfg: GraphSettings, nodes: int, ratio: float) -> int:
     """Degree from the ratio (kept fraction k/n, or (k+1)/n with self-loops) unless set explicitly."""
     if cfg.degree is not None:
         return int(cfg.degree)
@@ -122,7 +129,8 @@ def graph_layer_masks(adjacency: np.ndarray, layers: Sequence[PrunableLayer], *,
     return masks
 
 
-def check_rgp(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, model: object, example: object) -> None:
+def check_rgp(cfg: GraphSettings, layers: Sequence[PrunableLayer], ratio: float, model: object,
+              example: object) -> None:
     """Pre-flight: the node count fits every masked layer, and the degree gives a feasible regular graph."""
     nodes, _ = choose_nodes(cfg.nodes, layers)
     try:
@@ -134,7 +142,7 @@ def check_rgp(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, mo
 @register_method(RGPCfg, canonical_regime=Regime.scratch, style=MethodStyle("#d62728", "o"), block_structured=True,
                  check=check_rgp,
                  description="Regular Graph Pruning (Chen et al., TNNLS 2023)")
-def rgp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def rgp_masks(cfg: RGPCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Build (or load from cache) the graph and return one block mask per layer."""
     nodes, note = choose_nodes(cfg.nodes, layers)
     if note:

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Regime
 from rgp_bench.config.fields import Number, setting
@@ -118,7 +117,7 @@ def tile_channels(out_channels: int, in_channels: int, pairs: int, degree: int,
 @register_method(RRegCfg, canonical_regime=Regime.scratch, style=MethodStyle("#56b4e9", "v"),
                  description="RReg: ERK densities filled with d-regular bipartite expander tiles (Stewart et al., "
                              "CVPRW 2023)")
-def rreg_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def rreg_masks(cfg: RRegCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """ERK layer densities; each layer's channel pairs from Havel–Hakimi d-regular tiles on random channels."""
     shapes = [layer.weight_shape for layer in layers]
     sizes = [math.prod(shape) for shape in shapes]

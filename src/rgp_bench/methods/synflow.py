@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
 from rgp_bench.config.choices import Regime, Scope
@@ -102,7 +101,7 @@ def round_removals(scores: torch.Tensor, alive: torch.Tensor, density_t: float |
 @register_method(SynflowCfg, canonical_regime=Regime.scratch, style=MethodStyle("#393b79", "*"),
                  needs=(Need.model,), scored=True,
                  description="SynFlow iterative synaptic-flow pruning (Tanaka et al., NeurIPS 2020)")
-def synflow_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def synflow_masks(cfg: SynflowCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Prune to `ratio` in `cfg.iterations` rounds of synaptic-flow scoring, density (1 − ratio)^(t/T) after round t.
 
     `scores` are the survival ranks (`survival_ranks`): keep_top of them with the method's scope gives exactly

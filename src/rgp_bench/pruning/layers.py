@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
+from rgp_bench.config.schema import LayersCfg
 from rgp_bench.core.errors import UserError
 from rgp_bench.core.forward import forward_once
 from rgp_bench.core.layer_types import BY_NAME, WEIGHT_LAYERS, WeightLayer
@@ -51,7 +51,7 @@ def fixed_width_layers(model: nn.Module) -> tuple[str, ...]:
     return tuple(getattr(model, "FIXED_WIDTH_LAYERS", ()))
 
 
-def find_prunable_layers(model: nn.Module, example: torch.Tensor, cfg: DictConfig, *,
+def find_prunable_layers(model: nn.Module, example: torch.Tensor, cfg: LayersCfg, *,
                          channels: bool = False) -> list[PrunableLayer]:
     """Select prunable layers: the configured types, minus the stem, the classifier and explicit exclusions.
 

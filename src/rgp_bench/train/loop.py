@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from rgp_bench.config.schema import TrainCfg
 from rgp_bench.core.errors import RunFailed
 from rgp_bench.core.hardware import Hardware
 from rgp_bench.core.seeding import Purpose, derive_seed
@@ -54,12 +54,12 @@ def make_loader(dataset: Dataset, batch_size: int, hw: Hardware, *, shuffle: boo
                       persistent_workers=False, drop_last=False)
 
 
-def _progress_disabled(cfg: DictConfig) -> bool | None:
+def _progress_disabled(cfg: TrainCfg) -> bool | None:
     # None lets tqdm decide: bars only when stderr is a terminal.
     return None if cfg.progress and sys.stderr.isatty() else True
 
 
-def train_phase(model: nn.Module, train_set: Dataset, val_loader: DataLoader, cfg: DictConfig, hw: Hardware, *,
+def train_phase(model: nn.Module, train_set: Dataset, val_loader: DataLoader, cfg: TrainCfg, hw: Hardware, *,
                 phase: str, epochs: int, lr: float, seed: int,
                 checkpoint: Path | None = None,
                 on_epoch: Callable[[dict[str, Any]], None] | None = None) -> PhaseResult:
