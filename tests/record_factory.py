@@ -123,11 +123,11 @@ def write_results_file(job: Path, record: RunRecord | dict[str, Any]) -> Path:
 
 def as_version(stored_record: dict[str, Any], version: int) -> dict[str, Any]:
     """A stored record in the layout an older schema wrote (docs/results-record.md lists what each version added;
-    `method_defaults` came after version 3 was current, so older files never have it)."""
+    `method_defaults` and `topology` came after version 3 was current, so older files never have them)."""
     old = json.loads(json.dumps(stored_record))
     old["schema_version"] = version
     if version < 3:
-        for key in ("sanity", "collapse", "method_defaults"):
+        for key in ("sanity", "collapse", "method_defaults", "topology"):
             old.pop(key)
         old["cost"].pop("latency")
     if version < 2:

@@ -26,12 +26,15 @@ def test_atomic_write_leaves_no_temp_files_and_strict_json(tmp_path):
     assert (tmp_path / "x.json").stat().st_mode & 0o044  # readable by others, like any normal file
 
 
-def test_results_and_error_files_are_marked(tmp_path):
-    write_results(tmp_path, {"method": "rgp"})
-    write_error(tmp_path, {"method": "rgp"}, "boom")
+def test_results_and_error_files_are_marked_and_never_sit_side_by_side(tmp_path):
+    write_results(tmp_path, {"method": "rgp", "created": "2026-01-02T03:04:05+00:00"})
     assert json.loads((tmp_path / "results.json").read_text())["status"] == "complete"
+    write_error(tmp_path, {"method": "rgp"}, "boom")
     failed = json.loads((tmp_path / "error.json").read_text())
     assert failed["status"] == "failed" and failed["error"] == "boom"
+    # the earlier attempt's record is kept, renamed with the time it states, not deleted
+    assert not (tmp_path / "results.json").exists()
+    assert json.loads((tmp_path / "results.20260102T030405.json").read_text())["status"] == "complete"
 
 
 def test_run_id_ignores_volatile_keys_but_not_results_keys():
@@ -80,6 +83,15 @@ def test_run_record_round_trips_and_rejects_incomplete_records(tmp_path):
     assert record == RunRecord.from_dict(written.to_dict())
     as_json = json.loads(json.dumps(written.to_dict()))
     assert stored == {"schema_version": SCHEMA_VERSION, "status": "complete", **as_json}
+    # The topology panel of the applied masks (its measures: tests/test_topology.py), its own timed phase; the rgp
+    # node graph recovered from the masks is the graph the method built. A record from before it reads as None.
+    topo = written.topology
+    assert topo is not None and "topology" in written.timings and topo.network is not None
+    assert topo.node_graph is not None and topo.node_graph.nodes == written.method_info["nodes"]
+    assert topo.node_graph.aspl == pytest.approx(written.method_info["aspl"])
+    assert record.topology == topo
+    older = {k: v for k, v in stored.items() if k != "topology"}
+    assert RunRecord.from_dict(older).topology is None
     for broken, message in ((lambda r: r.pop("accuracy"), "accuracy is missing"),
                             (lambda r: r["accuracy"]["final"].update(top1="high"), "accuracy.final.top1 is not"),
                             (lambda r: r["cost"].update(layers={}), "cost.layers is not a list"),

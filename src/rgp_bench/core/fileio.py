@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import math
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 PROC_STATUS = "/proc/self/status"  # Linux: the umask can be read there without changing it
+# Below this much free space, a write that failed is taken to have failed for want of space.
+LOW_SPACE_BYTES = 64 * 2**20
 _UMASK_LOCK = threading.Lock()
 
 
@@ -51,8 +54,34 @@ def atomic_path(path: Path, *, make_parents: bool = True) -> Iterator[Path]:
         # The mode a plain open(path, "w") would give, not mkstemp's 0600.
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        failed = write_failure(path, exc)
+        if failed is None:
+            raise
+        raise failed from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def free_bytes(path: Path) -> int:
+    """Free space (for an unprivileged user) on the disk that holds `path` or its nearest existing parent."""
+    existing = next((p for p in (path, *path.absolute().parents) if p.exists()), Path("/"))
+    return shutil.disk_usage(existing).free
+
+
+def write_failure(path: Path, exc: BaseException) -> OSError | None:
+    """A failed write of `path` as an OSError naming `path` (not the temp file): ENOSPC when the disk is full, also
+    when torch's writer reports it as a RuntimeError ('unexpected pos', 'file write failed'); None when `exc` is no
+    write failure."""
+    if isinstance(exc, OSError):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) if exc.errno == errno.ENOSPC else None
+    text = str(exc)
+    if not any(sign in text for sign in ("unexpected pos", "file write failed", "PytorchStreamWriter failed")):
+        return None
+    if free_bytes(path) < LOW_SPACE_BYTES:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    lines = text.strip().splitlines()
+    return OSError(errno.EIO, f"write failed ({lines[-1] if lines else type(exc).__name__})", str(path))
 
 
 @contextlib.contextmanager
@@ -65,6 +94,45 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def try_file_lock(path: Path) -> Iterator[bool]:
+    """Take the exclusive lock on `path` if no one holds it (yields True, held until the block ends), else yield
+    False at once. The lock file is not created when it does not exist (nothing can hold it then)."""
+    try:
+        fh = open(path, "r+")  # noqa: SIM115 - closed below; "w" would truncate a held lock's file
+    except FileNotFoundError:
+        yield True
+        return
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+TEMP_GLOB = ".*.tmp"  # what atomic_path names its temp files: .<name>.<random>.tmp
+
+
+def remove_stale_temps(directory: Path, started: float, *, recursive: bool = False) -> list[Path]:
+    """Remove the temp files of `atomic_path` in `directory` last written before `started` (a Unix time): left by a
+    process that was killed mid-write. The caller makes sure no live writer owns the directory (its lock). Returns
+    the files removed."""
+    removed = []
+    for tmp in directory.rglob(TEMP_GLOB) if recursive else directory.glob(TEMP_GLOB):
+        try:
+            if tmp.is_file() and tmp.stat().st_mtime < started:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:  # gone meanwhile, or not ours to remove: leave it
+            continue
+    return removed
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -78,6 +78,15 @@ def read_name(path: Path) -> RunName:
         return RunName()
 
 
+def read_created(path: Path) -> str | None:
+    """When a record or error file says it was written (its `created` field), or None; never raises."""
+    try:
+        created = _load(path).get("created")
+    except RecordError:
+        return None
+    return created if isinstance(created, str) else None
+
+
 def _load(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

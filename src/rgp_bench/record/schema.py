@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rgp_bench.record.costs import CostTotals, LayerCost, Reduction
+from rgp_bench.record.topology import Topology
 from rgp_bench.record.typed import RecordError, build
 
 SCHEMA_VERSION = 3
@@ -265,6 +266,8 @@ class RunRecord:
     method_defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
     # What the method declared at registration (None in records written before it was recorded).
     method_facts: MethodFacts | None = None
+    # The applied masks' topology panel (docs/topology.md); None in records written before it was measured.
+    topology: Topology | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as `results.json` stores it (without `schema_version` and `status`)."""

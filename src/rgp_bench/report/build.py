@@ -25,10 +25,12 @@ from rgp_bench.report.dense import match_dense
 from rgp_bench.report.figures import draw_figures
 from rgp_bench.report.groups import Group, group_runs
 from rgp_bench.report.plots import svg_path
+from rgp_bench.report.plots.topology import draw_topology
 from rgp_bench.report.problems import PROBLEM_STATUSES, Problem
 from rgp_bench.report.render import Document, to_html, to_markdown
 from rgp_bench.report.runs import Run
 from rgp_bench.report.sections import SECTIONS, ReportData
+from rgp_bench.report.topology_study import runs_study
 from rgp_bench.report.variants import assign_variants
 
 
@@ -47,6 +49,7 @@ class Report:
     notes: list[str] = field(default_factory=list)  # things the reader should know (unchecked sweeps ...)
     references: tuple[str, ...] = ()
     skipped_plots: dict[str, str] = field(default_factory=dict)  # plot name -> why it was not drawn
+    topology: dict[str, Any] | None = None  # the topology study (report.topology_study), None without panels
 
     def counts(self) -> dict[str, int]:
         """Number of runs and groups, and of problems per status."""
@@ -99,8 +102,11 @@ def build_report(
     for png in figures.made():
         files[png.stem] = png
         files[f"{png.stem}.svg"] = svg_path(png)
+    topology = runs_study(found.runs, metric)
+    topology_plots = draw_topology(out, topology, metric)
+    files.update({p.stem: p for p in topology_plots.values() if isinstance(p, Path)})
     data = ReportData(paths, found.runs, found.groups, found.comparisons, found.studies, found.problems, notes,
-                      sources, pairs, figures, metric, references, found.sanity)
+                      sources, pairs, figures, metric, references, found.sanity, topology, topology_plots)
     doc = Document("rgp-bench report")
     for section in SECTIONS:
         section(doc, data)
@@ -109,7 +115,7 @@ def build_report(
                     comparisons=[c.to_dict() for c in found.comparisons],
                     problems=[p.to_dict() for p in found.problems], files=files, metric=metric,
                     aspl=[s.to_dict() for s in found.studies], notes=notes, references=references,
-                    skipped_plots=figures.skipped())
+                    skipped_plots=figures.skipped(), topology=topology.to_dict() if topology.points else None)
     files["json"] = _write_json(out / "report.json", report)
     files["markdown"] = out / "report.md"
     files["markdown"].write_text(to_markdown(doc, out), encoding="utf-8")
@@ -158,6 +164,7 @@ def _write_json(path: Path, report: Report) -> Path:
         "problems": report.problems,
         "notes": report.notes,
         "skipped_plots": report.skipped_plots,
+        "topology": report.topology,
     }
     path.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return path

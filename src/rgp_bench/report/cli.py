@@ -13,6 +13,9 @@ from rgp_bench.core.errors import UserError
 from rgp_bench.report.build import build_report
 from rgp_bench.report.columns import METRICS
 
+# Exit status when the paths hold runs but not one complete, readable record (with or without --strict).
+NOTHING_USABLE = 1
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -52,7 +55,7 @@ def default_references() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the report CLI; return the exit code (0 ok, 1 problems with --strict, 2 bad input)."""
+    """Run the report CLI; return the exit code (0 ok, 1 no usable run or problems with --strict, 2 bad input)."""
     args = _parser().parse_args(argv)
     first = Path(args.paths[0])
     out = Path(args.out) if args.out else (first.parent if first.is_file() else first) / "report"
@@ -67,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     print(report.summary())
+    if not report.rows:
+        print(f"error: no usable run under {', '.join(args.paths)} (no complete, readable record); the report lists "
+              f"what was found", file=sys.stderr)
+        return NOTHING_USABLE
     if args.strict and report.problems:
         return 1
     return 0

@@ -17,7 +17,8 @@ from pathlib import Path
 from rgp_bench.core.errors import UserError
 from rgp_bench.record.read import ERROR_FILE as ERROR
 from rgp_bench.record.read import RESULTS_FILE as RESULTS
-from rgp_bench.record.read import read_error, read_name, read_results
+from rgp_bench.record.read import read_created, read_error, read_name, read_results
+from rgp_bench.record.schema import SCHEMA_VERSION
 from rgp_bench.record.typed import RecordError
 from rgp_bench.report.jobs import HYDRA_DIR, Job, describe, read_job
 from rgp_bench.report.problems import Problem, first_line
@@ -76,7 +77,10 @@ def collect(paths: Sequence[str | Path]) -> Collection:
     """Read every job and sweep under `paths`. Raises UserError for a missing path or when nothing is found."""
     job_dirs, sweep_dirs = discover(paths)
     col = Collection()
-    jobs = [_read_job_dir(d, col) for d in job_dirs]
+    upgraded: list[int] = []
+    jobs = [_read_job_dir(d, col, upgraded) for d in job_dirs]
+    _note_upgraded(upgraded, col)
+    _note_set_aside(job_dirs, col)
     for s in sweep_dirs:
         combos, notes = expand_sweep(s / MULTIRUN)
         col.notes += notes
@@ -93,9 +97,42 @@ def collect(paths: Sequence[str | Path]) -> Collection:
     return col
 
 
-def _read_job_dir(d: Path, col: Collection) -> Job:
-    """Add the job dir's run (or its problem) to `col`; returns its Hydra metadata."""
-    if (d / RESULTS).is_file():
+def _newest_attempt(d: Path) -> str | None:
+    """Which record of the job dir tells its status: results.json or error.json, the newer by the time each states
+    (`created`; else the file's modification time) when both are there (a run dir of an older version of the code
+    could keep a record beside a later attempt's error); None when there is neither."""
+    present = [name for name in (RESULTS, ERROR) if (d / name).is_file()]
+    if len(present) < 2:
+        return present[0] if present else None
+    return max(present, key=lambda name: _written_at(d / name))
+
+
+def _written_at(path: Path) -> tuple[str, float]:
+    created = read_created(path)
+    return (created or "", path.stat().st_mtime)
+
+
+def _note_set_aside(job_dirs: list[Path], col: Collection) -> None:
+    """A note naming the job dirs that keep earlier failed attempts (error.<time>.json, set aside by a later one)."""
+    kept = [d for d in job_dirs if any(d.glob(f"{Path(ERROR).stem}.*{Path(ERROR).suffix}"))]
+    if kept:
+        col.notes.append(f"{len(kept)} run dir(s) keep earlier failed attempts set aside by a later one "
+                         f"(error.<time>.json): {', '.join(str(d) for d in kept)}")
+
+
+def _note_upgraded(versions: list[int], col: Collection) -> None:
+    """A note on the records read through the schema upgrades (record/upgrade.py) rather than as written."""
+    older = sorted(set(versions))
+    if versions:
+        col.notes.append(f"{len(versions)} record(s) written in an older schema ({', '.join(map(str, older))}) were "
+                         f"read through the schema upgrades to schema {SCHEMA_VERSION}")
+
+
+def _read_job_dir(d: Path, col: Collection, upgraded: list[int] | None = None) -> Job:
+    """Add the job dir's run (or its problem) to `col`, from its newest attempt; returns its Hydra metadata. The
+    schema version of a record read through the upgrades is added to `upgraded`."""
+    newest = _newest_attempt(d)
+    if newest == RESULTS:
         try:
             found = read_results(d / RESULTS)
         except RecordError as exc:
@@ -104,8 +141,10 @@ def _read_job_dir(d: Path, col: Collection) -> Job:
             return job
         job = read_job(d, found.record.config)
         col.runs.append(make_run(found.record, job.config, d))
+        if found.version != SCHEMA_VERSION and upgraded is not None:
+            upgraded.append(found.version)
         return job
-    if (d / ERROR).is_file():
+    if newest == ERROR:
         try:
             failure = read_error(d / ERROR)
         except RecordError as exc:

@@ -27,6 +27,7 @@ from rgp_bench.record.schema import (
     RunRecord,
     Sparsity,
 )
+from rgp_bench.record.topology import Topology
 from rgp_bench.run.plan import RunPlan
 from rgp_bench.train import PhaseResult
 
@@ -39,6 +40,8 @@ class DensePhase:
     history: list[dict[str, Any]]
     test: dict[str, float]
     cache: DenseCache
+    # Epochs restored from the pretraining's own checkpoint (a resumed pretraining); 0 on a cache hit.
+    resumed_from: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Outcome:
     trained: PhaseResult
     accuracy: Accuracy
     latency: Latency | None
+    topology: Topology | None = None
 
 
 def assemble_record(identity: dict[str, Any], plan: RunPlan, method: Method, dense_cost: CostReport,
@@ -81,7 +85,7 @@ def assemble_record(identity: dict[str, Any], plan: RunPlan, method: Method, den
     return RunRecord(
         **identity, created=now_iso(),
         epochs=Epochs(pretrain=plan.pretrain_epochs, train=plan.train.epochs, total=plan.total,
-                      resumed_from=outcome.trained.resumed_from),
+                      resumed_from=(dense.resumed_from if dense else 0) + outcome.trained.resumed_from),
         accuracy=outcome.accuracy,
         sparsity=Sparsity(requested=requested, achieved=achieved,
                           overall=1.0 - cost.total.params_nonzero / cost.total.params),
@@ -100,6 +104,7 @@ def assemble_record(identity: dict[str, Any], plan: RunPlan, method: Method, den
         config=config,
         method_defaults=method_defaults(method),
         method_facts=method.facts,
+        topology=outcome.topology,
         environment=environment(hardware.describe()),
         output_dir=str(out_dir.resolve()),
     )

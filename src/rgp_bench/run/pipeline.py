@@ -44,6 +44,7 @@ from rgp_bench.run.assemble import DensePhase, Measured, Outcome, Pruned, assemb
 from rgp_bench.run.identity import run_id
 from rgp_bench.run.plan import PhasePlan, plan_run
 from rgp_bench.run.sanity import inverted, reinitialise, shuffled
+from rgp_bench.run.topology import run_topology
 from rgp_bench.run.tracking import Tracker
 from rgp_bench.run.validate import validate_config
 from rgp_bench.store.dense import dense_key, pretrained_dense
@@ -106,6 +107,9 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
             pruned = prune(cfg, method, bench, hw, plan.regime, state_dir=method_state, log=tracker.log)
         with timer.phase("measure"):
             measured = measure(bench)
+        with timer.phase("topology"):
+            topology = run_topology(bench.model, bench.layers, bench.example, pruned.result.info,
+                                    str(cfg.method.get("group_sizes", "larger_first")))
         with timer.phase("train"):
             trained = train(cfg, bench, hw, plan.train, checkpoint, tracker)
         with timer.phase("evaluate"):
@@ -119,7 +123,7 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
         save_model_state(out_dir, bench.model, input_shape=tuple(bench.example.shape[1:]),
                          num_classes=bench.data.num_classes, config=config)
         outcome = Outcome(dense=dense, pruned=pruned, measured=measured, trained=trained, accuracy=accuracy,
-                          latency=latency)
+                          latency=latency, topology=topology)
         record = assemble_record(identity, plan, method, bench.dense_cost, outcome, timings=timer.totals(),
                                  config=config, hardware=hw, out_dir=out_dir)
         path = write_results(out_dir, record)
@@ -147,10 +151,13 @@ def build_bench(cfg: DictConfig, hw: Hardware) -> Bench:
 
 def pretrain_dense(cfg: DictConfig, bench: Bench, hw: Hardware, phase: PhasePlan, tracker: Tracker) -> DensePhase:
     """Dense training for the finetune regime, shared across methods and ratios via the dense cache."""
+    resumed = {"from": 0}  # epochs this run restored from the pretraining's checkpoint (none on a cache hit)
+
     def train_dense(checkpoint: Path) -> dict[str, Any]:
         result = train_phase(bench.model, bench.data.train, bench.val_loader, cfg.train, hw, phase="pretrain",
                              epochs=phase.epochs, lr=phase.lr, seed=cfg.seed, checkpoint=checkpoint,
                              on_epoch=tracker.log_epoch)
+        resumed["from"] = result.resumed_from
         test = evaluate(bench.model, bench.test_loader, hw, cfg.train.limit_batches)
         return {"history": result.history, "test": test.as_dict()}
 
@@ -158,7 +165,8 @@ def pretrain_dense(cfg: DictConfig, bench: Bench, hw: Hardware, phase: PhasePlan
     meta, hit = pretrained_dense(bench.model, Path(cfg.cache_dir) / "dense", key, train_dense)
     if hit:
         log.info("dense model loaded from cache (key %s)", key)
-    return DensePhase(epochs=phase.epochs, history=meta["history"], test=meta["test"], cache=DenseCache(key, hit))
+    return DensePhase(epochs=phase.epochs, history=meta["history"], test=meta["test"], cache=DenseCache(key, hit),
+                      resumed_from=resumed["from"])
 
 
 def prune(cfg: DictConfig, method: Method, bench: Bench, hw: Hardware, regime: Regime, *, state_dir: Path | None,

@@ -20,7 +20,7 @@ from torch import nn
 
 from rgp_bench.config.facts import group_keys_without
 from rgp_bench.config.fields import Effect
-from rgp_bench.core.fileio import file_lock
+from rgp_bench.core.fileio import TEMP_GLOB, file_lock, try_file_lock
 from rgp_bench.core.hardware import device_type, resolved_threads
 from rgp_bench.train.checkpoint import load_checkpoint, save_checkpoint
 
@@ -76,3 +76,19 @@ def pretrained_dense(model: nn.Module, cache_dir: Path, key: str,
         save_checkpoint(path, {"key": key, "model": model.state_dict(), "meta": meta})
         partial.unlink(missing_ok=True)
         return meta, False
+
+
+def remove_stale_dense_temps(cache_dir: Path, started: float) -> list[Path]:
+    """Remove the temp files a killed job left in the dense cache: written before `started` (a Unix time), for a key
+    whose lock no job holds. Returns those removed."""
+    removed = []
+    for tmp in sorted(cache_dir.glob(TEMP_GLOB)) if cache_dir.is_dir() else []:
+        key = tmp.name[1:].split(".", 1)[0]  # .<key>.pt.<random>.tmp or .<key>.partial.pt.<random>.tmp
+        with try_file_lock(cache_dir / f"{key}.lock") as held:
+            try:
+                if held and tmp.stat().st_mtime < started:
+                    tmp.unlink()
+                    removed.append(tmp)
+            except OSError:  # gone meanwhile
+                continue
+    return removed

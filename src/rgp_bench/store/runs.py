@@ -10,13 +10,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rgp_bench.core.fileio import file_lock, link_or_copy, write_json_atomic
-from rgp_bench.record.io import RESULTS_FILE, read_record, stored_form
+from rgp_bench.core.fileio import file_lock, link_or_copy, remove_stale_temps, try_file_lock, write_json_atomic
+from rgp_bench.record.io import RESULTS_FILE, read_record, set_aside, stored_form
 from rgp_bench.record.schema import RecordError, RunRecord
+
+# The fields that name a run: a stored record is this slot's only if each of them is the slot's.
+IDENTITY_FIELDS = ("run_id", "method", "dataset", "model", "ratio", "seed", "regime", "sanity")
+LOCK_FILE = ".lock"
 
 CHECKPOINT_FILE = "checkpoint.pt"
 log = logging.getLogger(__name__)
@@ -35,19 +39,28 @@ class RunStore:
         """Where the run's epoch checkpoint lives (it survives relaunches into new sweep dirs)."""
         return self._dir(run_id) / CHECKPOINT_FILE
 
-    def completed(self, run_id: str) -> tuple[RunRecord, dict[str, Any]] | None:
-        """The finished record of `run_id` (typed, and as stored), or None if there is no complete record.
+    def completed(self, identity: Mapping[str, Any]) -> tuple[RunRecord, dict[str, Any]] | None:
+        """The finished record of the run named by `identity` (typed, and as stored), or None if there is none.
 
-        A stored file that is not a complete record of this schema is a miss: the run is done again.
+        A stored file that is not a complete record of this schema is a miss: the run is done again. A complete
+        record of another run (an identity field differs from the slot's) is a miss too, and is moved aside
+        (`results.foreign-<time>.json`), never deleted.
         """
-        path = self._dir(run_id) / RESULTS_FILE
+        path = self._dir(identity["run_id"]) / RESULTS_FILE
         if not path.is_file():
             return None
         try:
-            return read_record(path)
+            record, stored = read_record(path)
         except RecordError as exc:
             log.warning("stored record %s is not usable (%s); the run is done again", path, exc)
             return None
+        differs = foreign_fields(record, identity)
+        if differs:
+            aside = set_aside(path, "foreign")
+            log.warning("stored record %s is another run's (%s); moved to %s, the run is done again", path,
+                        ", ".join(differs), aside.name)
+            return None
+        return record, stored
 
     def save(self, run_id: str, record: RunRecord, artifacts: Sequence[Path] = ()) -> None:
         """Store the finished record (atomically) with the run's artefact files, and drop the checkpoint."""
@@ -69,4 +82,24 @@ class RunStore:
 
     def lock(self, run_id: str) -> contextlib.AbstractContextManager[None]:
         """Hold the run's lock; a second job with the same id waits here, then finds the run complete."""
-        return file_lock(self._dir(run_id) / ".lock")
+        return file_lock(self._dir(run_id) / LOCK_FILE)
+
+    def remove_stale_temps(self, started: float) -> list[Path]:
+        """Remove the temp files a killed job left in the store (older than `started`, in a slot no job holds);
+        returns those removed."""
+        removed: list[Path] = []
+        if not self.root.is_dir():
+            return removed
+        for slot in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            if not any(slot.glob(".*.tmp")) and not any(slot.glob("method/**/.*.tmp")):
+                continue
+            with try_file_lock(slot / LOCK_FILE) as held:
+                if held:
+                    removed += remove_stale_temps(slot, started, recursive=True)
+        return removed
+
+
+def foreign_fields(record: RunRecord, identity: Mapping[str, Any]) -> list[str]:
+    """The identity fields on which `record` differs from `identity` ('seed: 1 != 0'); empty when it is this run's."""
+    return [f"{name}: {getattr(record, name)!r} != {identity[name]!r}" for name in IDENTITY_FIELDS
+            if name in identity and getattr(record, name) != identity[name]]

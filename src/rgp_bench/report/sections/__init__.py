@@ -12,6 +12,7 @@ from rgp_bench.report.sections.published import published_section
 from rgp_bench.report.sections.results import results_section
 from rgp_bench.report.sections.sanity import sanity_section
 from rgp_bench.report.sections.speedup import speedup_section
+from rgp_bench.report.sections.topology import topology_section
 from rgp_bench.report.sections.tradeoff import tradeoff_section
 
 SECTIONS: tuple[Section, ...] = (
@@ -23,6 +24,7 @@ SECTIONS: tuple[Section, ...] = (
     speedup_section,
     density_section,
     aspl_section,
+    topology_section,
     published_section,
     problems_section,
     notes_section,

@@ -10,11 +10,12 @@ from rgp_bench.report.aspl import AsplStudy
 from rgp_bench.report.compare import Comparison, SanityCheck
 from rgp_bench.report.figures import Figures, Pair
 from rgp_bench.report.groups import OFF_TARGET_TOLERANCE, Group
-from rgp_bench.report.plots import svg_path
+from rgp_bench.report.plots import PlotResult, svg_path
 from rgp_bench.report.problems import Problem
 from rgp_bench.report.published import PublishedSource
 from rgp_bench.report.render import Document
 from rgp_bench.report.runs import Run
+from rgp_bench.report.topology_study import TopologyStudy
 
 
 @dataclass
@@ -34,6 +35,8 @@ class ReportData:
     metric: str
     references: tuple[str, ...]
     sanity: list[SanityCheck] = field(default_factory=list)
+    topology: TopologyStudy | None = None  # the topology study (report.topology_study) and its figures by name
+    topology_plots: dict[str, PlotResult] = field(default_factory=dict)
 
 
 # A section writes its part of the document.

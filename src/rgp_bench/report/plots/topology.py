@@ -1,0 +1,68 @@
+"""Accuracy against each topology measure, small multiples: one figure per (model, ratio) cell of the topology
+study, one panel per measure, each run a point in its method's colour and marker."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from rgp_bench.report.columns import metric_text
+from rgp_bench.report.plots.canvas import PlotResult, safe_name, save
+from rgp_bench.report.render import signed
+from rgp_bench.report.style import method_style
+from rgp_bench.report.topology_study import Cell, TopologyStudy
+
+COLUMNS = 3
+
+
+def draw_topology(out: Path, study: TopologyStudy, metric: str) -> dict[str, PlotResult]:
+    """The figure of every cell of `study`, written into out/plots: plot name -> PNG path (or None, nothing drawn)."""
+    figures: dict[str, PlotResult] = {}
+    for cell in sorted({p.cell for p in study.points}):
+        dataset, model, ratio = cell
+        name = f"{safe_name(dataset)}_{safe_name(model)}_topology_r{ratio:g}"
+        figures[name] = topology_plot(study, cell, metric, f"{dataset} / {model}, ratio {ratio:g}: accuracy against "
+                                      "each topology measure", out / "plots" / f"{name}.png")
+    return figures
+
+
+def topology_plot(study: TopologyStudy, cell: Cell, metric: str, title: str, path: Path) -> PlotResult:
+    """One panel per measure with at least one run in `cell`: accuracy against the measure, with the cell's
+    partial Spearman rho (density profile controlled) in the panel's title; None when the cell has no point."""
+    points = [p for p in study.points if p.cell == cell]
+    if not points:
+        return None
+    results = [r for r in study.results if any(p.measures.get(r.hypothesis.measure) is not None for p in points)]
+    if not results:
+        return None
+    rows = math.ceil(len(results) / COLUMNS)
+    fig = Figure(figsize=(4.0 * COLUMNS, 3.2 * rows + 0.8), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    legend: dict[str, object] = {}
+    for i, result in enumerate(results):
+        measure = result.hypothesis.measure
+        ax = fig.add_subplot(rows, COLUMNS, i + 1)
+        ax.grid(True, alpha=0.3)
+        ax.tick_params(labelsize=7)
+        for label in sorted({p.label for p in points}):
+            mine = [p for p in points if p.label == label and p.measures.get(measure) is not None]
+            if not mine:
+                continue
+            style = method_style(label.split("+")[0])  # a sanity-checked series: its method's colour, an x
+            marker = "x" if "+" in label else style.marker
+            handle = ax.scatter([p.measures[measure] for p in mine], [p.accuracy for p in mine], s=16,
+                                marker=marker, color=style.color, alpha=0.8)
+            legend.setdefault(label, handle)
+        cell_rho = next((c.partial_rho for c in result.cells if (c.dataset, c.model, c.ratio) == cell), None)
+        sign = "+" if result.hypothesis.sign > 0 else "−"
+        ax.set_title(f"{measure} (predicted {sign}): partial ρ {signed(cell_rho)}", fontsize=8)
+        ax.set_xlabel(measure, fontsize=7)
+        if i % COLUMNS == 0:
+            ax.set_ylabel(metric_text(metric), fontsize=7)
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=min(6, len(legend)),
+               fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return save(fig, path)
