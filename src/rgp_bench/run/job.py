@@ -54,7 +54,8 @@ def run_job(cfg: DictConfig) -> float | None:
         with sigterm_raises():
             return _run_or_skip(cfg, out_dir, multirun, started)
     except (Exception, KeyboardInterrupt, Stopped) as exc:
-        return end_failed(cfg, out_dir, exc, multirun)
+        end_failed(cfg, out_dir, exc, multirun)
+        return None
 
 
 def _run_or_skip(cfg: DictConfig, out_dir: Path, multirun: bool, started: float) -> float | None:
