@@ -59,4 +59,4 @@ bench: install
 	$(PY) -m benchmarks.gnnrl --output BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .mypy_cache
