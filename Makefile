@@ -44,10 +44,12 @@ test: install
 test-fast: install
 	$(PYTEST) -m "not slow" $(ARGS)
 
-# ruff, the import contract of the package's floors (pyproject.toml [tool.importlinter]) and the type checker.
+# ruff, the import contract of the package's floors (pyproject.toml [tool.importlinter]) and the type checker (mypy,
+# pyproject.toml [tool.mypy]: src/rgp_bench and benchmarks).
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 
 # Every benchmark writes its own section of BENCHMARKS.md (between its markers); the rest of the file stays.
 bench: install
@@ -57,4 +59,4 @@ bench: install
 	$(PY) -m benchmarks.gnnrl --output BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .mypy_cache

@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -170,7 +171,7 @@ def run_config(model_name: str, dense: nn.Module, compiled: nn.Module, layers_cf
     for degree in degrees:
         key = (model_name, batch_size, degree) in KEY_RUNS
         timer = interleaved_timer(rounds=5 if key else 3, min_run_time=LAYER_MIN_RUN_TIME[model_name])
-        e2e_timing = {"rounds": 7 if key else 5, "min_run_time": 0.2 if batch_size > 1 else 0.1}
+        e2e_timing: dict[str, Any] = {"rounds": 7 if key else 5, "min_run_time": 0.2 if batch_size > 1 else 0.1}
         start = time.perf_counter()
         masks = rgp_masks(dense, layers_cfg, example[:2], nodes, degree, cache_dir)
         forms = BASE_FORMS + (("tapsum",) if (model_name, batch_size, degree) in TAPSUM_RUNS else ())

@@ -21,25 +21,78 @@ class Choice(str, Enum):
 
     @classmethod
     def of(cls, name: str, values: Iterable[str]) -> type[Choice]:
-        """A Choice enum from plain strings (member names equal values, so keywords like `global` work)."""
-        return cls(name, [(v, v) for v in values])  # type: ignore[return-value]
+        """A Choice enum from plain strings kept elsewhere (member names equal values). mypy cannot see the members
+        of an enum built by this call: a set owned here is written as a class (below), which it checks."""
+        # typeshed's EnumMeta.__call__ overloads cover value lookup only, not the functional API on a subclass.
+        return cls(name, [(v, v) for v in values])  # type: ignore[call-overload]
 
     @classmethod
     def values(cls) -> tuple[str, ...]:
         return tuple(str(m.value) for m in cls)
 
 
-Regime = Choice.of("Regime", ("auto", "scratch", "finetune"))
-Optimizer = Choice.of("Optimizer", ("sgd", "adam"))
-Schedule = Choice.of("Schedule", ("cosine", "step", "constant"))
-Device = Choice.of("Device", ("auto", "cpu", "cuda"))
-Precision = Choice.of("Precision", ("fp32", "bf16", "fp16"))
-LoggerMode = Choice.of("LoggerMode", ("offline", "online", "disabled"))
-LayerType = Choice.of("LayerType", ("Conv1d", "Conv2d", "Linear"))
-# Where a method ranks weights: over all prunable layers at once, or within each layer.
-Scope = Choice.of("Scope", ("global", "layer"))
-# What a method's `ratio` removes: a fraction of the prunable weights, or of the model's MACs; `none` for the
-# dense reference, which prunes nothing (its runs ignore `ratio`).
-Budget = Choice.of("Budget", ("weights", "macs", "none"))
-# A sanity check applied to a method's masks (Frankle et al., ICLR 2021): see rgp_bench.run.sanity.
-Sanity = Choice.of("Sanity", ("none", "shuffle", "reinit", "invert"))
+class Regime(Choice):
+    auto = "auto"
+    scratch = "scratch"
+    finetune = "finetune"
+
+
+class Optimizer(Choice):
+    sgd = "sgd"
+    adam = "adam"
+
+
+class Schedule(Choice):
+    cosine = "cosine"
+    step = "step"
+    constant = "constant"
+
+
+class Device(Choice):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Precision(Choice):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class LoggerMode(Choice):
+    offline = "offline"
+    online = "online"
+    disabled = "disabled"
+
+
+class LayerType(Choice):
+    Conv1d = "Conv1d"
+    Conv2d = "Conv2d"
+    Linear = "Linear"
+
+
+class Scope(Choice):
+    """Where a method ranks weights: over all prunable layers at once, or within each layer."""
+
+    # `global` is a keyword, so that member goes in through the class namespace (OmegaConf matches member names).
+    locals()["global"] = "global"
+    layer = "layer"
+
+
+class Budget(Choice):
+    """What a method's `ratio` removes: a fraction of the prunable weights, or of the model's MACs; `none` for
+    the dense reference, which prunes nothing (its runs ignore `ratio`)."""
+
+    weights = "weights"
+    macs = "macs"
+    none = "none"
+
+
+class Sanity(Choice):
+    """A sanity check applied to a method's masks (Frankle et al., ICLR 2021): see rgp_bench.run.sanity."""
+
+    none = "none"
+    shuffle = "shuffle"
+    reinit = "reinit"
+    invert = "invert"

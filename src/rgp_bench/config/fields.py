@@ -12,7 +12,7 @@ import enum
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -52,7 +52,7 @@ def show(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _is_number(value: object, integer: bool) -> bool:
+def _is_number(value: object, integer: bool) -> TypeGuard[int | float]:
     if isinstance(value, bool):
         return False
     return isinstance(value, int) if integer else isinstance(value, int | float)
@@ -61,7 +61,9 @@ def _is_number(value: object, integer: bool) -> bool:
 class Check:
     """A rule on one setting's value; `valid` describes what is accepted, for error messages."""
 
-    valid: str = ""
+    @property
+    def valid(self) -> str:
+        return ""
 
     def accepts(self, value: object) -> bool:
         raise NotImplementedError
@@ -93,18 +95,18 @@ class Number(Check):
     def accepts(self, value: object) -> bool:
         if value is None:
             return self.nullable
-        if not _is_number(value, self.integer) or not math.isfinite(value):  # type: ignore[arg-type]
+        if not _is_number(value, self.integer) or not math.isfinite(value):
             return False
-        return self._in_bounds(float(value))  # type: ignore[arg-type]
+        return self._in_bounds(float(value))
 
     def verdict(self, value: object) -> str:
         bounded = self.lo is not None and self.hi is not None
-        if bounded and _is_number(value, self.integer) and math.isfinite(value):  # type: ignore[arg-type]
+        if bounded and _is_number(value, self.integer) and math.isfinite(value):
             return "is out of range"
         return "is invalid"
 
     @property
-    def valid(self) -> str:  # type: ignore[override]
+    def valid(self) -> str:
         kind = "an integer" if self.integer else "a number"
         if self.lo is not None and self.hi is not None:
             return f"valid range: {'(' if self.lo_open else '['}{self.lo}, {self.hi}{')' if self.hi_open else ']'}"
@@ -120,10 +122,10 @@ class AutoOr(Check):
     minimum: int
 
     def accepts(self, value: object) -> bool:
-        return value == "auto" or (_is_number(value, True) and value >= self.minimum)  # type: ignore[operator]
+        return value == "auto" or (_is_number(value, True) and value >= self.minimum)
 
     @property
-    def valid(self) -> str:  # type: ignore[override]
+    def valid(self) -> str:
         return f"valid choices: auto or an integer >= {self.minimum}"
 
 
@@ -137,7 +139,7 @@ class OneOf(Check):
         return _is_number(value, True) and value in self.options
 
     @property
-    def valid(self) -> str:  # type: ignore[override]
+    def valid(self) -> str:
         return "valid choices: " + ", ".join(str(o) for o in self.options)
 
 
@@ -150,12 +152,12 @@ class KeysFrom(Check):
 
     def __call__(self, key: str, value: object) -> None:
         valid = sorted(self.allowed())
-        for name in value or {}:  # type: ignore[union-attr]
+        for name in _keys(value):
             if name not in valid:
                 raise UserError(f"unknown {key} {self.what} {name!r}; valid choices: {', '.join(valid)}")
 
     def accepts(self, value: object) -> bool:
-        return all(name in set(self.allowed()) for name in value or {})  # type: ignore[union-attr]
+        return all(name in set(self.allowed()) for name in _keys(value))
 
 
 @dataclass(frozen=True)
@@ -168,11 +170,16 @@ class NonEmpty(Check):
         return isinstance(value, list | tuple | ListConfig) and len(value) > 0
 
     @property
-    def valid(self) -> str:  # type: ignore[override]
+    def valid(self) -> str:
         return f"valid: {self.what}"
 
 
-def field_check(schema: type, name: str) -> Check | None:
+def _keys(value: object) -> Iterable[str]:
+    """A KeysFrom setting's keys: its schema type makes it a mapping or null."""
+    return cast("Iterable[str]", value or {})
+
+
+def field_check(schema: type | None, name: str) -> Check | None:
     """The check declared on field `name` of dataclass `schema`, if any."""
     if not dataclasses.is_dataclass(schema):
         return None

@@ -209,7 +209,7 @@ class BenchCfg:
     seed: int = setting(0, check=SEED, effect=IDENTITY)
     # A sanity check on the method's masks (Frankle et al., ICLR 2021): shuffle each layer's mask (keeps layer
     # densities), reinit (keep the masks, draw new weights; finetune regime), invert (keep the lowest scores).
-    sanity: Sanity = Sanity["none"]  # type: ignore[valid-type]
+    sanity: Sanity = Sanity["none"]
     # Where reusable artefacts live: graphs, dense checkpoints, and the run store (checkpoints + records).
     cache_dir: str = setting("${oc.env:RGP_BENCH_CACHE,.rgp_cache}", effect=Effect.NONE)
     # Skip a run whose identical config already completed (its record is copied into the new run dir).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable
+from typing import SupportsIndex, cast
 
 
 class UserError(Exception):
@@ -27,7 +28,7 @@ def choices_error(what: str, value: object, valid: Iterable[object]) -> UserErro
 def positive_int(what: str, value: object) -> int:
     """`value` as an int >= 1 (ints and numpy ints only, not bools, floats or strings), else a UserError."""
     try:
-        number = operator.index(value)
+        number = operator.index(cast(SupportsIndex, value))  # anything else raises the TypeError handled here
     except TypeError:
         number = 0
     if isinstance(value, bool) or number < 1:

@@ -15,7 +15,7 @@ import json
 import logging
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -44,7 +44,8 @@ def generator_args(cfg: Any) -> dict[str, Any]:
 
     defaults = get_dataset_args(as_dict=True)
     given = cfg.get("generator") or {}
-    extra = OmegaConf.to_container(given) if isinstance(given, DictConfig) else dict(given)
+    # A DictConfig mapping converts to a dict (the stubs allow any container).
+    extra = cast("dict[str, Any]", OmegaConf.to_container(given)) if isinstance(given, DictConfig) else dict(given)
     KeysFrom(mnist1d_generator_options)("dataset.generator", extra)
     MIN_SAMPLES("dataset.num_samples", cfg.num_samples)
     num_samples = cfg.num_samples
@@ -88,7 +89,8 @@ def load_arrays(args: dict[str, Any], cache_dir: Path | None) -> dict[str, np.nd
     if path is not None:
         try:
             with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
+                # mypy matches **arrays against savez's `allow_pickle: bool` keyword; the keys are array names.
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
         except OSError as exc:  # a read-only or full cache only costs the generation next time
             log.warning("MNIST-1D arrays not cached at %s: %s", path, exc)
     return arrays

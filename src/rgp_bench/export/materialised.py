@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -47,7 +47,8 @@ def exportable_choices(report: MaterialiseReport) -> dict[str, str] | None:
         if layer.kernel == () and layer.chosen in BATCH_SHAPED_ON_LINEAR:
             others = [c for c in layer.candidates if c.ratio is not None and c.form not in BATCH_SHAPED_ON_LINEAR
                       and c.ratio >= report.min_speedup]
-            forced[layer.name] = max(others, key=lambda c: c.ratio).form if others else "masked"
+            # `others` all have a ratio (filtered above).
+            forced[layer.name] = max(others, key=lambda c: cast(float, c.ratio)).form if others else "masked"
             changed = True
     return forced if changed else None
 

@@ -113,8 +113,8 @@ class PolicyRescale:
         self._group = torch.cat(groups) if groups else torch.zeros(0, dtype=torch.long)
         self._threshold = torch.cat(thresholds) if thresholds else torch.zeros(0, dtype=torch.float64)
         self._entry_action = counts.action_index[self._group]
-        groups = counts.channels.numel()
-        self.reachable = counts.reduction(counts.channels - torch.bincount(self._group, minlength=groups))
+        group_count = counts.channels.numel()
+        self.reachable = counts.reduction(counts.channels - torch.bincount(self._group, minlength=group_count))
 
     def __call__(self, preserve: Tensor, reduction: float) -> Tensor:
         """Kept channels per group of keep_for_policy(policy = these per-action preserve ratios, `reduction`)."""

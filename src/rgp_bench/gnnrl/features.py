@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -96,7 +97,7 @@ class GraphBatch:
     states: int
 
     def to(self, device: torch.device) -> GraphBatch:
-        moved = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in self.__dict__.items()}
+        moved: dict[str, Any] = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in self.__dict__.items()}
         return GraphBatch(**moved)
 
 

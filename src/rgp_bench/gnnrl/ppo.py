@@ -14,10 +14,13 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from rgp_bench.gnnrl.encoder import ActorCritic
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ def clipped_loss(mean: Tensor, values: Tensor, actions: Tensor, old_logprobs: Te
 class PPO:
     """The agent: `act` draws an action, `update` improves the policy on a rollout."""
 
-    def __init__(self, policy: nn.Module, settings: PPOSettings, generator: torch.Generator) -> None:
+    def __init__(self, policy: ActorCritic, settings: PPOSettings, generator: torch.Generator) -> None:
         self.policy = policy
         self.old = copy.deepcopy(policy)
         self.settings = settings

@@ -9,6 +9,8 @@ ones (``larger_first``, the default), or those the authors' `compute_size` picks
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from .errors import GraphError, is_int
@@ -62,7 +64,8 @@ def block_mask(
         raise GraphError(f"adjacency must be a non-empty square matrix, got shape {a.shape}")
     if isinstance(kernel_size, (int, np.integer)) and not isinstance(kernel_size, bool):
         kernel_size = (int(kernel_size), int(kernel_size))
-    kernel = tuple(kernel_size)
+    # mypy keeps `bool` in the type after the `and not` above; a bool still fails tuple() here, as before.
+    kernel = tuple(cast("tuple[int, ...]", kernel_size))
     if any(not is_int(s) or s < 1 for s in kernel):
         raise GraphError(f"kernel_size {kernel_size!r} is invalid: every entry must be an integer >= 1")
     n = a.shape[0]

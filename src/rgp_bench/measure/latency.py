@@ -161,7 +161,8 @@ def measure_latency(
         for batch_size in batch_sizes:
             x = example_input(input_shape, batch_size, dtype, device)
             model(x)  # first call outside the timer: lazy initialisation, compilation
-            m = _timer(lambda x=x: model(x)).adaptive_autorange(
+            # mypy cannot infer a lambda whose parameter default binds the loop variable.
+            m = _timer(lambda x=x: model(x)).adaptive_autorange(  # type: ignore[misc]
                 threshold=threshold, min_run_time=min_run_time, max_run_time=max_run_time)
             results[batch_size] = LatencyStats(
                 batch_size=batch_size, median=m.median, iqr=m.iqr, measurements=len(m.times), device=str(device),

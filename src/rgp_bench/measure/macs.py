@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from rgp_bench.core.forward import forward_once
-from rgp_bench.core.layer_types import WEIGHT_LAYERS
+from rgp_bench.core.layer_types import WEIGHT_LAYERS, WeightLayer
 
 MAC_CONVENTION = (
     "1 MAC = one fused multiply-add of a conv/linear layer (fvcore); BN, pooling and activations not counted"
@@ -33,7 +33,7 @@ def layer_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
     batch = example.shape[0]
 
     def hook(name: str) -> Any:
-        def count(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        def count(module: WeightLayer, _inputs: Any, output: torch.Tensor) -> None:
             counts[name] = counts.get(name, 0) + output.numel() // batch * module.weight[0].numel()
 
         return count
@@ -48,7 +48,7 @@ def effective_macs(dense: int, kept: int, weights: int) -> int:
     return dense * kept // weights
 
 
-def kept_weights(module: nn.Module) -> int:
+def kept_weights(module: WeightLayer) -> int:
     """Entries of the module's weight that its torch.nn.utils.prune mask keeps (all of them without a mask)."""
     mask = getattr(module, "weight_mask", None)
     return int(mask.count_nonzero()) if mask is not None else module.weight.numel()

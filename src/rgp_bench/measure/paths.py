@@ -29,7 +29,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -188,7 +188,9 @@ class _PathInterpreter(fx.Interpreter):
                             "supported: dilation 1, values only")
         pool = F.avg_pool1d if dims == 1 else F.avg_pool2d
         kernel = params["kernel_size"]
-        summed = pool(x.value, kernel, params.get("stride"), params.get("padding", 0), params.get("ceil_mode", False))
+        # A stride of None means the kernel size (torch's default), which the stubs leave out.
+        stride = cast(Any, params.get("stride"))
+        summed = pool(x.value, kernel, stride, params.get("padding", 0), params.get("ceil_mode", False))
         # OR over the window: every position of a reached window passes the gradient back.
         return _Scaled(_Clip01.apply(summed * math.prod(_tuple(kernel, dims))))
 

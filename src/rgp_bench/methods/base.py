@@ -8,7 +8,7 @@ A method is one module in this package (or a plugin module named in `$RGP_BENCH_
         scope: Scope = Scope.layer
 
     @register_method(TopKCfg, canonical_regime=Regime.finetune, style=MethodStyle("#e7ba52", "o"))
-    def topk_masks(cfg, layers, ratio, ctx) -> MaskResult:
+    def topk_masks(cfg: TopKCfg, layers, ratio, ctx) -> MaskResult:  # cfg: the run's method settings
         ...
 
 plus `conf/method/<name>.yaml` (its defaults line and comments) and a test. The registry gives the config
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from omegaconf import MISSING, DictConfig
@@ -32,7 +32,14 @@ from rgp_bench.config.choices import Budget, Choice, Regime
 from rgp_bench.pruning.layers import PrunableLayer
 from rgp_bench.record.schema import MethodFacts, MethodStyle
 
-Need = Choice.of("Need", ("model", "train_batches", "evaluate", "costs"))
+
+class Need(Choice):
+    model = "model"
+    train_batches = "train_batches"
+    evaluate = "evaluate"
+    costs = "costs"
+
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -101,10 +108,15 @@ class MaskContext:
     costs: Callable[[nn.Module], Any] = field(default=_missing(Need.costs))
 
 
-MaskFn = Callable[[DictConfig, Sequence[PrunableLayer], float, MaskContext], MaskResult]
+# A method's functions take its settings typed as its schema (`CfgT`, a MethodCfg subclass): at run time they get a
+# structured DictConfig of that schema, which reads like it. A registered Method keeps them as taking `Any`.
+CfgT = TypeVar("CfgT", bound=MethodCfg)
+MaskFn = Callable[[CfgT, Sequence[PrunableLayer], float, MaskContext], MaskResult]
 # (settings, prunable layers, ratio, model, example input) -> None; raises UserError when the method cannot prune
 # these layers at this ratio. Runs at pre-flight, before any output directory exists.
-CheckFn = Callable[[DictConfig, Sequence[PrunableLayer], float, nn.Module, torch.Tensor], None]
+CheckFn = Callable[[CfgT, Sequence[PrunableLayer], float, nn.Module, torch.Tensor], None]
+# The regime `train.regime=auto` runs, from the settings.
+AutoRegimeFn = Callable[[CfgT], Regime]
 
 
 @dataclass(frozen=True)
@@ -113,7 +125,7 @@ class Method:
 
     name: str
     schema: type[MethodCfg]
-    compute_masks: MaskFn
+    compute_masks: MaskFn[Any]
     description: str
     canonical_regime: Regime
     # How every report and plot draws the method (each registered method has its own colour-and-marker pair).
@@ -123,9 +135,9 @@ class Method:
     regimes: frozenset[Regime] = frozenset({Regime.scratch, Regime.finetune})
     # The method ranks weights by a score it returns in MaskResult.scores (so sanity=invert applies).
     scored: bool = False
-    check: CheckFn | None = None
+    check: CheckFn[Any] | None = None
     # The regime `train.regime=auto` gives, from the method's settings (None: always `canonical_regime`).
-    auto_regime: Callable[[DictConfig], Regime] | None = None
+    auto_regime: AutoRegimeFn[Any] | None = None
     # Its masks have RGP's regular block structure (rgp_bench.speedup's block kernels and export forms apply).
     block_structured: bool = False
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
@@ -62,7 +61,7 @@ def graph_facts(adjacency: np.ndarray) -> dict[str, Any]:
 @register_method(BlockRandomCfg, canonical_regime=Regime.scratch, style=MethodStyle("#aa4499", "8"),
                  block_structured=True, check=check_rgp,
                  description="RGP ablation: block masks from an Erdős–Rényi graph with RGP's edge count")
-def block_random_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,
+def block_random_masks(cfg: BlockRandomCfg, layers: Sequence[PrunableLayer], ratio: float,
                        ctx: MaskContext) -> MaskResult:
     """RGP's node count and degree, a seeded G(n, n·k/2) graph, and RGP's block masks from it."""
     nodes, note = choose_nodes(cfg.nodes, layers)

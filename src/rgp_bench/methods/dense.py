@@ -14,14 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Budget, Choice, Regime
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
 
-Match = Choice.of("Match", ("scratch", "finetune"))
+
+class Match(Choice):
+    scratch = "scratch"
+    finetune = "finetune"
+
 
 
 @dataclass
@@ -31,14 +34,14 @@ class DenseCfg(MethodCfg):
     match: Match = Match.scratch
 
 
-def _matched_regime(cfg: DictConfig) -> Regime:
+def _matched_regime(cfg: DenseCfg) -> Regime:
     return Regime(str(cfg.match))
 
 
 @register_method(DenseCfg, canonical_regime=Regime.scratch, style=MethodStyle("#000000", "H"),
                  budget=Budget.none, auto_regime=_matched_regime,
                  description="the unpruned model, trained for the same epochs as the pruned runs (the reference)")
-def dense_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def dense_masks(cfg: DenseCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep every weight: the runner applies no mask, and `ratio` is ignored."""
     masks = {layer.name: torch.ones(layer.weight_shape, dtype=torch.bool) for layer in layers}
     return MaskResult(masks)

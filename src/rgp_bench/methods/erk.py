@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Regime
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
@@ -48,13 +47,13 @@ def erdos_renyi_masks(layers: Sequence[PrunableLayer], ratio: float, seed: int, 
 
 @register_method(ErkCfg, canonical_regime=Regime.scratch, style=MethodStyle("#999933", ">"),
                  description="random masks with Erdős–Rényi-Kernel layer densities (Evci et al., ICML 2020)")
-def erk_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def erk_masks(cfg: ErkCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Random masks, layer density ∝ (Σ weight dims)/(∏ weight dims), kernel dims included."""
     return erdos_renyi_masks(layers, ratio, ctx.seed, kernel=True)
 
 
 @register_method(ErCfg, canonical_regime=Regime.scratch, style=MethodStyle("#ddcc77", "d"),
                  description="random masks with Erdős–Rényi layer densities (Mocanu et al., 2018)")
-def er_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def er_masks(cfg: ErCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Random masks, layer density ∝ (out + in)/(out · in), the kernel left out."""
     return erdos_renyi_masks(layers, ratio, ctx.seed, kernel=False)

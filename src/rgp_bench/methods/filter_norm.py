@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from omegaconf import DictConfig
+from typing import Literal
 
 from rgp_bench.config.choices import Budget, Regime, Scope
 from rgp_bench.config.fields import OneOf, setting
@@ -30,7 +29,7 @@ class FilterNormCfg(MethodCfg):
 @register_method(FilterNormCfg, canonical_regime=Regime.finetune, style=MethodStyle("#009e73", "D"),
                  budget=Budget.macs, needs=(Need.model,),
                  check=check_budget)
-def filter_norm_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,
+def filter_norm_masks(cfg: FilterNormCfg, layers: Sequence[PrunableLayer], ratio: float,
                       ctx: MaskContext) -> MaskResult:
     """Remove `ratio` of the MACs, smallest filter norms first (per group, or over all groups normalised)."""
     from rgp_bench.pruning.channels import filter_scores
@@ -39,6 +38,6 @@ def filter_norm_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: f
     scores = filter_scores(problem.model, problem.groups, norm=cfg.norm)
     if cfg.scope == Scope["global"]:
         scores = {gid: s / s.mean().clamp_min(1e-30) for gid, s in scores.items()}
-    ranking = "global" if cfg.scope == Scope["global"] else "uniform"
+    ranking: Literal["global", "uniform"] = "global" if cfg.scope == Scope["global"] else "uniform"
     budget = prune_to_budget(problem, scores, ratio, ranking)
     return channel_result(problem, layers, budget, {"norm": cfg.norm, "scope": str(cfg.scope)})

@@ -64,8 +64,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import DictConfig
-
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.gnnrl.ppo import PPOSettings
@@ -99,7 +97,7 @@ class GnnrlCfg(SearchCfg):
     update_every: int = setting(100, check=POSITIVE)
 
 
-def settings_of(cfg: DictConfig) -> GnnrlSettings:
+def settings_of(cfg: GnnrlCfg) -> GnnrlSettings:
     """The search settings of a gnnrl config."""
     ppo = PPOSettings(action_std=float(cfg.action_std), k_epochs=int(cfg.k_epochs), eps_clip=float(cfg.eps_clip),
                       gamma=float(cfg.gamma), lr=float(cfg.lr), update_every=int(cfg.update_every))
@@ -110,10 +108,12 @@ def settings_of(cfg: DictConfig) -> GnnrlSettings:
                  regimes=(Regime.finetune,), budget=Budget.macs,
                  needs=(Need.model, Need.evaluate, Need.train_batches), check=check_search_budget,
                  description="GNN-RL: PPO channel pruning policies over a two-level network graph (ICML 2022)")
-def gnnrl_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def gnnrl_masks(cfg: GnnrlCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Search per-group preserve ratios with PPO on the validation reward; the best, rescaled to remove exactly
     `ratio` of the MACs, gives the channel masks."""
     settings = settings_of(cfg)
     budget = gnnrl_budget(cfg.episodes, settings.ppo.update_every)
+    example = ctx.example
+    assert example is not None, "MaskContext.example is always supplied"
     return search_masks("gnnrl", cfg, layers, ratio, ctx, float(cfg.lower_bound), budget, cfg.episodes,
-                        lambda env: GnnrlSearcher(env, ctx.example, settings, ctx.seed, ctx.device))
+                        lambda env: GnnrlSearcher(env, example, settings, ctx.seed, ctx.device))

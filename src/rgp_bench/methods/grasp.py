@@ -20,7 +20,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
 from rgp_bench.config.choices import Regime, Scope
@@ -79,7 +78,7 @@ def reinit_linear(model: nn.Module, seed: int) -> None:
 @register_method(GraspCfg, canonical_regime=Regime.scratch, style=MethodStyle("#44aa99", "p"),
                  needs=(Need.model, Need.train_batches), scored=True,
                  description="GraSP gradient-signal preservation (Wang et al., ICLR 2020)")
-def grasp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def grasp_masks(cfg: GraspCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep the weights with the largest θ ⊙ Hg, i.e. remove the largest S = −θ ⊙ Hg (Wang et al., Algorithm 1), on
     the two halves of a class-balanced training sample, BN in training mode."""
     if ctx.num_classes is None:
@@ -87,6 +86,7 @@ def grasp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, 
     x, y = class_balanced_sample(ctx.train_batches(None), ctx.num_classes, cfg.samples_per_class)
     half = x.shape[0] // 2
     halves = [(x[:half], y[:half]), (x[half:], y[half:])]
+    assert ctx.model is not None, "needs=(Need.model,): the pipeline supplies the model"
     model = ctx.model.train()
     if cfg.reinit_linear:
         reinit_linear(model, ctx.seed)

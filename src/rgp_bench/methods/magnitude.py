@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from omegaconf import DictConfig
-
 from rgp_bench.config.choices import Regime, Scope
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
 from rgp_bench.methods.registry import register_method
@@ -22,7 +20,7 @@ class MagnitudeCfg(MethodCfg):
 
 @register_method(MagnitudeCfg, canonical_regime=Regime.finetune, style=MethodStyle("#0072b2", "s"), scored=True,
                  description="L1-magnitude unstructured pruning")
-def magnitude_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def magnitude_masks(cfg: MagnitudeCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep the largest-|w| weights: over all prunable layers at once (`global`) or within each layer."""
     scores = {layer.name: layer.module.weight.detach().abs().float().cpu() for layer in layers}
     kept = keep_top(list(scores.values()), ratio, cfg.scope)

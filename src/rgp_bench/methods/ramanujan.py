@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Choice, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
@@ -30,7 +29,12 @@ from rgp_bench.methods.rgp import check_rgp, choose_degree, choose_nodes, graph_
 from rgp_bench.pruning.layers import PrunableLayer
 
 log = logging.getLogger(__name__)
-Select = Choice.of("Select", ("first", "best"))
+
+
+class Select(Choice):
+    first = "first"
+    best = "best"
+
 
 
 @dataclass
@@ -42,7 +46,7 @@ class RamanujanCfg(MethodCfg):
     degree: int | None = setting(None, check=Number(lo=2, integer=True, nullable=True))
     self_loops: bool = False
     # first: the first draw that meets the Ramanujan bound; best: the largest Ramanujan gap of all `draws` draws.
-    select: Select = Select["first"]  # type: ignore[valid-type]
+    select: Select = Select["first"]
     draws: int = setting(100, check=Number(lo=1, integer=True))
 
 
@@ -74,7 +78,7 @@ def draw_ramanujan(nodes: int, degree: int, draws: int, seed: int, select: str) 
 @register_method(RamanujanCfg, canonical_regime=Regime.scratch, style=MethodStyle("#cc6677", "o"),
                  block_structured=True, check=check_rgp,
                  description="RGP's block masks from a random regular graph that meets the Ramanujan bound")
-def ramanujan_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def ramanujan_masks(cfg: RamanujanCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """RGP's node count and degree, a seeded Ramanujan (or best-of-N) k-regular graph, and RGP's block masks."""
     nodes, note = choose_nodes(cfg.nodes, layers)
     if note:

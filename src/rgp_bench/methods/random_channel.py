@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle, Need
@@ -23,7 +22,7 @@ class RandomChannelCfg(MethodCfg):
 @register_method(RandomChannelCfg, canonical_regime=Regime.finetune, style=MethodStyle("#56b4e9", "<"),
                  budget=Budget.macs, needs=(Need.model,),
                  check=check_budget)
-def random_channel_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,
+def random_channel_masks(cfg: RandomChannelCfg, layers: Sequence[PrunableLayer], ratio: float,
                          ctx: MaskContext) -> MaskResult:
     """Remove `ratio` of the MACs with one keep fraction shared by every group; which channels is seeded random."""
     problem = channel_problem(layers, ctx)

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Regime, Scope
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
@@ -24,7 +23,7 @@ class RandomCfg(MethodCfg):
 
 @register_method(RandomCfg, canonical_regime=Regime.scratch, style=MethodStyle("#777777", "v"),
                  description="uniform random unstructured pruning")
-def random_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def random_masks(cfg: RandomCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Remove `ratio` of the weights uniformly at random: per layer (`scope=layer`) or over all layers."""
     generator = torch.Generator().manual_seed(ctx.seed)
     sizes = [layer.module.weight.numel() for layer in layers]

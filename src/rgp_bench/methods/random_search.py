@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import DictConfig
-
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.gnnrl.search import RandomSearcher, random_search_budget
@@ -40,7 +38,7 @@ class RandomSearchCfg(SearchCfg):
                  regimes=(Regime.finetune,), budget=Budget.macs,
                  needs=(Need.model, Need.evaluate, Need.train_batches), check=check_search_budget,
                  description="random search over GNN-RL's per-group preserve ratios (its control)")
-def random_search_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float,
+def random_search_masks(cfg: RandomSearchCfg, layers: Sequence[PrunableLayer], ratio: float,
                         ctx: MaskContext) -> MaskResult:
     """Keep the best of `evaluations` distinct random policies (each rescaled to the exact MAC budget) by validation
     reward."""

@@ -12,18 +12,16 @@ import os
 import pkgutil
 from collections.abc import Callable, Iterable
 
-from omegaconf import DictConfig
-
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.core.errors import UserError, choices_error
-from rgp_bench.methods.base import CheckFn, MaskFn, Method, MethodCfg, MethodStyle, Need, describe
+from rgp_bench.methods.base import AutoRegimeFn, CfgT, CheckFn, MaskFn, Method, MethodStyle, Need, describe
 
 PLUGINS_ENV = "RGP_BENCH_PLUGINS"
 METHODS: dict[str, Method] = {}
 
 
 def register_method(
-    schema: type[MethodCfg],
+    schema: type[CfgT],
     *,
     canonical_regime: Regime,
     style: MethodStyle,
@@ -31,11 +29,11 @@ def register_method(
     needs: Iterable[Need] = (),
     regimes: Iterable[Regime] = (Regime.scratch, Regime.finetune),
     scored: bool = False,
-    check: CheckFn | None = None,
+    check: CheckFn[CfgT] | None = None,
     description: str | None = None,
-    auto_regime: Callable[[DictConfig], Regime] | None = None,
+    auto_regime: AutoRegimeFn[CfgT] | None = None,
     block_structured: bool = False,
-) -> Callable[[MaskFn], MaskFn]:
+) -> Callable[[MaskFn[CfgT]], MaskFn[CfgT]]:
     """Register the decorated mask function as the method named by `schema`'s `name` default.
 
     `canonical_regime` is what `train.regime=auto` runs; `regimes` lists the regimes the method supports;
@@ -53,7 +51,7 @@ def register_method(
     if canonical_regime not in set(regimes) or canonical_regime == Regime.auto:
         raise ValueError(f"method {name}: canonical regime {canonical_regime} must be one of its regimes")
 
-    def decorate(fn: MaskFn) -> MaskFn:
+    def decorate(fn: MaskFn[CfgT]) -> MaskFn[CfgT]:
         known = METHODS.get(name)
         if known is not None and known.compute_masks.__qualname__ != fn.__qualname__:
             raise ValueError(f"method {name!r} is registered twice ({known.compute_masks.__module__}, {fn.__module__})")

@@ -6,11 +6,10 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Choice, Regime
 from rgp_bench.config.fields import AutoOr, Number, setting
@@ -32,9 +31,18 @@ from rgp_bench.pruning.layers import PrunableLayer
 
 log = logging.getLogger(__name__)
 MAX_AUTO_NODES = 64
-Strategy = Choice.of("Strategy", STRATEGIES)
-Start = Choice.of("Start", STARTS)
-GroupSizes = Choice.of("GroupSizes", GROUP_SIZES)
+if TYPE_CHECKING:
+    # Built from the graph engine's tuples (their one home), so mypy cannot see the members: to it each is an
+    # enum without any.
+    class Strategy(Choice): ...
+
+    class Start(Choice): ...
+
+    class GroupSizes(Choice): ...
+else:
+    Strategy = Choice.of("Strategy", STRATEGIES)
+    Start = Choice.of("Start", STARTS)
+    GroupSizes = Choice.of("GroupSizes", GROUP_SIZES)
 
 
 @dataclass
@@ -50,21 +58,21 @@ class RGPCfg(MethodCfg):
     # true = graph2nn variant: every node also keeps its own group, keep (k+1)/n.
     self_loops: bool = False
     # The graph engine's benchmarked default (see BENCHMARKS.md); reference = the authors' bounded random walk.
-    strategy: Strategy = Strategy[DEFAULT_STRATEGY]  # type: ignore[valid-type]
-    start: Start = Start["random"]  # type: ignore[valid-type]
+    strategy: Strategy = Strategy[DEFAULT_STRATEGY]
+    start: Start = Start["random"]
     # null = the engine's default, reproducible swap budget; graph_seconds caps wall time (machine-dependent).
     graph_iters: int | None = setting(None, check=Number(lo=0, integer=True, nullable=True))
     graph_seconds: float | None = setting(None, check=Number(lo=0, lo_open=True, nullable=True))
     # Channels not divisible by n: larger_first = the first channels % n groups get one more channel; permuted = the
     # authors' compute_size (those groups picked by np.random.seed(1)). Identical when every layer divides evenly.
-    group_sizes: GroupSizes = GroupSizes["larger_first"]  # type: ignore[valid-type]
+    group_sizes: GroupSizes = GroupSizes["larger_first"]
     # Ablation: permute the node->channel map independently in every layer.
     permute_layers: bool = False
     # Scratch regime only: rescale the init by 1/sqrt(density) to keep the dense fan-in variance.
     rescale_init: bool = False
 
 
-def choose_nodes(requested: object, layers: Sequence[PrunableLayer]) -> tuple[int, str | None]:
+def choose_nodes(requested: int | str, layers: Sequence[PrunableLayer]) -> tuple[int, str | None]:
     """Node count: `auto` is 64 capped at the narrowest masked layer; an explicit count must fit every layer."""
     narrow = min(layers, key=lambda layer: min(layer.out_channels, layer.in_channels))
     width = min(narrow.out_channels, narrow.in_channels)
@@ -73,7 +81,7 @@ def choose_nodes(requested: object, layers: Sequence[PrunableLayer]) -> tuple[in
         note = None if nodes == MAX_AUTO_NODES else (
             f"nodes=auto capped at {nodes}: the narrowest masked layer {narrow.name} has {width} channels")
         return nodes, note
-    nodes = int(requested)  # type: ignore[call-overload]
+    nodes = int(requested)
     if nodes > width:
         raise UserError(
             f"method.nodes={nodes} is larger than masked layer {narrow.name} ({width} channels); "
@@ -82,7 +90,15 @@ def choose_nodes(requested: object, layers: Sequence[PrunableLayer]) -> tuple[in
     return nodes, None
 
 
-def choose_degree(cfg: DictConfig, nodes: int, ratio: float) -> int:
+class GraphSettings(Protocol):
+    """The graph settings rgp, ramanujan and block_random share (each declares them in its own schema)."""
+
+    nodes: Any
+    degree: int | None
+    self_loops: bool
+
+
+def choose_degree(cfg: GraphSettings, nodes: int, ratio: float) -> int:
     """Degree from the ratio (kept fraction k/n, or (k+1)/n with self-loops) unless set explicitly."""
     if cfg.degree is not None:
         return int(cfg.degree)
@@ -113,7 +129,8 @@ def graph_layer_masks(adjacency: np.ndarray, layers: Sequence[PrunableLayer], *,
     return masks
 
 
-def check_rgp(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, model: object, example: object) -> None:
+def check_rgp(cfg: GraphSettings, layers: Sequence[PrunableLayer], ratio: float, model: object,
+              example: object) -> None:
     """Pre-flight: the node count fits every masked layer, and the degree gives a feasible regular graph."""
     nodes, _ = choose_nodes(cfg.nodes, layers)
     try:
@@ -125,7 +142,7 @@ def check_rgp(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, mo
 @register_method(RGPCfg, canonical_regime=Regime.scratch, style=MethodStyle("#d55e00", "o"), block_structured=True,
                  check=check_rgp,
                  description="Regular Graph Pruning (Chen et al., TNNLS 2023)")
-def rgp_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def rgp_masks(cfg: RGPCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Build (or load from cache) the graph and return one block mask per layer."""
     nodes, note = choose_nodes(cfg.nodes, layers)
     if note:

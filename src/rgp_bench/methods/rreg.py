@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 
 from rgp_bench.config.choices import Regime
 from rgp_bench.config.fields import Number, setting
@@ -71,7 +70,8 @@ def havel_hakimi_bipartite(vertices: int, degree: int) -> np.ndarray:
 @functools.lru_cache(maxsize=256)
 def _tile_edges(vertices: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
     """The (left, right) endpoints of the Havel–Hakimi tile's v · d edges."""
-    return np.nonzero(havel_hakimi_bipartite(vertices, degree))
+    left, right = np.nonzero(havel_hakimi_bipartite(vertices, degree))
+    return left, right
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def tile_channels(out_channels: int, in_channels: int, pairs: int, degree: int,
 @register_method(RRegCfg, canonical_regime=Regime.scratch, style=MethodStyle("#88ccee", "H"),
                  description="RReg: ERK densities filled with d-regular bipartite expander tiles (Stewart et al., "
                              "CVPRW 2023)")
-def rreg_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def rreg_masks(cfg: RRegCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """ERK layer densities; each layer's channel pairs from Havel–Hakimi d-regular tiles on random channels."""
     shapes = [layer.weight_shape for layer in layers]
     sizes = [math.prod(shape) for shape in shapes]

@@ -5,9 +5,9 @@ The searches themselves are rgp_bench.gnnrl.search. Not a method itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -31,13 +31,22 @@ class SearchCfg(MethodCfg):
     search_finetune_lr: float = setting(0.01, check=Number(lo=0.0, lo_open=True))
 
 
-def reward_finetune(cfg: DictConfig, ctx: MaskContext) -> RewardFinetune | None:
+class SearchSettings(Protocol):
+    """What the shared search code reads of a search method's settings (gnnrl's, random_search's)."""
+
+    name: str
+    lower_bound: float
+    search_finetune_batches: int
+    search_finetune_lr: float
+
+
+def reward_finetune(cfg: SearchSettings, ctx: MaskContext) -> RewardFinetune | None:
     """The in-search fine-tuning `cfg` asks for, on the run's training batches; None when off."""
     batches = int(cfg.search_finetune_batches)
     return RewardFinetune(batches, float(cfg.search_finetune_lr), ctx.train_batches) if batches else None
 
 
-def check_search_budget(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, model: torch.nn.Module,
+def check_search_budget(cfg: SearchSettings, layers: Sequence[PrunableLayer], ratio: float, model: torch.nn.Module,
                         example: torch.Tensor) -> None:
     """Pre-flight for the search methods: `ratio` of the MACs is reachable with keep fractions in
     [method.lower_bound, 1] on these layers' channel groups (the environment's own check, before any training)."""
@@ -45,7 +54,7 @@ def check_search_budget(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio:
     ChannelEnv(problem, ratio, float(cfg.lower_bound), lambda _model: 0.0, str(cfg.name))
 
 
-def search_masks(label: str, cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext,
+def search_masks(label: str, cfg: SearchSettings, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext,
                  lower: float, budget: SearchBudget, setting: Any, make_searcher: Callable[[ChannelEnv], Searcher]
                  ) -> MaskResult:
     """Run a search method end to end: channel groups, environment, search, the best candidate's masks.
@@ -56,7 +65,8 @@ def search_masks(label: str, cfg: DictConfig, layers: Sequence[PrunableLayer], r
     problem = channel_problem(layers, ctx)
     assert ctx.example is not None
     env = ChannelEnv(problem, ratio, lower, ctx.evaluate, label, reward_finetune(cfg, ctx))
-    settings = OmegaConf.to_container(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
+    # Runs pass a DictConfig; a caller may pass a plain mapping of the settings.
+    settings = OmegaConf.to_container(cfg) if isinstance(cfg, DictConfig) else dict(cast(Mapping[str, Any], cfg))
     key = fingerprint(method=settings, ratio=ratio, seed=ctx.seed, budget=vars(budget),
                       groups=[(g.id, g.channels, g.prunable) for g in problem.groups])
     where = SearchRun(seed=ctx.seed, device=ctx.device, state_dir=ctx.state_dir, progress=ctx.progress, log=ctx.log)

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from omegaconf import DictConfig
-
 from rgp_bench.config.choices import Regime, Scope
 from rgp_bench.config.fields import Number, setting
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle, Need
@@ -35,9 +33,10 @@ class SnipCfg(MethodCfg):
 @register_method(SnipCfg, canonical_regime=Regime.scratch, style=MethodStyle("#332288", "h"),
                  needs=(Need.model, Need.train_batches), scored=True,
                  description="SNIP connection sensitivity (Lee et al., ICLR 2019)")
-def snip_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def snip_masks(cfg: SnipCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Keep the weights with the largest |w ⊙ Σ_b ∂L_b/∂w| (= |∂L/∂c| of a multiplicative mask c at c = 1), BN in
     inference mode."""
+    assert ctx.model is not None, "needs=(Need.model,): the pipeline supplies the model"
     ctx.model.eval()
     weights = weights_of(ctx.model, layers)
     grads = summed_gradients(ctx.model, weights, ctx.train_batches(cfg.batches))

@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
 from rgp_bench.config.choices import Regime, Scope
 from rgp_bench.config.fields import Number, setting
+from rgp_bench.core.layer_types import layer_at
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle, Need
 from rgp_bench.methods.registry import register_method
 from rgp_bench.pruning.layers import PrunableLayer
@@ -48,7 +48,7 @@ def synflow_scores(model: nn.Module, names: Sequence[str], example: torch.Tensor
 
     `model` must come from `linearised`; `masks` (keep = True) zero the pruned weights first, in place.
     """
-    weights = [model.get_submodule(name).weight for name in names]
+    weights = [layer_at(model, name).weight for name in names]
     if masks is not None:
         with torch.no_grad():
             for name, w in zip(names, weights, strict=True):
@@ -101,7 +101,7 @@ def round_removals(scores: torch.Tensor, alive: torch.Tensor, density_t: float |
 @register_method(SynflowCfg, canonical_regime=Regime.scratch, style=MethodStyle("#117733", "*"),
                  needs=(Need.model,), scored=True,
                  description="SynFlow iterative synaptic-flow pruning (Tanaka et al., NeurIPS 2020)")
-def synflow_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def synflow_masks(cfg: SynflowCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Prune to `ratio` in `cfg.iterations` rounds of synaptic-flow scoring, density (1 − ratio)^(t/T) after round t.
 
     `scores` are the survival ranks (`survival_ranks`): keep_top of them with the method's scope gives exactly
@@ -109,6 +109,7 @@ def synflow_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float
     """
     if ctx.example is None:
         raise ValueError("synflow needs ctx.example (the shape of one input)")
+    assert ctx.model is not None, "needs=(Need.model,): the pipeline supplies the model"
     model = linearised(ctx.model)
     names = [layer.name for layer in layers]
     sizes = [layer.module.weight.numel() for layer in layers]

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from omegaconf import DictConfig
-
 from rgp_bench.config.choices import Budget, Regime
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle, Need
 from rgp_bench.methods.channel import channel_problem, channel_result, check_budget, prune_to_budget
@@ -22,7 +20,7 @@ class UniformCfg(MethodCfg):
 @register_method(UniformCfg, canonical_regime=Regime.finetune, style=MethodStyle("#e69f00", "^"),
                  budget=Budget.macs, needs=(Need.model,),
                  check=check_budget)
-def uniform_masks(cfg: DictConfig, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
+def uniform_masks(cfg: UniformCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """Remove `ratio` of the MACs with one keep fraction shared by every group (L2 filter norm decides which)."""
     from rgp_bench.pruning.channels import filter_scores
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rgp_bench.core.layer_types import WEIGHT_LAYERS
+from rgp_bench.core.layer_types import WEIGHT_LAYERS, WeightLayer
 
 
 def init_weights(model: nn.Module) -> None:
@@ -23,7 +23,7 @@ def init_weights(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def init_conv_linear(module: nn.Module, generator: torch.Generator | None = None) -> None:
+def init_conv_linear(module: WeightLayer, generator: torch.Generator | None = None) -> None:
     """The project's init for one conv/linear layer: Kaiming-normal (fan_in, relu) weight, zero bias.
 
     Draws from `generator` when given (a CPU generator; the draw is copied to the layer's device), else from

@@ -9,11 +9,13 @@ own statistics (the authors' freshly built net). The prunable weights are found 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rgp_bench.core.layer_types import layer_at
 from rgp_bench.pruning.layers import PrunableLayer
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -21,7 +23,7 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 
 def weights_of(model: nn.Module, layers: Sequence[PrunableLayer]) -> list[torch.Tensor]:
     """The weight parameter of each prunable layer, looked up by name in `model` (e.g. a private copy)."""
-    return [model.get_submodule(layer.name).weight for layer in layers]
+    return [layer_at(model, layer.name).weight for layer in layers]
 
 
 def batch_loss(model: nn.Module, batch: Batch, temperature: float = 1.0) -> torch.Tensor:
@@ -50,7 +52,8 @@ def hessian_gradient_product(model: nn.Module, weights: Sequence[torch.Tensor], 
     total = [torch.zeros_like(w) for w in weights]
     for batch in batches:
         grads = torch.autograd.grad(batch_loss(model, batch, temperature), list(weights), create_graph=True)
-        dot = sum((g * v.detach()).sum() for g, v in zip(grads, vector, strict=True))
+        # A tensor, not the start value 0: there is at least one weight.
+        dot = cast(torch.Tensor, sum((g * v.detach()).sum() for g, v in zip(grads, vector, strict=True)))
         products = torch.autograd.grad(dot, list(weights))
         for acc, hv in zip(total, products, strict=True):
             acc.add_(hv)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
+from rgp_bench.config.schema import LayersCfg
 from rgp_bench.core.errors import UserError
 from rgp_bench.core.forward import forward_once
-from rgp_bench.core.layer_types import BY_NAME, WEIGHT_LAYERS
+from rgp_bench.core.layer_types import BY_NAME, WEIGHT_LAYERS, WeightLayer
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class PrunableLayer:
     """A conv/linear layer selected for pruning, with its position in execution order."""
 
     name: str
-    module: nn.Module
+    module: WeightLayer
     order: int
 
     @property
@@ -51,7 +51,7 @@ def fixed_width_layers(model: nn.Module) -> tuple[str, ...]:
     return tuple(getattr(model, "FIXED_WIDTH_LAYERS", ()))
 
 
-def find_prunable_layers(model: nn.Module, example: torch.Tensor, cfg: DictConfig, *,
+def find_prunable_layers(model: nn.Module, example: torch.Tensor, cfg: LayersCfg, *,
                          channels: bool = False) -> list[PrunableLayer]:
     """Select prunable layers: the configured types, minus the stem, the classifier and explicit exclusions.
 
@@ -79,10 +79,10 @@ def find_prunable_layers(model: nn.Module, example: torch.Tensor, cfg: DictConfi
         skip.add(order[-1])
     types = tuple(BY_NAME[str(t)] for t in cfg.types)
     layers = [
-        PrunableLayer(name, modules[name], i)
+        PrunableLayer(name, module, i)
         for i, name in enumerate(order)
-        if name not in skip and isinstance(modules[name], types)
-        and (cfg.include_grouped or getattr(modules[name], "groups", 1) == 1)
+        if name not in skip and isinstance(module := modules[name], types)
+        and (cfg.include_grouped or getattr(module, "groups", 1) == 1)
     ]
     if not layers:
         raise UserError(

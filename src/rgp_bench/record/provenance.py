@@ -33,7 +33,7 @@ def git_state() -> dict[str, Any]:
 
 def environment(device: dict[str, str]) -> dict[str, Any]:
     """Versions of Python and the key packages, the git state of the source, and the device."""
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in _PACKAGES:
         try:
             packages[name] = metadata.version(name)

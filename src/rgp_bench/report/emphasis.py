@@ -49,14 +49,14 @@ def mark_best(groups: Sequence[Group], metric: str) -> int:
             tests.append((top, other, p.mean_diff, p.p_value))
     adjusted = stats.holm([p for *_, p in tests])
     beaten: dict[int, list[bool]] = defaultdict(list)
-    for (top, other, diff, _), p in zip(tests, adjusted, strict=True):
-        wins = p is not None and p < ALPHA and diff is not None and diff > 0
+    for (top, other, diff, _), p_holm in zip(tests, adjusted, strict=True):
+        wins = p_holm is not None and p_holm < ALPHA and diff is not None and diff > 0
         beaten[id(top)].append(wins)
         if not wins:
             top.tied = other.tied = True
         runner_up = max((o for t, o, *_ in tests if t is top), key=lambda o: o.acc.mean or 0.0)
         if other is runner_up:
-            top.best_p = p
+            top.best_p = p_holm
     for top in {id(t): t for t, *_ in tests}.values():
         top.best = all(beaten[id(top)])
     return len(tests)

@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from rgp_bench.record.schema import MethodFacts, MethodStyle
 
@@ -54,7 +54,8 @@ FALLBACK_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h", "p", "<", ">", "d")
 # Variants and regimes of one method share its colour; line style and marker fill tell them apart, in this order.
 LINESTYLES: tuple[Any, ...] = ("-", "--", "-.", ":", (0, (5, 1.5, 1, 1.5, 1, 1.5)), (0, (1, 3)),
                                (0, (8, 2)), (0, (3, 1, 1, 1, 1, 1, 1, 1)))
-FILLSTYLES = ("full", "left", "bottom", "right", "top")
+FillStyle = Literal["full", "left", "right", "bottom", "top", "none"]
+FILLSTYLES: tuple[FillStyle, ...] = ("full", "left", "bottom", "right", "top")
 _BY_KEY = {re.sub(r"[^a-z0-9]", "", name): style for name, style in KNOWN.items()}
 # Styles the collected records declared (method_facts.style), by loose name: they win over KNOWN and the hash.
 _DECLARED: dict[str, Style] = {}
@@ -96,7 +97,7 @@ class VariantLook:
     """How one variant (or regime) of a method is told from the others: line style and marker fill."""
 
     linestyle: Any
-    fillstyle: str
+    fillstyle: FillStyle
 
 
 def variant_look(index: int) -> VariantLook:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -28,7 +28,8 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
     `hardware.threads: null` by the thread count it resolves to. The code's RESULTS_VERSION is part of it. A dense
     run (a method that prunes nothing) leaves `ratio` out (`_ratio_free`).
     """
-    data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True, enum_to_str=True)
+    data = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True,
+                                                         enum_to_str=True))  # a config's keys are strings
     assert isinstance(data, dict)
     data.pop("hydra", None)
     if isinstance(data.get("hardware"), dict):

@@ -57,9 +57,11 @@ def run_job(cfg: DictConfig) -> float | None:
         with sigterm_raises(), job_console(job_label(cfg) if multirun else None):
             return _run_or_skip(cfg, out_dir, multirun, started)
     except ReplaceRefused as exc:
-        return _refused(exc, multirun)
+        _refused(exc, multirun)
+        return None
     except (Exception, KeyboardInterrupt, Stopped) as exc:
-        return end_failed(cfg, out_dir, exc, multirun)
+        end_failed(cfg, out_dir, exc, multirun)
+        return None
 
 
 def job_label(cfg: DictConfig) -> str:

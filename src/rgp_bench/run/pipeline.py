@@ -6,10 +6,10 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from omegaconf import DictConfig
@@ -197,7 +197,7 @@ def train(cfg: DictConfig, bench: Bench, hw: Hardware, phase: PhasePlan, checkpo
                           epochs=phase.epochs, lr=phase.lr, seed=cfg.seed, checkpoint=checkpoint,
                           on_epoch=tracker.log_epoch)
     if cfg.train.limit_batches is None:  # a smoke budget (limit_batches) is not expected to learn
-        check_learned(trained, bench.data.num_classes, len(bench.data.val))
+        check_learned(trained, bench.data.num_classes, len(cast(Sized, bench.data.val)))  # every split is sized
     return trained
 
 
@@ -219,7 +219,7 @@ def mask_context(method: Method, cfg: DictConfig, bench: Bench, hw: Hardware, *,
         supplied["train_batches"] = lambda count=None: _train_batches(cfg, bench, hw, count)
     if Need.evaluate in method.needs:
         validation = _ValidationBatches(bench.val_loader, cfg.train.limit_batches)
-        supplied["evaluate"] = lambda model: evaluate(model, validation, hw).top1  # type: ignore[arg-type]
+        supplied["evaluate"] = lambda model: evaluate(model, validation, hw).top1
     if Need.costs in method.needs:
         supplied["costs"] = lambda model: measure_costs(model, bench.example, bench.prunable,
                                                         dense_macs=bench.dense_cost.module_macs)

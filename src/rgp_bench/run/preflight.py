@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
+from typing import NoReturn
 
 from hydra import compose
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -162,7 +163,8 @@ def _explain(exc: BaseException, override_set: list[str], primary: str = PRIMARY
                              f"e.g. +{full_key}=VALUE")
         if isinstance(node, DictConfig):
             where = f"of {parent}" if parent else "at the top level"
-            return UserError(f"unknown key '{full_key}'; valid keys {where}: {', '.join(sorted(node.keys()))}")
+            keys = ', '.join(sorted(map(str, node.keys())))
+            return UserError(f"unknown key '{full_key}'; valid keys {where}: {keys}")
     if isinstance(cause, ValidationError) and full_key:
         value = getattr(cause, "value", None)
         choices = _ENUM_CHOICES.search(str(cause))
@@ -190,7 +192,7 @@ def _check_hydra_flags(argv: Sequence[str]) -> None:
 
     parser = get_args_parser()
 
-    def error(message: str) -> None:
+    def error(message: str) -> NoReturn:
         words = message.removeprefix("unrecognized arguments:").split()
         misplaced = message.startswith("unrecognized arguments") and not all(w.startswith("-") for w in words)
         line = one_line(message)

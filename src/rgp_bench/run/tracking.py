@@ -79,7 +79,8 @@ def start_run(logger: DictConfig, out_dir: Path, *, extra_tags: list[str] | None
 
         os.environ.setdefault("WANDB_SILENT", "true")
         return wandb.init(
-            project=logger.project, entity=logger.entity, mode=str(logger.mode), dir=str(out_dir),
+            project=logger.project, entity=logger.entity, mode=str(logger.mode),  # type: ignore[arg-type]  # LoggerMode's values are wandb modes
+            dir=str(out_dir),
             tags=[*logger.tags, *(extra_tags or [])], reinit="finish_previous",
             settings=wandb.Settings(console="off", x_disable_stats=True, silent=True), **kwargs,
         )
@@ -186,7 +187,8 @@ class Tracker:
         try:
             import wandb
 
-            columns = ["name", "type", "prunable", "params", "nonzero", "density", "macs", "macs_effective"]
+            columns: list[str | int] = ["name", "type", "prunable", "params", "nonzero", "density", "macs",
+                                        "macs_effective"]
             table = wandb.Table(columns=columns, data=[[row[c] for c in columns] for row in cost["layers"]])
             self._guard("table", self._run.log, {"layers": table})
         except Exception as exc:

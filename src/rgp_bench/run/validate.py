@@ -88,13 +88,13 @@ def check_structure(cfg: DictConfig, prefix: str = "") -> None:
     where = f"of {prefix.rstrip('.')}" if prefix else "at the top level"
     for key in cfg:
         if key not in fields:
-            raise UserError(f"unknown key '{prefix}{key}'; valid keys {where}: {', '.join(sorted(fields))}")
+            raise UserError(f"unknown key '{prefix}{key!s}'; valid keys {where}: {', '.join(sorted(fields))}")
     for name in sorted(fields - set(cfg)):
         raise UserError(f"'{prefix}{name}' is missing (deleted with ~?); every setting needs a value")
     for key in cfg:
         node = cfg._get_node(key)
         if isinstance(node, DictConfig):
-            check_structure(node, f"{prefix}{key}.")
+            check_structure(node, f"{prefix}{key!s}.")
 
 
 def check_with_model(cfg: DictConfig) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rgp_bench.core.layer_types import WeightLayer
 from rgp_bench.speedup import kernel as kernel_state
 from rgp_bench.speedup.errors import FormUnavailable
 from rgp_bench.speedup.kernel import SimdInfo, kernel_op, kernel_status, load_kernel, simd_info
@@ -237,8 +238,10 @@ def call_kernel(name: str, *args):
     return getattr(module, name)(*args)
 
 
-def bn_scale_shift(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+def bn_scale_shift(bn: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel (scale, shift) of an eval-mode BatchNorm: bn(y) = y * scale + shift."""
+    # An eval-mode BatchNorm that can be folded tracks running statistics (fuse folds only those).
+    assert bn.running_var is not None and bn.running_mean is not None
     scale = torch.rsqrt(bn.running_var.detach() + bn.eps)
     shift = -bn.running_mean.detach() * scale
     if bn.weight is not None:
@@ -247,7 +250,7 @@ def bn_scale_shift(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     return scale.float(), shift.float()
 
 
-def _as_conv2d_params(module: nn.Module) -> tuple[torch.Tensor, tuple, tuple, tuple, tuple]:
+def _as_conv2d_params(module: WeightLayer) -> tuple[torch.Tensor, tuple, tuple, tuple, tuple]:
     """(weight as 4-D, kernel, stride, padding, dilation) of a Conv2d, Conv1d or Linear seen as a 2-D conv."""
     weight = module.weight.detach()
     if isinstance(module, nn.Linear):
@@ -271,7 +274,12 @@ class BlockSparseConv(nn.Module):
     argument of ``forward``); :mod:`rgp_bench.speedup.fuse` sets these up.
     """
 
-    def __init__(self, module: nn.Module, packing: Packing, shift_loads: bool) -> None:
+    weight: torch.Tensor  # buffers, declared so that attribute access is typed
+    in_index: torch.Tensor
+    out_index: torch.Tensor
+    bias: torch.Tensor | None
+
+    def __init__(self, module: WeightLayer, packing: Packing, shift_loads: bool) -> None:
         super().__init__()
         kernel = load_kernel(build=False)
         if kernel is None:
@@ -301,7 +309,7 @@ class BlockSparseConv(nn.Module):
                 f"{slots} in, {taps} taps, stride={self.stride}, shift_loads={self.shift_loads}, relu={self.relu}")
 
     @torch.no_grad()
-    def fold_batch_norm(self, bn: nn.Module) -> None:
+    def fold_batch_norm(self, bn: nn.BatchNorm1d | nn.BatchNorm2d) -> None:
         """Make this layer compute ``bn(layer(x))`` (eval-mode BatchNorm over the output channels)."""
         scale, shift = bn_scale_shift(bn)
         per_packed = scale[self.out_index.clamp(min=0).long()]  # (chunks, chunk_out); padding weights stay 0

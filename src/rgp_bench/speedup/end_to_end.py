@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -64,7 +65,8 @@ def folded_copy(masked: nn.Module) -> nn.Module:
 
 def compile_frozen(model: nn.Module) -> nn.Module:
     """``torch.compile`` with Inductor freezing (weights folded as constants; compiled at the first no-grad call)."""
-    return torch.compile(copy_module(model).eval(), dynamic=False, options={"freezing": True})
+    # Compiling a Module gives an OptimizedModule (a Module); the stubs type the result as a plain callable.
+    return cast(nn.Module, torch.compile(copy_module(model).eval(), dynamic=False, options={"freezing": True}))
 
 
 def measure_end_to_end(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Final
 
 import torch
 from torch import nn
@@ -17,7 +18,7 @@ from rgp_bench.speedup.packing import Packing
 from rgp_bench.speedup.tapsum import TapSumConv
 
 MASKED = "masked"
-LAYER_TYPES: tuple[type[nn.Module], ...] = (nn.Conv1d, nn.Conv2d, nn.Linear)
+LAYER_TYPES: Final = (nn.Conv1d, nn.Conv2d, nn.Linear)
 _CONVS = (nn.Conv1d, nn.Conv2d)
 
 
@@ -27,7 +28,7 @@ class Form:
 
     name: str
     layer_types: tuple[type[nn.Module], ...]
-    build: Callable[[nn.Module, Packing], nn.Module]
+    build: Callable[[Any, Packing], nn.Module]  # takes a layer of one of layer_types (each form's own type)
     description: str
 
 

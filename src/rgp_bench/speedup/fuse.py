@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -33,13 +34,18 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
+from rgp_bench.core.layer_types import WeightLayer
 from rgp_bench.speedup.direct import BlockSparseConv
 from rgp_bench.speedup.linear import BlockSparseLinear
 
-KERNEL_FORMS = (BlockSparseConv, BlockSparseLinear)
+KernelForm = BlockSparseConv | BlockSparseLinear
+KERNEL_FORMS: tuple[type[KernelForm], ...] = (BlockSparseConv, BlockSparseLinear)
+# The layers a BatchNorm folds into.
+_FOLDABLE: tuple[type[WeightLayer | KernelForm], ...] = (nn.Conv1d, nn.Conv2d, nn.Linear, *KERNEL_FORMS)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 _RELU_FUNCTIONS = {F.relu, torch.relu, torch.relu_}
 _ADD_FUNCTIONS = {operator.add, operator.iadd, torch.add}
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 @dataclass
@@ -63,7 +69,8 @@ class DictLinear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self._parameters
-        return F.linear(x, p["weight"], p["bias"])
+        # A layer's weight is never None; an ignore rather than cast() keeps this hot path one call shorter.
+        return F.linear(x, p["weight"], p["bias"])  # type: ignore[arg-type]
 
 
 class DictConv1d(nn.Conv1d):
@@ -71,7 +78,8 @@ class DictConv1d(nn.Conv1d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self._parameters
-        return self._conv_forward(x, p["weight"], p["bias"])
+        # A layer's weight is never None; an ignore rather than cast() keeps this hot path one call shorter.
+        return self._conv_forward(x, p["weight"], p["bias"])  # type: ignore[arg-type]
 
 
 class DictConv2d(nn.Conv2d):
@@ -79,7 +87,8 @@ class DictConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self._parameters
-        return self._conv_forward(x, p["weight"], p["bias"])
+        # A layer's weight is never None; an ignore rather than cast() keeps this hot path one call shorter.
+        return self._conv_forward(x, p["weight"], p["bias"])  # type: ignore[arg-type]
 
 
 _DICT_LAYERS = {nn.Linear: DictLinear, nn.Conv1d: DictConv1d, nn.Conv2d: DictConv2d}
@@ -92,11 +101,16 @@ class _LeafTracer(fx.Tracer):
         return type(m).__module__.startswith("rgp_bench.speedup") or super().is_leaf_module(m, qualname)
 
 
+def _module_name(node: fx.Node) -> str:
+    """The qualified name a ``call_module`` node calls (fx types every target as ``str | Callable``)."""
+    return cast(str, node.target)
+
+
 def _module(gm: fx.GraphModule, node: fx.Node) -> nn.Module | None:
-    return gm.get_submodule(node.target) if node.op == "call_module" else None
+    return gm.get_submodule(_module_name(node)) if node.op == "call_module" else None
 
 
-def _sole_producer(gm: fx.GraphModule, node: object, types: tuple[type, ...]) -> nn.Module | None:
+def _sole_producer(gm: fx.GraphModule, node: fx.node.Argument, types: tuple[type[ModuleT], ...]) -> ModuleT | None:
     """The module that computes ``node`` if it is one of ``types`` and ``node`` has exactly one user."""
     if not isinstance(node, fx.Node) or len(node.users) != 1:
         return None
@@ -128,18 +142,20 @@ def _fold_batch_norm(gm: fx.GraphModule, node: fx.Node, report: FusionReport) ->
     if not isinstance(bn, _BATCH_NORMS) or bn.training or bn.running_mean is None or len(node.args) != 1:
         return False
     producer = node.args[0]
-    layer = _sole_producer(gm, producer, (nn.Conv1d, nn.Conv2d, nn.Linear, *KERNEL_FORMS))
+    if not isinstance(producer, fx.Node):  # as _sole_producer would answer; narrows for the checker
+        return False
+    layer = _sole_producer(gm, producer, _FOLDABLE)
     if layer is None or getattr(layer, "relu", False) or len(producer.args) != 1:
         return False
     if isinstance(layer, nn.Linear | BlockSparseLinear) or getattr(layer, "kind", "") == "Linear":
         shape = _shape(producer)
         if shape is None or len(shape[0]) != 2:  # BatchNorm1d on (N, C, L) normalises dim 1, not the features
             return False
-    if isinstance(layer, KERNEL_FORMS):
+    if isinstance(layer, KernelForm):
         layer.fold_batch_norm(bn)
     else:
-        fuse = fuse_linear_bn_eval if isinstance(layer, nn.Linear) else fuse_conv_bn_eval
-        _replace_submodule(gm, producer.target, fuse(layer, bn))
+        fused = fuse_linear_bn_eval(layer, bn) if isinstance(layer, nn.Linear) else fuse_conv_bn_eval(layer, bn)
+        _replace_submodule(gm, _module_name(producer), fused)
     node.replace_all_uses_with(producer)
     gm.graph.erase_node(node)
     report.batch_norms.append(str(producer.target))
@@ -150,6 +166,8 @@ def _fuse_residual(gm: fx.GraphModule, node: fx.Node, report: FusionReport) -> b
     in_place = node.target in (operator.iadd, "add_")
     for mine, other in ((0, 1), (1, 0)):
         producer, residual = node.args[mine], node.args[other]
+        if not isinstance(producer, fx.Node):  # as _sole_producer would answer; narrows for the checker
+            continue
         conv = _sole_producer(gm, producer, (BlockSparseConv,))
         if conv is None or conv.kind == "Linear" or conv.relu or len(producer.args) != 1:
             continue
@@ -168,6 +186,8 @@ def _fuse_residual(gm: fx.GraphModule, node: fx.Node, report: FusionReport) -> b
 
 def _fuse_relu(gm: fx.GraphModule, node: fx.Node, report: FusionReport) -> bool:
     producer = node.args[0] if node.args else None
+    if not isinstance(producer, fx.Node):  # as _sole_producer would answer; narrows for the checker
+        return False
     layer = _sole_producer(gm, producer, KERNEL_FORMS)
     if layer is None or layer.relu:
         return False
@@ -185,7 +205,7 @@ def _inline_module(gm: fx.GraphModule, node: fx.Node) -> bool:
         return False
     (source,) = node.args
     if isinstance(module, nn.Identity):
-        node.replace_all_uses_with(source)
+        node.replace_all_uses_with(cast(fx.Node, source))  # a traced module call's input is a Node
         gm.graph.erase_node(node)
         return True
     with gm.graph.inserting_before(node):
@@ -247,12 +267,13 @@ def fuse_for_inference(model: nn.Module, example: torch.Tensor) -> tuple[nn.Modu
     for node in list(gm.graph.nodes):
         if node.op == "call_module" and not _inline_module(gm, node):
             module = _module(gm, node)
-            if type(module) in _DICT_LAYERS and not module._forward_hooks and not module._forward_pre_hooks:
+            if (module is not None and type(module) in _DICT_LAYERS and not module._forward_hooks
+                    and not module._forward_pre_hooks):
                 module.__class__ = _DICT_LAYERS[type(module)]
     gm.graph.lint()
     gm.delete_all_unused_submodules()
     gm.recompile()
     # fx wraps every call in a frame that rewrites tracebacks (about 3 us); the fused model is a plain module.
-    type(gm).__call__ = nn.Module.__call__
+    type(gm).__call__ = nn.Module.__call__  # type: ignore[method-assign]  # deliberately, as said above
     pin_submodules(gm)
     return gm, report

@@ -24,6 +24,11 @@ def _output_positions(packing: Packing) -> torch.Tensor | None:
 class GatherGroupedConv(nn.Module):
     """Inference-only replacement for a masked Conv1d / Conv2d: gather + grouped conv (+ output reorder)."""
 
+    weight: torch.Tensor  # buffers, declared so that attribute access is typed
+    in_index: torch.Tensor
+    bias: torch.Tensor | None
+    out_positions: torch.Tensor | None
+
     def __init__(self, conv: nn.Conv1d | nn.Conv2d, packing: Packing) -> None:
         super().__init__()
         if type(conv) not in _CONV:
@@ -49,6 +54,11 @@ class GatherGroupedConv(nn.Module):
 
 class GatherBmmLinear(nn.Module):
     """Inference-only replacement for a masked Linear: gather + one batched matmul over the chunks."""
+
+    weight: torch.Tensor  # buffers, declared so that attribute access is typed
+    in_index: torch.Tensor
+    bias: torch.Tensor | None
+    out_positions: torch.Tensor | None
 
     def __init__(self, linear: nn.Linear, packing: Packing) -> None:
         super().__init__()

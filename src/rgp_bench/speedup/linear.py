@@ -32,6 +32,12 @@ def block_bases(out_index: np.ndarray) -> np.ndarray:
 class BlockSparseLinear(nn.Module):
     """Inference-only replacement for a masked Linear computed by the C++ block-sparse matrix product."""
 
+    weight: torch.Tensor  # buffers, declared so that attribute access is typed
+    in_index: torch.Tensor
+    out_index: torch.Tensor
+    out_base: torch.Tensor
+    bias: torch.Tensor | None
+
     def __init__(self, linear: nn.Linear, packing: Packing) -> None:
         super().__init__()
         if not isinstance(linear, nn.Linear):
@@ -69,7 +75,7 @@ class BlockSparseLinear(nn.Module):
                 f"{chunk_in} in, relu={self.relu}")
 
     @torch.no_grad()
-    def fold_batch_norm(self, bn: nn.Module) -> None:
+    def fold_batch_norm(self, bn: nn.BatchNorm1d | nn.BatchNorm2d) -> None:
         """Make this layer compute ``bn(layer(x))`` (eval-mode BatchNorm1d over the output features)."""
         scale, shift = bn_scale_shift(bn)
         packed_scale = self._per_packed_output(scale)

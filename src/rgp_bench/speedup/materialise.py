@@ -12,11 +12,13 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import cast
 
 import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from rgp_bench.core.layer_types import WeightLayer
 from rgp_bench.measure.latency import allocator_setting, thread_count, time_interleaved
 from rgp_bench.measure.macs import mac_reduction, masked_layer_macs
 from rgp_bench.speedup.capture import capture_inputs, set_submodule
@@ -62,7 +64,7 @@ def relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
     return diff / scale if scale > 0 else diff
 
 
-def describe_layer(module: nn.Module) -> str:
+def describe_layer(module: WeightLayer) -> str:
     """E.g. ``Conv2d 64→128 3×3 s2`` or ``Linear 512→512``."""
     kind = type(module).__name__
     if isinstance(module, nn.Linear):
@@ -93,7 +95,7 @@ def _build_candidates(module: nn.Module, x: torch.Tensor, reference: torch.Tenso
                       forms: Sequence[str], tolerance: float) -> dict[str, nn.Module] | None:
     """Build and check every applicable form; record each in the report. None if the layer must stay masked."""
     try:
-        structure = analyse_mask(module.weight_mask)
+        structure = analyse_mask(cast(torch.Tensor, module.weight_mask))  # the buffer torch's prune adds
     except NotBlockStructured as exc:
         report.structure, report.reason = "not block-structured", f"kept masked: {exc}"
         return None
@@ -129,7 +131,8 @@ def _build_candidates(module: nn.Module, x: torch.Tensor, reference: torch.Tenso
 def _choose(module: nn.Module, x: torch.Tensor, built: Mapping[str, nn.Module], report: LayerReport,
             timer: CandidateTimer, min_speedup: float) -> str:
     """Time masked dense and the built forms; the fastest form wins if it beats masked dense by min_speedup."""
-    calls = {MASKED: lambda: module(x), **{name: (lambda m=m: m(x)) for name, m in built.items()}}
+    # mypy cannot infer a lambda whose parameter default binds the loop variable.
+    calls = {MASKED: lambda: module(x), **{name: (lambda m=m: m(x)) for name, m in built.items()}}  # type: ignore[misc]
     with torch.inference_mode():
         seconds = timer(calls)
     report.masked_seconds = seconds[MASKED]
@@ -193,7 +196,7 @@ def materialise(
         fast = copy_module(masked)
         layers = []
         for index, name in enumerate(names):
-            module = masked.get_submodule(name)
+            module = cast(WeightLayer, masked.get_submodule(name))  # masked_layer_names: conv/linear layers
             report = LayerReport(name, describe_layer(module), "", None, macs[name].dense, macs[name].effective,
                                  out_channels=int(module.weight.shape[0]), in_channels=int(module.weight.shape[1]),
                                  kernel=tuple(module.weight.shape[2:]), stride=max(getattr(module, "stride", (1,))))
@@ -216,7 +219,9 @@ def materialise(
             elif built:
                 choice = _choose(module, inputs[name], built, report, timer, min_speedup)
             report.chosen = choice
-            set_submodule(fast, name, bake_mask(module) if choice == MASKED else built[choice])
+            # A form is chosen only from the built candidates, so `built` is a dict here.
+            set_submodule(fast, name, bake_mask(module) if choice == MASKED
+                          else cast("dict[str, nn.Module]", built)[choice])
             if progress is not None:
                 progress(index + 1, len(names))
         fast.eval().requires_grad_(False)

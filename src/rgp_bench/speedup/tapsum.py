@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +54,9 @@ def _tap_offsets(kernel: tuple[int, ...]) -> list[tuple[int, ...]]:
 class TapSumCore(nn.Module):
     """The compiled part: sum of slot x tap terms over an already padded input."""
 
+    index: torch.Tensor  # buffers, declared so that attribute access is typed
+    out_positions: torch.Tensor | None
+
     def __init__(self, weight: torch.Tensor, index: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...],
                  dilation: tuple[int, ...], bias: torch.Tensor | None, out_positions: torch.Tensor | None) -> None:
         super().__init__()
@@ -79,6 +83,7 @@ class TapSumCore(nn.Module):
                     window.append(slice(start, start + self.stride[d] * (out_size[d] - 1) + 1, self.stride[d]))
                 term = gathered[tuple(window)] * self.weight[s, t].view(view)
                 acc = term if acc is None else acc + term
+        acc = cast(torch.Tensor, acc)  # every layer has at least one slot and one tap
         if self.bias is not None:
             acc = acc + self.bias.view(view)
         return acc if self.out_positions is None else acc.index_select(1, self.out_positions)

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -34,7 +34,7 @@ _NUMERICS = ("precision", "deterministic", "workers")
 
 
 def _container(node: DictConfig) -> dict[str, Any]:
-    data = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    data = cast("dict[str, Any]", OmegaConf.to_container(node, resolve=True, enum_to_str=True))  # str keys
     assert isinstance(data, dict)
     return data
 

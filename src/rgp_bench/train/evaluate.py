@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from rgp_bench.core.hardware import Hardware
 
@@ -25,7 +25,8 @@ class Scores:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: DataLoader, hw: Hardware, limit_batches: int | None = None) -> Scores:
+def evaluate(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], hw: Hardware,
+             limit_batches: int | None = None) -> Scores:
     """Average cross-entropy and top-1/top-5 accuracy in percent (top-5 = top-k when fewer classes)."""
     was_training = model.training
     model.eval()

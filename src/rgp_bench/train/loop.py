@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from rgp_bench.config.schema import TrainCfg
 from rgp_bench.core.console import bars_wanted
 from rgp_bench.core.errors import RunFailed
 from rgp_bench.core.hardware import Hardware
@@ -54,12 +54,12 @@ def make_loader(dataset: Dataset, batch_size: int, hw: Hardware, *, shuffle: boo
                       persistent_workers=False, drop_last=False)
 
 
-def _progress_disabled(cfg: DictConfig) -> bool:
+def _progress_disabled(cfg: TrainCfg) -> bool:
     # Bars only on a terminal this process has to itself (rgp_bench.core.console); else plain epoch lines.
     return not bars_wanted(cfg.progress)
 
 
-def train_phase(model: nn.Module, train_set: Dataset, val_loader: DataLoader, cfg: DictConfig, hw: Hardware, *,
+def train_phase(model: nn.Module, train_set: Dataset, val_loader: DataLoader, cfg: TrainCfg, hw: Hardware, *,
                 phase: str, epochs: int, lr: float, seed: int,
                 checkpoint: Path | None = None,
                 on_epoch: Callable[[dict[str, Any]], None] | None = None) -> PhaseResult:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
+from rgp_bench.config.schema import TrainCfg
 
-def build_optimizer(model: nn.Module, cfg: DictConfig, lr: float) -> torch.optim.Optimizer:
+
+def build_optimizer(model: nn.Module, cfg: TrainCfg, lr: float) -> torch.optim.Optimizer:
     """SGD (momentum, optional Nesterov) or Adam; weight decay on every trainable parameter, BN included."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adam":
@@ -17,7 +18,7 @@ def build_optimizer(model: nn.Module, cfg: DictConfig, lr: float) -> torch.optim
 
 
 def build_schedule(
-    optimizer: torch.optim.Optimizer, cfg: DictConfig, epochs: int
+    optimizer: torch.optim.Optimizer, cfg: TrainCfg, epochs: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-epoch schedule: cosine decay to 0 over `epochs`, step decay, or constant."""
     if cfg.schedule == "cosine":

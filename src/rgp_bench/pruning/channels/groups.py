@@ -138,7 +138,8 @@ def _dependency_graph(model: nn.Module, example: Tensor, pruner: ShortcutPruner)
         model.train(was_training)  # build_dependency leaves the model in eval mode
 
 
-_Found = dict[tuple[str, str], tuple[tuple[str, ...], int, dict[int, int]]]  # (module, role) -> params, dim, roots
+# (module, role) -> params, dim, roots
+_Found = dict[tuple[str, MemberRole], tuple[tuple[str, ...], int, dict[int, int]]]
 
 
 def _channel_group(tp_group: Group, names: dict[nn.Module, str], prunable: set[str], model_order: dict[str, int],

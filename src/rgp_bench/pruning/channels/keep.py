@@ -52,7 +52,7 @@ def keep_from_masks(model: nn.Module, groups: Iterable[ChannelGroup]) -> KeepSet
     for group in groups:
         producer = group.with_role("producer")[0] if group.with_role("producer") else None
         mask = None if producer is None else getattr(model.get_submodule(producer.module), "weight_mask", None)
-        if mask is None or not group.prunable:
+        if producer is None or mask is None or not group.prunable:
             continue
         rows = mask.flatten(1).any(dim=1).cpu()
         kept = torch.zeros(group.channels, dtype=torch.bool)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from rgp_bench.core.errors import UserError
+from rgp_bench.core.layer_types import layer_at
 from rgp_bench.pruning.channels.groups import ChannelGroup
 
 
@@ -23,7 +24,7 @@ def filter_scores(model: nn.Module, groups: Iterable[ChannelGroup], norm: int = 
     for group in groups:
         score = torch.zeros(group.channels, dtype=torch.float64)
         for member in group.with_role("producer"):
-            weight = model.get_submodule(member.module).weight.detach()
+            weight = layer_at(model, member.module).weight.detach()  # producers are conv/linear layers
             row_norms = weight.flatten(1).to(torch.float64).norm(p=norm, dim=1).cpu()
             score.index_add_(0, torch.tensor(member.channels), row_norms[list(member.positions)])
         scores[group.id] = score

@@ -25,6 +25,8 @@ from rgp_bench.models.resnet_cifar import PadShortcut
 class IndexShortcut(nn.Module):
     """Subsample by `stride`, then out[:, j] = x[:, source[j]] (or 0 where source[j] < 0). No parameters."""
 
+    source: Tensor  # a buffer, declared so that attribute access is typed
+
     def __init__(self, stride: int, in_channels: int, source: Tensor) -> None:
         super().__init__()
         self.stride = stride

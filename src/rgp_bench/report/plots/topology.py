@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import cast
 
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -41,7 +43,7 @@ def topology_plot(study: TopologyStudy, cell: Cell, metric: str, title: str, pat
     rows = math.ceil(len(results) / COLUMNS)
     fig = Figure(figsize=(4.0 * COLUMNS, 3.2 * rows + 0.8), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
-    legend: dict[str, object] = {}
+    legend: dict[str, Artist] = {}
     for i, result in enumerate(results):
         measure = result.hypothesis.measure
         ax = fig.add_subplot(rows, COLUMNS, i + 1)
@@ -53,7 +55,8 @@ def topology_plot(study: TopologyStudy, cell: Cell, metric: str, title: str, pat
                 continue
             style = method_style(label.split("+")[0])  # a sanity-checked series: its method's colour, an x
             marker = "x" if "+" in label else style.marker
-            handle = ax.scatter([p.measures[measure] for p in mine], [p.accuracy for p in mine], s=16,
+            xs = cast("list[float]", [p.measures[measure] for p in mine])  # `mine` has the measure
+            handle = ax.scatter(xs, [p.accuracy for p in mine], s=16,
                                 marker=marker, color=style.color, alpha=0.8)
             legend.setdefault(label, handle)
         cell_rho = next((c.partial_rho for c in result.cells if (c.dataset, c.model, c.ratio) == cell), None)
