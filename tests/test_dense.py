@@ -137,7 +137,7 @@ def test_a_sweep_with_dense_gives_every_report_group_its_dense_row_at_equal_epoc
     assert {(c["method"], c["ratio"]) for c in report["comparisons"] if c["reference"] == "dense"} == {
         (m, r) for m in ("rgp", "magnitude") for r in (0.5, 0.9)}
     md = (tmp_path / "sweep" / "report" / "report.md").read_text()
-    results = md.split("## Results by group")[1].split("\n## ")[0]
+    results = md.split("## Results by group")[1].split("\n## ")[0].split("### Details")[0]  # the main table
     cells = [line.split(" | ") for line in results.splitlines() if line.startswith("| digits | mlp |")]
     dense_rows = {(c[2], c[5]): c for c in cells if c[4] == "dense"}
     assert set(dense_rows) == {(r, regime) for r in ("0.5", "0.9") for regime in ("scratch", "finetune")}
