@@ -16,25 +16,21 @@ from typing import Any
 import numpy as np
 
 from rgp_bench.config.choices import Regime
-from rgp_bench.config.fields import AutoOr, Number, setting
 from rgp_bench.core.errors import UserError
 from rgp_bench.graphs import GraphError, average_clustering, check_feasible, path_stats
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodStyle
 from rgp_bench.methods.registry import register_method
-from rgp_bench.methods.rgp import check_rgp, choose_degree, choose_nodes, graph_layer_masks
+from rgp_bench.methods.rgp import GraphCfg, check_rgp, choose_degree, choose_nodes, graph_layer_masks
 from rgp_bench.pruning.layers import PrunableLayer
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class BlockRandomCfg(MethodCfg):
-    """`nodes`, `degree` and `self_loops` mean exactly what they mean for rgp (RGPCfg)."""
+class BlockRandomCfg(GraphCfg):
+    """`nodes`, `degree` and `self_loops` mean exactly what they mean for rgp (GraphCfg)."""
 
     name: str = "block_random"
-    nodes: Any = setting("auto", check=AutoOr(3))
-    degree: int | None = setting(None, check=Number(lo=2, integer=True, nullable=True))
-    self_loops: bool = False
 
 
 def erdos_renyi_graph(nodes: int, edges: int, seed: int) -> np.ndarray:

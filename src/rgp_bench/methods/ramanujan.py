@@ -14,18 +14,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from rgp_bench.config.choices import Choice, Regime
-from rgp_bench.config.fields import AutoOr, Number, setting
+from rgp_bench.config.fields import Number, setting
 from rgp_bench.core.errors import UserError
 from rgp_bench.graphs import GraphError, check_feasible, graph_metrics, random_regular
 from rgp_bench.measure.spectra import GraphSpectrum, graph_spectrum
-from rgp_bench.methods.base import MaskContext, MaskResult, MethodCfg, MethodStyle
+from rgp_bench.methods.base import MaskContext, MaskResult, MethodStyle
 from rgp_bench.methods.registry import register_method
-from rgp_bench.methods.rgp import check_rgp, choose_degree, choose_nodes, graph_layer_masks
+from rgp_bench.methods.rgp import GraphCfg, check_rgp, choose_degree, choose_nodes, graph_layer_masks
 from rgp_bench.pruning.layers import PrunableLayer
 
 log = logging.getLogger(__name__)
@@ -38,13 +37,10 @@ class Select(Choice):
 
 
 @dataclass
-class RamanujanCfg(MethodCfg):
-    """`nodes`, `degree` and `self_loops` mean exactly what they mean for rgp (RGPCfg)."""
+class RamanujanCfg(GraphCfg):
+    """`nodes`, `degree` and `self_loops` mean exactly what they mean for rgp (GraphCfg)."""
 
     name: str = "ramanujan"
-    nodes: Any = setting("auto", check=AutoOr(3))
-    degree: int | None = setting(None, check=Number(lo=2, integer=True, nullable=True))
-    self_loops: bool = False
     # first: the first draw that meets the Ramanujan bound; best: the largest Ramanujan gap of all `draws` draws.
     select: Select = Select["first"]
     draws: int = setting(100, check=Number(lo=1, integer=True))

@@ -6,7 +6,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -46,17 +46,23 @@ else:
 
 
 @dataclass
-class RGPCfg(MethodCfg):
-    """Defaults: no self-loops, n = 64 capped at the narrowest layer, k from the ratio, the same graph and channel
-    map in every layer (the authors' `compute_densemask`), the engine's annealing optimiser (see README, "Methods")."""
+class GraphCfg(MethodCfg):
+    """The graph settings of rgp and of its block-graph controls (ramanujan, block_random)."""
 
-    name: str = "rgp"
     # "auto" = 64 capped at the narrowest masked layer; an int is used as is (error if too large).
     nodes: Any = setting("auto", check=AutoOr(3))
     # None = derived from the ratio (nearest feasible degree); an int overrides the ratio.
     degree: int | None = setting(None, check=Number(lo=2, integer=True, nullable=True))
     # true = graph2nn variant: every node also keeps its own group, keep (k+1)/n.
     self_loops: bool = False
+
+
+@dataclass
+class RGPCfg(GraphCfg):
+    """Defaults: no self-loops, n = 64 capped at the narrowest layer, k from the ratio, the same graph and channel
+    map in every layer (the authors' `compute_densemask`), the engine's annealing optimiser (see README, "Methods")."""
+
+    name: str = "rgp"
     # The graph engine's benchmarked default (see BENCHMARKS.md); reference = the authors' bounded random walk.
     strategy: Strategy = Strategy[DEFAULT_STRATEGY]
     start: Start = Start["random"]
@@ -90,15 +96,7 @@ def choose_nodes(requested: int | str, layers: Sequence[PrunableLayer]) -> tuple
     return nodes, None
 
 
-class GraphSettings(Protocol):
-    """The graph settings rgp, ramanujan and block_random share (each declares them in its own schema)."""
-
-    nodes: Any
-    degree: int | None
-    self_loops: bool
-
-
-def choose_degree(cfg: GraphSettings, nodes: int, ratio: float) -> int:
+def choose_degree(cfg: GraphCfg, nodes: int, ratio: float) -> int:
     """Degree from the ratio (kept fraction k/n, or (k+1)/n with self-loops) unless set explicitly."""
     if cfg.degree is not None:
         return int(cfg.degree)
@@ -129,7 +127,7 @@ def graph_layer_masks(adjacency: np.ndarray, layers: Sequence[PrunableLayer], *,
     return masks
 
 
-def check_rgp(cfg: GraphSettings, layers: Sequence[PrunableLayer], ratio: float, model: object,
+def check_rgp(cfg: GraphCfg, layers: Sequence[PrunableLayer], ratio: float, model: object,
               example: object) -> None:
     """Pre-flight: the node count fits every masked layer, and the degree gives a feasible regular graph."""
     nodes, _ = choose_nodes(cfg.nodes, layers)
