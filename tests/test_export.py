@@ -13,7 +13,7 @@ import torch
 from tests.conftest import run_cli
 
 from rgp_bench.export import load_model
-from rgp_bench.export.cli import main
+from rgp_bench.export.cli import FORMATS, main, with_suffix
 
 TINY = ["train.epochs=1", "train.pretrain_epochs=1", "model.width=64", "model.depth=3", "train.progress=false"]
 # Loads the export with torch (and onnxruntime) only, in a process that never imports rgp_bench.
@@ -82,10 +82,23 @@ def test_export_round_trips_in_a_fresh_process(runs, method, materialise, fmt, t
     assert main([str(run_dir), "--format", fmt, "--out", str(out), *(["--materialise"] if materialise else [])]) == 0
     if fmt == "onnx":  # timed in ONNX Runtime at the run's latency batch sizes, outputs checked equal
         assert capsys.readouterr().out.count("onnxruntime vs torch: batch") == 2
+    written = with_suffix(out, FORMATS[fmt])  # model.pt is written as model.pt2: torch.export's own suffix
+    assert written.is_file() and str(written) in capsys.readouterr().out + str(written)
     x, y = _reference(run_dir, tmp_path)
-    proc = subprocess.run([sys.executable, "-c", CHECK, str(out), str(x), str(y)], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-c", CHECK, str(written), str(x), str(y)], capture_output=True,
+                          text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # loading warns about nothing (the check script's own lines, "<string>:N", aside)
+    assert not [line for line in proc.stderr.splitlines() if "Warning" in line and not line.startswith("<string>")]
+
+
+def test_an_export_is_named_with_its_format_suffix():
+    assert with_suffix(Path("m.pt"), ".pt2") == Path("m.pt2")
+    assert with_suffix(Path("out/m"), ".pt2") == Path("out/m.pt2")
+    assert with_suffix(Path("m.pt2"), ".pt2") == Path("m.pt2")
+    assert with_suffix(Path("m.pt2"), ".onnx") == Path("m.onnx")
+    assert with_suffix(Path("m.aoti.pt2"), ".aoti.pt2") == Path("m.aoti.pt2")
+    assert with_suffix(Path("model.v1.pt"), ".pt2") == Path("model.v1.pt2")
 
 
 def test_materialised_rgp_keeps_only_the_kept_blocks(runs):

@@ -131,6 +131,18 @@ def time_onnx_export(model: nn.Module, out: Path, saved: dict, record: dict) -> 
             for size in sizes]
 
 
+def with_suffix(path: Path, suffix: str) -> Path:
+    """`path` ending in the format's suffix (torch.export warns on saving and loading a `.pt2` archive under another
+    name): `m.pt` becomes `m.pt2`, `m` becomes `m.pt2`; a name already ending in it is kept."""
+    if path.name.endswith(suffix):
+        return path
+    known = {".pt", ".pt2", ".onnx", ".aoti"}
+    stem = path.name
+    while Path(stem).suffix in known:
+        stem = Path(stem).stem
+    return path.with_name(stem + suffix)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the export CLI; return the exit code (0 ok, 2 bad input)."""
     args = _parser().parse_args(argv)
@@ -149,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                                            batch_size=batch_size, threads=threads)
         model = plain(model)
         form = "materialised" if args.materialise else "masked"
-        out = Path(args.out) if args.out else run_dir / f"model_{form}{FORMATS[args.format]}"
+        suffix = FORMATS[args.format]
+        out = with_suffix(Path(args.out), suffix) if args.out else run_dir / f"model_{form}{suffix}"
         if args.format == "aoti" and (missing := compiler_missing()) is not None:
             raise UserError(f"--format aoti compiles the model with AOTInductor and needs a C++ compiler: {missing}")
         if not out.parent.is_dir():
