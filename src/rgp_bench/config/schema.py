@@ -156,7 +156,7 @@ class LatencyCfg:
     threads: int | None = setting(1, check=Number(lo=1, integer=True, nullable=True), effect=TIMING)
     # Interleaved rounds per batch size: at least `rounds`; more, up to `max_rounds`, while the speed-ups' relative
     # spread (IQR over median of the per-round ratios) is above `noise`; a figure still above it is flagged noisy.
-    rounds: int = setting(5, check=POSITIVE_INT, effect=TIMING)
+    rounds: int = setting(3, check=POSITIVE_INT, effect=TIMING)
     max_rounds: int = setting(15, check=POSITIVE_INT, effect=TIMING)
     noise: float = setting(0.1, check=Number(lo=0, lo_open=True), effect=TIMING)
     # Seconds each measurement runs (torch.utils.benchmark blocked_autorange).
