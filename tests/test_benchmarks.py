@@ -10,14 +10,14 @@ import re
 from pathlib import Path
 
 import pytest
-from benchmarks import collapse, gnnrl, speedup_report
+from benchmarks import collapse, gnnrl, latency_cost, speedup_report
 from benchmarks.markdown import Provenance, parser, publish
 
 from rgp_bench.pruning.collapse import Collapse
 from rgp_bench.speedup.end_to_end import DENSE, DENSE_COMPILED, MATERIALISED, MATERIALISED_COMPILED, EndToEnd
 from rgp_bench.speedup.report import CandidateResult, LayerReport, MaterialiseReport
 
-RECIPES = ("graphs", "speedup", "collapse", "gnnrl")
+RECIPES = ("graphs", "speedup", "collapse", "gnnrl", "latency_cost")
 MACHINE = {"cpu": "Test CPU", "cores": "2", "python": "3.11", "os": "Linux", "torch": "2.x"}
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -153,3 +153,21 @@ def test_gnnrl_rows_read_a_results_record():
     uniform = gnnrl.RunRow.of({**record, "method": "uniform", "method_info": {}})
     assert uniform.evaluations is None and uniform.best_curve == () and uniform.test_top1 == 97.5
 
+
+
+def test_latency_cost_render_states_each_target_met_or_missed():
+    def case(name: str, latency: float, total: float, speedups: tuple[float, ...], rss: float | None = None):
+        return latency_cost.Case(name, f"python -m rgp_bench {name}", len(speedups), latency, total, speedups,
+                                 "1: 4.00×, 64: 5.00×", rss)
+
+    rows = latency_cost.LatencyCostRows(
+        Provenance("python -m benchmarks.latency_cost", "2026-12-05 18:00 UTC", 900.0,
+                   {"cpu": "Test CPU", "cores": "2", "torch": "2.x"}),
+        (case("resnet50", 75.0, 120.0, (1.5,), 2.9), case("make_run", 5.0, 70.0, (5.0,)),
+         case("repeat_a", 4.0, 10.0, (5.0,)), case("repeat_b", 4.0, 10.0, (4.0,)),
+         case("sweep", 30.0, 400.0, (1.0,) * 12)))
+    text = latency_cost.render(rows)
+    assert "5.0 s of 70 s (7.1%)" in text and "30.0 s of 400 s (7.5%) over 12 runs" in text
+    assert "| ResNet-50 at 224×224, cost only: latency ≤ 60 s | 75.0 s (2.9 GiB peak RSS)" in text
+    assert text.count("**missed**") == 2  # ResNet-50 over its limit; the repeats 20 % apart
+    assert "5.00× and 4.00× (20.0% apart)" in text
