@@ -17,10 +17,10 @@ import numpy as np
 
 from rgp_bench.config.choices import Regime
 from rgp_bench.core.errors import UserError
-from rgp_bench.graphs import GraphError, average_clustering, check_feasible, path_stats
+from rgp_bench.graphs import GraphError, average_clustering, path_stats
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodStyle
 from rgp_bench.methods.registry import register_method
-from rgp_bench.methods.rgp import GraphCfg, check_rgp, choose_degree, choose_nodes, graph_layer_masks
+from rgp_bench.methods.rgp import GraphCfg, check_rgp, graph_layer_masks, graph_shape
 from rgp_bench.pruning.layers import PrunableLayer
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,8 @@ def graph_facts(adjacency: np.ndarray) -> dict[str, Any]:
 def block_random_masks(cfg: BlockRandomCfg, layers: Sequence[PrunableLayer], ratio: float,
                        ctx: MaskContext) -> MaskResult:
     """RGP's node count and degree, a seeded G(n, n·k/2) graph, and RGP's block masks from it."""
-    nodes, note = choose_nodes(cfg.nodes, layers)
-    if note:
-        log.info(note)
+    nodes, degree, note = graph_shape(cfg, layers, ratio)  # the same (n, k) rgp accepts
     try:
-        degree = choose_degree(cfg, nodes, ratio)
-        check_feasible(nodes, degree)  # the same (n, k) rgp accepts
         adjacency = erdos_renyi_graph(nodes, nodes * degree // 2, ctx.seed)
     except GraphError as exc:
         raise UserError(str(exc)) from None

@@ -20,11 +20,11 @@ import numpy as np
 from rgp_bench.config.choices import Choice, Regime
 from rgp_bench.config.fields import Number, setting
 from rgp_bench.core.errors import UserError
-from rgp_bench.graphs import GraphError, check_feasible, graph_metrics, random_regular
+from rgp_bench.graphs import GraphError, graph_metrics, random_regular
 from rgp_bench.measure.spectra import GraphSpectrum, graph_spectrum
 from rgp_bench.methods.base import MaskContext, MaskResult, MethodStyle
 from rgp_bench.methods.registry import register_method
-from rgp_bench.methods.rgp import GraphCfg, check_rgp, choose_degree, choose_nodes, graph_layer_masks
+from rgp_bench.methods.rgp import GraphCfg, check_rgp, graph_layer_masks, graph_shape
 from rgp_bench.pruning.layers import PrunableLayer
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,8 @@ def draw_ramanujan(nodes: int, degree: int, draws: int, seed: int, select: str) 
                  description="RGP's block masks from a random regular graph that meets the Ramanujan bound")
 def ramanujan_masks(cfg: RamanujanCfg, layers: Sequence[PrunableLayer], ratio: float, ctx: MaskContext) -> MaskResult:
     """RGP's node count and degree, a seeded Ramanujan (or best-of-N) k-regular graph, and RGP's block masks."""
-    nodes, note = choose_nodes(cfg.nodes, layers)
-    if note:
-        log.info(note)
+    nodes, degree, note = graph_shape(cfg, layers, ratio)  # the same (n, k) rgp accepts
     try:
-        degree = choose_degree(cfg, nodes, ratio)
-        check_feasible(nodes, degree)  # the same (n, k) rgp accepts
         draw = draw_ramanujan(nodes, degree, int(cfg.draws), ctx.seed, str(cfg.select))
     except GraphError as exc:
         raise UserError(str(exc)) from None

@@ -137,6 +137,20 @@ def check_rgp(cfg: GraphCfg, layers: Sequence[PrunableLayer], ratio: float, mode
         raise UserError(str(exc)) from None
 
 
+def graph_shape(cfg: GraphCfg, layers: Sequence[PrunableLayer], ratio: float) -> tuple[int, int, str | None]:
+    """RGP's node count and degree for `ratio`, checked feasible, and the note (logged) where `auto` capped the node
+    count: what the block-graph controls (ramanujan, block_random) share with rgp."""
+    nodes, note = choose_nodes(cfg.nodes, layers)
+    if note:
+        log.info(note)
+    try:
+        degree = choose_degree(cfg, nodes, ratio)
+        check_feasible(nodes, degree)
+    except GraphError as exc:
+        raise UserError(str(exc)) from None
+    return nodes, degree, note
+
+
 @register_method(RGPCfg, canonical_regime=Regime.scratch, style=MethodStyle("#d55e00", "o"), block_structured=True,
                  check=check_rgp,
                  description="Regular Graph Pruning (Chen et al., TNNLS 2023)")
