@@ -35,6 +35,7 @@ from torch import nn
 from rgp_bench.core.errors import UserError
 from rgp_bench.core.fileio import write_json_atomic
 from rgp_bench.measure.latency import (
+    Comparison,
     allocator_setting,
     compare_variants,
     example_input,
@@ -124,7 +125,7 @@ def structure_key(job: LatencyJob, settings: DictConfig, batch_sizes: Sequence[i
     modules = dict(job.model.named_modules())
     facts = {
         "protocol": PROTOCOL_VERSION,
-        "architecture": repr(dense_copy(job.model)),
+        "architecture": repr(job.model),  # prune masks and channel gates are hooks and buffers: not in the repr
         "input": list(job.example.shape[1:]),
         "dtype": str(job.example.dtype),
         "masks": {name: mask_signature(modules[name], job.budget) for name in sorted(job.prunable)},
@@ -295,6 +296,12 @@ def _check_outputs(variants: dict[str, nn.Module], masked: nn.Module, batch: tor
                     raise RuntimeError(f"the {name} model differs from the masked one (relative {error:.1e})")
 
 
+def _fastest_deployable(comparison: Comparison) -> str:
+    """The deployable form ("materialised" where there is one, "masked") with the larger speed-up over dense."""
+    return max((name for name in DEPLOYABLE if name in comparison.variants),
+               key=lambda name: comparison.variants[name].speedup)
+
+
 def _measure(job: LatencyJob, settings: DictConfig, device: torch.device, threads: int, batch_sizes: list[int],
              key: str) -> Latency:
     start = time.perf_counter()
@@ -310,17 +317,15 @@ def _measure(job: LatencyJob, settings: DictConfig, device: torch.device, thread
                                min_run_time=settings.min_run_time, max_rounds=settings.max_rounds,
                                noise=settings.noise, deadline=min(soft, start + settings.limit_s),
                                hard_deadline=start + settings.limit_s)
-    headline = MATERIALISED if MATERIALISED in variants else MASKED
     batches = []
     for size, comparison in timings.items():
-        best = max(DEPLOYABLE, key=lambda name: comparison.variants[name].speedup if name in variants else 0.0)
-        spread = comparison.variants[best].spread
+        spread = comparison.variants[_fastest_deployable(comparison)].spread
         batches.append(BatchLatency(
             batch_size=size, spread=spread, noisy=spread > settings.noise,
             variants={name: VariantLatency(median=v.median, iqr=v.iqr, measurements=v.measurements, speedup=v.speedup)
                       for name, v in comparison.variants.items()}))
     last = timings[batch_sizes[-1]]
-    headline = max(DEPLOYABLE, key=lambda name: last.variants[name].speedup if name in variants else 0.0)
+    headline = _fastest_deployable(last)
     speedup = last.variants[headline].speedup
     mac_limit = job.dense_cost.macs / max(1, job.pruned_cost.macs_effective)
     peak = peak_macs_per_second(threads, job.cache_dir, device)
