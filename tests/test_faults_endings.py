@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -74,6 +75,23 @@ def test_sigterm_in_pretraining_is_recorded_and_the_resumed_pretraining_states_r
     record = json.loads((tmp_path / "run" / "results.json").read_text())
     assert record["epochs"] == {"pretrain": 3, "train": 1, "total": 4, "resumed_from": 2}
     assert record["dense_cache"]["hit"] is False
+
+
+def test_sigterm_while_a_log_line_is_written_through_the_console_is_not_swallowed(monkeypatch):
+    """A SIGTERM landing inside tqdm's logging handler (a bare `except:` that re-raises only KeyboardInterrupt and
+    SystemExit) once went unseen: the run went on and exited 0."""
+    from tqdm import tqdm
+
+    from rgp_bench.core.console import job_console
+
+    def write(*_args, **_kwargs) -> None:
+        raise ending.Stopped(signal.SIGTERM)
+
+    monkeypatch.setattr(tqdm, "write", write)
+    logger = logging.getLogger("rgp_bench.test_console")
+    with pytest.raises(ending.Stopped) as caught, ending.sigterm_raises(), job_console():
+        logger.warning("an epoch's line")
+    assert ending.exit_status(caught.value) == 143 and str(caught.value) == "SIGTERM"
 
 
 def test_memory_error_is_one_line_and_recorded(tmp_path, monkeypatch, capsys):

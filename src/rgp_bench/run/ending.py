@@ -32,13 +32,18 @@ SIGNAL_EXIT = 128
 FALLBACK_DIR = "rgp-bench-errors"  # under the temp directory, when neither the run dir nor the store has room
 
 
-class Stopped(BaseException):
-    """The process was asked to stop (SIGTERM). A BaseException, like KeyboardInterrupt, so that no `except
-    Exception` on the way up swallows it."""
+class Stopped(SystemExit):
+    """The process was asked to stop (SIGTERM). A SystemExit (with the shell's exit status, 128 + N) rather than a
+    plain BaseException: no `except Exception` on the way up swallows it, and neither do the bare `except:` blocks
+    that re-raise only KeyboardInterrupt and SystemExit (tqdm's logging handler has one, and a SIGTERM that lands
+    while it writes a log line was lost there)."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
+        super().__init__(SIGNAL_EXIT + signum)
         self.signum = signum
+
+    def __str__(self) -> str:
+        return signal.Signals(self.signum).name
 
 
 @contextlib.contextmanager
