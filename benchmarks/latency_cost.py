@@ -8,7 +8,6 @@ run, except within the sweep, where reuse is the point).
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -60,11 +59,9 @@ def _run(name: str, overrides: Sequence[str], work: Path) -> Case:
     out = work / name
     hydra = ["hydra.sweep.dir=" + str(out)] if "-m" in overrides else ["hydra.run.dir=" + str(out)]
     args = [*overrides, *hydra, f"cache_dir={work / name}-cache", "logger=none"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run([sys.executable, "-m", "rgp_bench", *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{name} failed: {proc.stderr.strip().splitlines()[-1:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     records = [json.loads(p.read_text()) for p in sorted(out.rglob("results.json"))]
     latencies = [r["cost"]["latency"] for r in records if r["cost"].get("latency")]
     batches = ", ".join(f"{b['batch_size']}: {_best(b['variants']):.2f}×" for b in latencies[0]["batches"])
@@ -72,7 +69,8 @@ def _run(name: str, overrides: Sequence[str], work: Path) -> Case:
                 latency_seconds=sum(r["timings"].get("latency", 0.0) for r in records),
                 total_seconds=sum(r["timings"]["total"] for r in records),
                 speedups=tuple(lat["speedup"] for lat in latencies), batches=batches,
-                peak_rss_gib=after / 2**20 if after > before else None)
+                peak_rss_gib=max((r.get("peak_memory_mib", {}).get("run", 0.0) for r in records), default=0.0) / 1024
+                or None)
 
 
 def _best(variants: dict) -> float:

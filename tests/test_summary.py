@@ -52,6 +52,16 @@ def test_a_search_run_prints_its_outcome_cost_and_keep_fractions_with_the_reward
     assert rows["ratio requested / achieved"] == "0.5000 / 0.5012 of the MACs"
 
 
+def test_the_summary_states_the_run_time_its_longest_phases_and_its_peak_memory():
+    record = make_record("magnitude", ratio=0.9)
+    record.timings = {"build": 0.4, "prune": 0.2, "train": 14.25, "latency": 2.4, "total": 19.0}
+    record.peak_memory_mib = {"build": 400.0, "train": 512.0, "latency": 620.0, "run": 620.0}
+    assert _rows(format_summary(record, PATH))["run time"] == ("19.0 s (train 14.2 s, latency 2.4 s), peak memory "
+                                                               "0.61 GiB")
+    record.peak_memory_mib = {}  # a record written before memory was measured
+    assert _rows(format_summary(record, PATH))["run time"] == "19.0 s (train 14.2 s, latency 2.4 s)"
+
+
 def test_a_search_that_fell_back_says_so():
     rows = _rows(format_summary(_search_record(fallback=True), PATH))
     assert rows["search best, before training"].startswith("no candidate met the MAC budget")

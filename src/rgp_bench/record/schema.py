@@ -268,6 +268,8 @@ class RunRecord:
     method_facts: MethodFacts | None = None
     # The applied masks' topology panel (docs/topology.md); None in records written before it was measured.
     topology: Topology | None = None
+    # Peak resident memory (MiB) of each phase of this attempt and of the run (`run`); empty in older records.
+    peak_memory_mib: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as `results.json` stores it (without `schema_version` and `status`)."""

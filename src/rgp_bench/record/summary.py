@@ -109,9 +109,21 @@ def _latency_rows(record: RunRecord) -> list[tuple[str, str]]:
     return rows
 
 
+def _cost_rows(record: RunRecord) -> list[tuple[str, str]]:
+    """What the run cost: its wall time with its two longest phases, and its peak resident memory."""
+    phases = sorted(((v, k) for k, v in record.timings.items() if k != "total"), reverse=True)[:2]
+    text = f"{record.timings.get('total', sum(v for v, _ in phases)):.1f} s"
+    if phases:
+        text += " (" + ", ".join(f"{name} {seconds:.1f} s" for seconds, name in phases) + ")"
+    if "run" in record.peak_memory_mib:
+        text += f", peak memory {record.peak_memory_mib['run'] / 1024:.2f} GiB"
+    return [("run time", text)]
+
+
 def format_summary(record: RunRecord, path: Path) -> str:
     """A two-column table: method, regime and epochs, ratios, params, MACs, accuracy (and the dense model's before
-    pruning), a search's outcome, the groups' keep fractions, the measured speed-up and where the record is."""
+    pruning), a search's outcome, the groups' keep fractions, the measured speed-up, what the run cost (time and
+    memory) and where the record is."""
     acc = record.accuracy
     best = acc.best_val
     rows = [
@@ -126,6 +138,7 @@ def format_summary(record: RunRecord, path: Path) -> str:
     rows.extend(_search_rows(record))
     rows.extend(_keep_rows(record))
     rows.extend(_latency_rows(record))
+    rows.extend(_cost_rows(record))
     rows.append(("record", str(path)))
     width = max(len(k) for k, _ in rows)
     line = "-" * (width + 3 + max(len(v) for _, v in rows))

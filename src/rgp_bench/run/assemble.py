@@ -75,7 +75,8 @@ class Outcome:
 
 
 def assemble_record(identity: dict[str, Any], plan: RunPlan, method: Method, dense_cost: CostReport,
-                    outcome: Outcome, *, timings: dict[str, float], config: dict[str, Any], hardware: Hardware,
+                    outcome: Outcome, *, timings: dict[str, float],
+                    peak_memory_mib: dict[str, float] | None = None, config: dict[str, Any], hardware: Hardware,
                     out_dir: Path) -> RunRecord:
     """The run's record, from its identity, its plan and what its phases produced."""
     requested = identity["ratio"]
@@ -105,6 +106,7 @@ def assemble_record(identity: dict[str, Any], plan: RunPlan, method: Method, den
         method_defaults=method_defaults(method),
         method_facts=method.facts,
         topology=outcome.topology,
+        peak_memory_mib=dict(peak_memory_mib or {}),
         environment=environment(hardware.describe()),
         output_dir=str(out_dir.resolve()),
     )

@@ -126,6 +126,7 @@ def run(cfg: DictConfig, out_dir: Path, checkpoint: Path, method_state: Path | N
         outcome = Outcome(dense=dense, pruned=pruned, measured=measured, trained=trained, accuracy=accuracy,
                           latency=latency, topology=topology)
         record = assemble_record(identity, plan, method, bench.dense_cost, outcome, timings=timer.totals(),
+                                 peak_memory_mib=timer.peaks(),
                                  config=config, hardware=hw, out_dir=out_dir)
         path = write_results(out_dir, record)
         tracker.log_record(record)
