@@ -100,3 +100,19 @@ def test_pareto_front_treats_differences_within_tolerance_as_ties() -> None:
     assert plots.pareto_front(pts, x_tol=0.01, y_tol=0.1) == [0, 2]
     # within seed noise in accuracy at the same x: both stay (a tie)
     assert plots.pareto_front([(3.0, 80.0), (3.0, 79.8)], x_tol=0.01, y_tol=[0.3, 0.3]) == [1, 0]
+
+
+def test_the_topology_figure_is_double_column_with_no_text_below_8pt(tmp_path: Path) -> None:
+    import numpy as np
+    from tests.test_topology_study import SIGNAL, _points
+
+    from rgp_bench.report.plots.canvas import DOUBLE_COLUMN
+    from rgp_bench.report.plots.topology import draw_topology
+    from rgp_bench.report.topology_study import topology_study
+
+    study = topology_study(_points(np.random.default_rng(0), slope=1.0, seeds=range(3), methods=3, cells=(0.9,)),
+                           (SIGNAL,), resamples=10)
+    (png,) = draw_topology(tmp_path, study, "best_val").values()
+    assert isinstance(png, Path)
+    svg = plots.svg_path(png)
+    assert min(svg_font_sizes(svg)) >= MIN_FONT and svg_width_inches(svg) == pytest.approx(DOUBLE_COLUMN)

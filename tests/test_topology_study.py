@@ -110,6 +110,15 @@ def test_an_effect_of_density_alone_is_not_a_topology_effect() -> None:
     assert result.plain.rho > 0.8 and result.verdict == "not supported"
 
 
+def test_no_interval_from_cells_of_fewer_than_ten_runs() -> None:
+    """Six runs a cell (a default 12-run sweep): resampling them says nothing, so no interval is drawn."""
+    few = _points(np.random.default_rng(5), slope=2.0, seeds=range(3), methods=3)  # 9 runs a cell
+    (result,) = topology_study(few, (SIGNAL,), resamples=100).results
+    assert result.partial.rho is not None and result.ci is None
+    enough = _points(np.random.default_rng(5), slope=2.0, seeds=range(5), methods=2)  # 10 runs a cell
+    assert topology_study(enough, (SIGNAL,), resamples=100).results[0].ci is not None
+
+
 def test_a_measure_defined_for_no_run_is_not_applicable() -> None:
     aspl = Hypothesis("aspl", -1, "synthetic", regular_only=True)
     (result,) = topology_study(_points(np.random.default_rng(4), slope=1.0), (aspl,), resamples=10).results

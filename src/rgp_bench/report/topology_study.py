@@ -6,8 +6,9 @@ density profile: the ranks of the measure and of the accuracy are each regressed
 cell's per-layer densities (with an intercept) and the residuals correlated; its p from Student's t with n − 2 − k
 degrees of freedom (k components), as scipy's spearmanr does for k = 0. Cells are pooled by Fisher's z weighted by n
 − 3 − k. The 95 % interval is a percentile bootstrap of the pooled partial rho over all seeds (runs resampled within
-cells). Discovery (seeds 0–4) and confirmation (seeds 5–9) are tested apart, each with Holm's correction over the
-measures; a measure's claim holds only when the partial rho has the predicted sign and is significant in both.
+cells), where every cell has at least MIN_BOOTSTRAP_RUNS runs. Discovery (seeds 0–4) and confirmation (seeds 5–9)
+are tested apart, each with Holm's correction over the measures; a measure's claim holds only when the partial rho
+has the predicted sign and is significant in both.
 
 Pure: it reads typed records (no torch) and uses numpy and scipy only.
 """
@@ -50,6 +51,9 @@ DISCOVERY_SEEDS = frozenset(range(0, 5))
 CONFIRMATION_SEEDS = frozenset(range(5, 10))
 ALPHA = 0.05
 BOOTSTRAP_RESAMPLES = 1000
+# Fewer runs in a cell and resamples with replacement repeat most of them: the interval spans nearly [-1, +1] and
+# says nothing (a 12-run default sweep gave [-1.000, +1.000]), at most of the report's cost. The study has 10 seeds.
+MIN_BOOTSTRAP_RUNS = 10
 # A uniform (equal-MAC twin) run joins the weight-budget cell whose rgp run removed this close a MAC fraction.
 TWIN_MAC_TOLERANCE = 0.02
 # (dataset, model, ratio): the runs a correlation is computed within.
@@ -318,14 +322,15 @@ def pooled(points: Sequence[Point], measure: str, partial: bool) -> Pooled:
 def bootstrap_ci(points: Sequence[Point], measure: str, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float] | None:
     """Percentile bootstrap interval of the pooled partial rho: runs resampled with replacement within each cell,
-    from a seeded generator (the same interval on every call); resamples where rho is undefined are dropped."""
+    from a seeded generator (the same interval on every call); resamples where rho is undefined are dropped. None
+    when a cell has fewer than MIN_BOOTSTRAP_RUNS runs or most resamples leave rho undefined."""
     cells = []
     for members in _cells(points, measure).values():
         names = sorted({name for p in members for name in p.density})
         cells.append((np.array([float(p.measures[measure]) for p in members]),  # type: ignore[arg-type]
                       np.array([p.accuracy for p in members]),
                       np.array([[p.density.get(name, 1.0) for name in names] for p in members])))
-    if not cells:
+    if not cells or any(len(x) < MIN_BOOTSTRAP_RUNS for x, _, _ in cells):
         return None
     rng = np.random.default_rng(seed)
     rhos = []

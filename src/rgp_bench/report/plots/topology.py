@@ -10,14 +10,16 @@ from typing import cast
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from rgp_bench.report.columns import metric_text
-from rgp_bench.report.plots.canvas import PlotResult, safe_name, save
+from rgp_bench.report.plots.canvas import DOUBLE_COLUMN, MIN_FONT, TITLE_FONT, PlotResult, safe_name, save
 from rgp_bench.report.render import signed
 from rgp_bench.report.style import method_style
 from rgp_bench.report.topology_study import Cell, TopologyStudy
 
 COLUMNS = 3
+PANEL_HEIGHT = 2.0  # inches per row of panels, at a paper's double-column width
 
 
 def draw_topology(out: Path, study: TopologyStudy, metric: str) -> dict[str, PlotResult]:
@@ -41,14 +43,16 @@ def topology_plot(study: TopologyStudy, cell: Cell, metric: str, title: str, pat
     if not results:
         return None
     rows = math.ceil(len(results) / COLUMNS)
-    fig = Figure(figsize=(4.0 * COLUMNS, 3.2 * rows + 0.8), dpi=110, layout="constrained")
+    fig = Figure(figsize=(DOUBLE_COLUMN, PANEL_HEIGHT * rows + 0.9), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     legend: dict[str, Artist] = {}
     for i, result in enumerate(results):
         measure = result.hypothesis.measure
         ax = fig.add_subplot(rows, COLUMNS, i + 1)
         ax.grid(True, alpha=0.3)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=MIN_FONT)
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)  # an offset label would sit on the x label
         for label in sorted({p.label for p in points}):
             mine = [p for p in points if p.label == label and p.measures.get(measure) is not None]
             if not mine:
@@ -56,16 +60,16 @@ def topology_plot(study: TopologyStudy, cell: Cell, metric: str, title: str, pat
             style = method_style(label.split("+")[0])  # a sanity-checked series: its method's colour, an x
             marker = "x" if "+" in label else style.marker
             xs = cast("list[float]", [p.measures[measure] for p in mine])  # `mine` has the measure
-            handle = ax.scatter(xs, [p.accuracy for p in mine], s=16,
+            handle = ax.scatter(xs, [p.accuracy for p in mine], s=12,
                                 marker=marker, color=style.color, alpha=0.8)
             legend.setdefault(label, handle)
         cell_rho = next((c.partial_rho for c in result.cells if (c.dataset, c.model, c.ratio) == cell), None)
         sign = "+" if result.hypothesis.sign > 0 else "−"
-        ax.set_title(f"{measure} (predicted {sign}): partial ρ {signed(cell_rho)}", fontsize=8)
-        ax.set_xlabel(measure, fontsize=7)
+        ax.set_title(f"predicted {sign}, partial ρ {signed(cell_rho)}", fontsize=MIN_FONT)
+        ax.set_xlabel(measure, fontsize=MIN_FONT)
         if i % COLUMNS == 0:
-            ax.set_ylabel(metric_text(metric), fontsize=7)
-    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=min(6, len(legend)),
-               fontsize=7)
-    fig.suptitle(title, fontsize=10)
+            ax.set_ylabel(metric_text(metric), fontsize=MIN_FONT)
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=min(3, len(legend)),
+               fontsize=MIN_FONT)
+    fig.suptitle(title, fontsize=TITLE_FONT)
     return save(fig, path)

@@ -11,6 +11,7 @@ from rgp_bench.report.topology_study import (
     BOOTSTRAP_RESAMPLES,
     CONFIRMATION_SEEDS,
     DISCOVERY_SEEDS,
+    MIN_BOOTSTRAP_RUNS,
     MeasureResult,
 )
 
@@ -50,7 +51,8 @@ def topology_section(doc: Document, d: ReportData) -> None:
         "the partial ρ controlling for the per-layer density profile (both ranks regressed on the cell's principal "
         "components of the per-layer densities); cells pooled by Fisher's z weighted by n − 3 − k. 95 % CI: "
         f"percentile bootstrap of the pooled partial ρ ({BOOTSTRAP_RESAMPLES} resamples of the runs within cells, "
-        f"all seeds). Discovery: seeds {_seeds(DISCOVERY_SEEDS)}; confirmation: seeds {_seeds(CONFIRMATION_SEEDS)}; "
+        f"all seeds; only where every cell has at least {MIN_BOOTSTRAP_RUNS} runs). Discovery: seeds "
+        f"{_seeds(DISCOVERY_SEEDS)}; confirmation: seeds {_seeds(CONFIRMATION_SEEDS)}; "
         f"p-values Holm-corrected over the measures within each half. A claim holds only when the partial ρ has the "
         f"predicted sign and p < {ALPHA} in both halves; contradicted when both are significant with the other "
         "sign. Hoang et al. (ICLR 2023a) themselves report no significant relation for the Ramanujan gap: their "
