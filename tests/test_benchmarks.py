@@ -10,14 +10,14 @@ import re
 from pathlib import Path
 
 import pytest
-from benchmarks import collapse, gnnrl, latency_cost, speedup_report
+from benchmarks import collapse, gnnrl, latency_cost, memory, speedup_report
 from benchmarks.markdown import Provenance, parser, publish
 
 from rgp_bench.pruning.collapse import Collapse
 from rgp_bench.speedup.end_to_end import DENSE, DENSE_COMPILED, MATERIALISED, MATERIALISED_COMPILED, EndToEnd
 from rgp_bench.speedup.report import CandidateResult, LayerReport, MaterialiseReport
 
-RECIPES = ("graphs", "speedup", "collapse", "gnnrl", "latency_cost")
+RECIPES = ("graphs", "speedup", "collapse", "gnnrl", "latency_cost", "memory")
 MACHINE = {"cpu": "Test CPU", "cores": "2", "python": "3.11", "os": "Linux", "torch": "2.x"}
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,3 +171,19 @@ def test_latency_cost_render_states_each_target_met_or_missed():
     assert "| ResNet-50 at 224×224, cost only: latency ≤ 60 s | 75.0 s (2.9 GiB peak RSS)" in text
     assert text.count("**missed**") == 2  # ResNet-50 over its limit; the repeats 20 % apart
     assert "5.00× and 4.00× (20.0% apart)" in text
+
+
+def test_memory_render_states_each_phase_against_the_budget():
+    def run(model: str, latency: float) -> memory.RunMemory:
+        peaks = {"build": 900.0, "prune": 1000.0, "topology": 1500.0, "latency": latency}
+        return memory.RunMemory(model, f"python -m rgp_bench model={model}", {**peaks, "run": max(peaks.values())},
+                                {"total": 40.0})
+
+    rows = memory.MemoryRows(
+        Provenance("python -m benchmarks.memory", "2026-12-05 18:00 UTC", 300.0,
+                   {"cpu": "Test CPU", "cores": "2", "torch": "2.x"}),
+        (run("resnet50", 3000.0), run("vgg16", 5000.0)), memory.GraphMemory("python -m rgp_bench.graphs", 300.0, 20))
+    text = memory.render(rows)
+    assert "| resnet50 | 0.98 GiB | 1.46 GiB | 2.93 GiB | 2.93 GiB | 40 s | met |" in text
+    assert "| vgg16 | 0.98 GiB | 1.46 GiB | 4.88 GiB | 4.88 GiB | 40 s | **missed** |" in text
+    assert "Graph engine at 4,096 nodes, k = 410" in text and "0.29 GiB peak in 20 s, met" in text
