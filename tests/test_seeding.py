@@ -4,6 +4,8 @@ were gathered into rgp_bench.core.seeding."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -62,3 +64,23 @@ def test_seed_everything_seeds_python_numpy_and_torch() -> None:
     first = (random.random(), np.random.rand(), torch.rand(1).item())
     seed_everything(11, deterministic=False)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def test_deterministic_mode_reaches_torch_and_inductor_without_importing_it_early() -> None:
+    """Without inductor loaded, the switch is set without importing it (1.5 s a run), and inductor, once imported,
+    reads the same mode; in a fresh process, so that nothing imported inductor before."""
+    code = (
+        "import sys, torch\n"
+        "from rgp_bench.core.seeding import seed_everything\n"
+        "seed_everything(0, True)\n"
+        "assert 'torch._inductor.config' not in sys.modules\n"
+        "assert torch.are_deterministic_algorithms_enabled()\n"
+        "assert torch.is_deterministic_algorithms_warn_only_enabled()\n"
+        "import torch._inductor.config as inductor\n"
+        "assert inductor.deterministic is True\n"
+        "seed_everything(0, False)\n"
+        "assert not torch.are_deterministic_algorithms_enabled() and inductor.deterministic is False\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "ok", proc.stderr[-2000:]

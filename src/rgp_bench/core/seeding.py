@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from enum import Enum
 
 import numpy as np
@@ -69,5 +70,16 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     torch.manual_seed(seed)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    set_deterministic_algorithms(deterministic)
     torch.backends.cudnn.benchmark = not deterministic
+
+
+def set_deterministic_algorithms(mode: bool) -> None:
+    """`torch.use_deterministic_algorithms(mode, warn_only=True)`, without importing TorchInductor when it is not
+    loaded yet: torch's function imports it (about 1.5 s, in every run and every sweep job) only to set its
+    `deterministic` flag, which inductor reads from TORCHINDUCTOR_DETERMINISTIC when it is first imported."""
+    if "torch._inductor.config" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(mode, warn_only=True)
+        return
+    os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1" if mode else "0"
+    torch._C._set_deterministic_algorithms(mode, warn_only=True)
