@@ -89,3 +89,20 @@ def test_the_report_expects_the_jobs_of_every_kept_plan(tmp_path):
     (tmp_path / "multirun.20260101-000000.yaml").write_text("hydra:\n  overrides:\n    task: ['seed=0,1']\n")
     combos, notes = _expand_plans(tmp_path)
     assert sorted(c["seed"] for c in combos) == ["0", "1", "2", "3"] and notes == []
+
+
+@pytest.mark.slow
+def test_a_sweep_whose_job_was_refused_fails_at_its_end_and_a_matching_relaunch_clears_it(tmp_path):
+    # One job directory for every thread count (subdir = the job's number), as a relaunch on other cores finds it.
+    sweep = ["-m", *TINY, "seed=0", "hydra.sweep.subdir=${hydra.job.num}"]
+    first = run_cli([*sweep, "hardware.threads=1"], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    job = tmp_path / "sweep" / "0"
+    before = (job / "results.json").read_bytes()
+    second = run_cli([*sweep, "hardware.threads=2"], tmp_path)
+    assert second.returncode == 1, second.stderr[-2000:]
+    assert "1 job(s) of the sweep refused to replace the complete record" in second.stderr
+    assert (job / "results.json").read_bytes() == before and "on 1 threads" in (job / "refused.txt").read_text()
+    third = run_cli([*sweep, "hardware.threads=1"], tmp_path)
+    assert third.returncode == 0 and "refused" not in third.stderr, third.stderr[-2000:]
+    assert not (job / "refused.txt").exists()

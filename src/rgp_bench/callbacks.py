@@ -52,6 +52,7 @@ class SweepReport(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from rgp_bench.report import build_report
+        from rgp_bench.run.relaunch import REFUSED_FILE
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
@@ -64,9 +65,14 @@ class SweepReport(Callback):
             emit("\n".join([*([table] if table else []), f"sweep {report.summary()}"]))
             log_sweep_to_wandb(config, sweep_dir, report)
         failed = len(list(sweep_dir.glob(f"**/{ERROR_FILE}")))
+        refused = sorted(sweep_dir.glob(f"*/{REFUSED_FILE}"))
         if failed:
             where = report.files["markdown"] if report is not None else f"the {ERROR_FILE} files under {sweep_dir}"
             print(f"error: {failed} run(s) of the sweep failed; see {where}", file=sys.stderr)
+        if refused:
+            print(f"error: {len(refused)} job(s) of the sweep refused to replace the complete record of the same "
+                  f"config on another thread count (kept as it was); why: {refused[0]}", file=sys.stderr)
+        if failed or refused:
             sys.exit(1)
 
 

@@ -34,7 +34,7 @@ from rgp_bench.run.ending import (
     write_error_where_room,
 )
 from rgp_bench.run.pipeline import identity_fields, run
-from rgp_bench.run.relaunch import ReplaceRefused, refuse_other_threads
+from rgp_bench.run.relaunch import ReplaceRefused, clear_refused, mark_refused, refuse_other_threads
 from rgp_bench.store.dense import remove_stale_dense_temps
 from rgp_bench.store.runs import RunStore
 
@@ -57,7 +57,7 @@ def run_job(cfg: DictConfig) -> float | None:
         with sigterm_raises(), job_console(job_label(cfg) if multirun else None):
             return _run_or_skip(cfg, out_dir, multirun, started)
     except ReplaceRefused as exc:
-        _refused(exc, multirun)
+        _refused(exc, out_dir, multirun)
         return None
     except (Exception, KeyboardInterrupt, Stopped) as exc:
         end_failed(cfg, out_dir, exc, multirun)
@@ -75,6 +75,7 @@ def _run_or_skip(cfg: DictConfig, out_dir: Path, multirun: bool, started: float)
     """Copy the stored record of a complete run into `out_dir`, else run it (resuming) and store its record."""
     identity = identity_fields(cfg)
     refuse_other_threads(cfg, out_dir, identity["run_id"])
+    clear_refused(out_dir)
     store = RunStore(Path(cfg.cache_dir) / "runs")
     remove_leftovers(cfg, store, out_dir, started)
     with store.lock(identity["run_id"]):
@@ -161,12 +162,17 @@ def _jobs_run_here() -> bool:
     return "BasicLauncher" in str(HydraConfig.get().launcher.get("_target_", ""))
 
 
-def _refused(exc: ReplaceRefused, multirun: bool) -> None:
+def _refused(exc: ReplaceRefused, out_dir: Path, multirun: bool) -> None:
     """A relaunch that would replace another run's complete record: one line, and the record stays as it was (no
-    error.json beside it). A sweep goes on with its other jobs."""
+    error.json beside it). A sweep goes on with its other jobs, and fails at its end (the line is left in the job's
+    directory for it to count)."""
     print(f"error: {exc}", file=sys.stderr)
     if not multirun:
         sys.exit(exc.exit_code)
+    try:
+        mark_refused(out_dir, str(exc))
+    except OSError as unwritable:
+        log.error("the refusal could not be left in %s (%s); the sweep will not count it", out_dir, unwritable)
 
 
 def _other_commit(record: Any) -> str:

@@ -17,11 +17,14 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rgp_bench.core.errors import UserError
+from rgp_bench.core.fileio import atomic_write_text
 from rgp_bench.core.hardware import resolved_threads
 from rgp_bench.record.io import RESULTS_FILE
 from rgp_bench.run.identity import run_id
 
 MULTIRUN_FILE = "multirun.yaml"
+# In a sweep's job directory: the line of a job that refused to replace the record there (the sweep then fails).
+REFUSED_FILE = "refused.txt"
 
 
 class ReplaceRefused(UserError):
@@ -67,6 +70,17 @@ def refuse_other_threads(cfg: DictConfig, out_dir: Path, current_id: str) -> Non
         f"{record['run_id']}), but this run uses {new} threads ({how}; the thread count can change results on CPU, "
         f"so it is run {current_id}); not replacing it: set hardware.threads={old} to reuse that record, or choose "
         f"another output directory for a {new}-thread run")
+
+
+def mark_refused(out_dir: Path, message: str) -> None:
+    """Leave the refusal's line in a sweep job's directory, so the end of the sweep counts it (the job's own
+    process may be a worker that cannot fail the sweep)."""
+    atomic_write_text(out_dir / REFUSED_FILE, message + "\n")
+
+
+def clear_refused(out_dir: Path) -> None:
+    """A job that runs (or skips) removes an earlier launch's refusal from its directory."""
+    (out_dir / REFUSED_FILE).unlink(missing_ok=True)
 
 
 def keep_earlier_sweep_plan(sweep_dir: Path, overrides: list[str]) -> Path | None:
