@@ -210,7 +210,7 @@ def test_wandb_sweep_groups_runs_and_logs_a_summary_run(tmp_path):
 @pytest.mark.slow
 def test_a_lost_joblib_worker_fails_only_its_job_and_a_relaunch_completes_it(tmp_path):
     common = ["train.epochs=8", "model.width=256", "logger=none", "measure.latency.enabled=false"]
-    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "method=rgp,random", "seed=0,1", *common,
+    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "method=rgp,random", "seed=0", *common,
             f"hydra.sweep.dir={tmp_path}/sweep", f"cache_dir={tmp_path}/cache"]
     # Job 0 of the sweep; its own checkpoint (not just any) must exist when it is killed, or it restarts from 0.
     # The launcher gives each of its 2 workers their share of the cores, and the thread count is part of the run id.
@@ -233,7 +233,7 @@ def test_a_lost_joblib_worker_fails_only_its_job_and_a_relaunch_completes_it(tmp
     jobs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if "method=" in p.name)
     errors = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/error.json")]
     assert len(errors) == 1 and "lost: the job's worker process was killed by signal SIGKILL" in errors[0]["error"]
-    assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 3, jobs
+    assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 1, jobs  # the other job finished
     report = (tmp_path / "sweep" / "report" / "report.md").read_text()
     assert "1 failed" in report and "killed by signal SIGKILL" in report
 
@@ -241,6 +241,6 @@ def test_a_lost_joblib_worker_fails_only_its_job_and_a_relaunch_completes_it(tmp
                            capture_output=True, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
     records = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/results.json")]
-    assert len(records) == 4 and not list((tmp_path / "sweep").glob("*/error.json"))
+    assert len(records) == 2 and not list((tmp_path / "sweep").glob("*/error.json"))
     assert sum(r["epochs"]["resumed_from"] >= 1 for r in records) == 1  # the lost job resumed from its checkpoint
-    assert again.stdout.count("skip: run ") == 3
+    assert again.stdout.count("skip: run ") == 1
