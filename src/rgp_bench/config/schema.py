@@ -163,7 +163,7 @@ class LatencyCfg:
     min_run_time: float = setting(0.02, check=Number(lo=0, lo_open=True), effect=TIMING)
     # Seconds the protocol aims to spend (extra rounds stop here; per-layer form choice gets half of it), and the
     # hard limit after which no layer is timed and no round started. A cache hit costs nothing.
-    budget_s: float = setting(2.0, check=Number(lo=0, lo_open=True), effect=TIMING)
+    budget_s: float = setting(1.5, check=Number(lo=0, lo_open=True), effect=TIMING)
     limit_s: float = setting(60.0, check=Number(lo=0, lo_open=True), effect=TIMING)
     # The speed-up over an equal-MAC dense twin (uniformly thinner channels, materialised), and over the dense
     # model compiled by torch.compile (Inductor; about 25 s of compilation on this project's CPU: off by default).
