@@ -71,17 +71,6 @@ def test_a_reused_sweep_dir_keeps_each_sweeps_plan(tmp_path):
     assert again is not None and again != moved and moved.is_file()  # same second: a distinct name
 
 
-@pytest.mark.slow  # two sweeps, each with its end-of-sweep report (about a minute)
-def test_a_second_sweep_into_the_same_dir_keeps_the_first_ones_multirun_yaml(tmp_path):
-    for seed in (0, 1):
-        proc = run_cli(["-m", *TINY, f"seed={seed}"], tmp_path)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    plans = sorted(p.name for p in (tmp_path / "sweep").glob("multirun*.yaml"))
-    assert len(plans) == 2 and "multirun.yaml" in plans
-    texts = {p.name: p.read_text() for p in (tmp_path / "sweep").glob("multirun*.yaml")}
-    assert "seed=1" in texts["multirun.yaml"] and any("seed=0" in t for n, t in texts.items() if n != "multirun.yaml")
-
-
 def test_the_report_expects_the_jobs_of_every_kept_plan(tmp_path):
     from rgp_bench.report.collect import _expand_plans
 
@@ -91,8 +80,8 @@ def test_the_report_expects_the_jobs_of_every_kept_plan(tmp_path):
     assert sorted(c["seed"] for c in combos) == ["0", "1", "2", "3"] and notes == []
 
 
-@pytest.mark.slow
-def test_a_sweep_whose_job_was_refused_fails_at_its_end_and_a_matching_relaunch_clears_it(tmp_path):
+@pytest.mark.slow  # three one-job sweeps into one directory, each with its end-of-sweep report
+def test_sweeps_into_one_dir_keep_each_plan_and_a_refused_job_fails_its_sweep_until_a_matching_relaunch(tmp_path):
     # One job directory for every thread count (subdir = the job's number), as a relaunch on other cores finds it.
     sweep = ["-m", *TINY, "seed=0", "hydra.sweep.subdir=${hydra.job.num}"]
     first = run_cli([*sweep, "hardware.threads=1"], tmp_path)
@@ -103,6 +92,11 @@ def test_a_sweep_whose_job_was_refused_fails_at_its_end_and_a_matching_relaunch_
     assert second.returncode == 1, second.stderr[-2000:]
     assert "1 job(s) of the sweep refused to replace the complete record" in second.stderr
     assert (job / "results.json").read_bytes() == before and "on 1 threads" in (job / "refused.txt").read_text()
+    # The second sweep (other overrides) kept the first one's plan beside its own.
+    texts = {p.name: p.read_text() for p in (tmp_path / "sweep").glob("multirun*.yaml")}
+    assert len(texts) == 2 and "hardware.threads=2" in texts["multirun.yaml"]
+    assert any("hardware.threads=1" in t for n, t in texts.items() if n != "multirun.yaml")
     third = run_cli([*sweep, "hardware.threads=1"], tmp_path)
     assert third.returncode == 0 and "refused" not in third.stderr, third.stderr[-2000:]
     assert not (job / "refused.txt").exists()
+    assert len(list((tmp_path / "sweep").glob("multirun*.yaml"))) == 3
