@@ -13,6 +13,11 @@ from rgp_bench.run.configs import register
 from rgp_bench.run.preflight import preflight
 from rgp_bench.slurm_check import check_command_line
 
+# Ctrl-C in a sweep whose jobs run in processes of their own (hydra/launcher=joblib): each job recorded its stop.
+INTERRUPTED_SWEEP = ("interrupted; relaunch the same command to resume (complete runs are skipped, interrupted ones "
+                     "resume from their last checkpoint)")
+SIGINT_EXIT = 130
+
 
 @hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> float | None:
@@ -36,7 +41,11 @@ def main() -> None:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    _hydra_entry()
+    try:
+        _hydra_entry()
+    except KeyboardInterrupt:  # a run or an in-process sweep ends its own way (run_job); this is a launcher's parent
+        print(INTERRUPTED_SWEEP, file=sys.stderr)
+        sys.exit(SIGINT_EXIT)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ from omegaconf import DictConfig, open_dict
 log = logging.getLogger(__name__)
 PID_DIR = ".launcher"  # <sweep dir>/.launcher/<job index>.pid: which process runs which job
 POLL_SECONDS = 0.2
+# After Ctrl-C: how long the jobs get to record where they stopped, before those still running are asked again
+# (SIGINT: a terminal's Ctrl-C reached them already; a SIGINT to the launcher alone did not) and then terminated.
+INTERRUPT_GRACE_S = 3.0
 # Imported once by multiprocessing's fork server, so that a job process is a fork of a clean process that has
 # them already, not a fresh interpreter importing torch for ~6 s.
 FORKSERVER_PRELOAD = ["torch", "torch.optim", "torchvision", "hydra", "omegaconf", "numpy", "rgp_bench.run.job"]
@@ -62,11 +65,15 @@ def _run_in_child(payload: bytes, conn: Any, pid_file: str, env: dict[str, str])
     os.environ.clear()
     os.environ.update(env)  # a forkserver child starts with the server's environment, not the launcher's
     Path(pid_file).write_text(str(os.getpid()))
-    fn, args = cloudpickle.loads(payload)
-    result = fn(*args)
-    conn.send_bytes(cloudpickle.dumps(result))
-    conn.close()
-    atexit._run_exitfuncs()  # as a process of its own would at exit (a forkserver child ends with os._exit)
+    try:
+        fn, args = cloudpickle.loads(payload)
+        result = fn(*args)
+        conn.send_bytes(cloudpickle.dumps(result))
+    except KeyboardInterrupt:  # Ctrl-C before the job's run began (a started run records it): nothing to resume
+        pass
+    finally:
+        conn.close()
+        atexit._run_exitfuncs()  # as a process of its own would at exit (a forkserver child ends with os._exit)
 
 
 def _execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext, config: DictConfig,
@@ -74,6 +81,29 @@ def _execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext
     from hydra_plugins.hydra_joblib_launcher._core import execute_job
 
     return execute_job(idx, overrides, hydra_context, config, task_function, singleton_state)
+
+
+def _interrupt(jobs: Sequence[tuple[Any, Any]]) -> None:
+    """Ctrl-C in the sweep: let the running jobs (process, result pipe) record where they stopped (error.json,
+    resumable) and end, reading what they send back (a job blocked on a full pipe would never end), passing the
+    interrupt on to any that did not get it; a job that still does not end is terminated."""
+    for attempt in range(2):
+        deadline = time.monotonic() + INTERRUPT_GRACE_S
+        while time.monotonic() < deadline and any(process.is_alive() for process, _ in jobs):
+            for _, receive in jobs:
+                with contextlib.suppress(EOFError, OSError):
+                    if receive.poll():
+                        receive.recv_bytes()
+            time.sleep(POLL_SECONDS)
+        alive = [process for process, _ in jobs if process.is_alive()]
+        if not alive:
+            break
+        for process in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGINT if attempt == 0 else signal.SIGTERM)
+    for process, receive in jobs:
+        process.join(1.0)
+        receive.close()
 
 
 def _signal_name(exitcode: int | None) -> str:
@@ -172,6 +202,9 @@ class ResilientJoblibLauncher(Launcher):
                         receive.close()
                         del running[i]
                 time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            _interrupt([(process, receive) for process, receive, _ in running.values()])
+            raise
         finally:
             for key, value in saved_env.items():
                 os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)

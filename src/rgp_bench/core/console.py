@@ -3,7 +3,8 @@ and plain lines prefixed with the job from the worker processes of a parallel sw
 
 Bars need a terminal of their own: two processes drawing bars on one terminal overwrite each other, so a worker
 process (hydra/launcher=joblib, submitit) shows none and logs one plain line per epoch instead. While a run is
-on, console log lines (warnings included) go through `tqdm.write`, which prints them above any active bar.
+on, console log lines (warnings included) go through `tqdm.write`, which prints them above any active bar (not in a
+worker, which has no bar).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Iterator
 
+from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 # Tests set this to stand for a terminal (a pytest run has none); it never replaces the worker check.
@@ -55,8 +58,12 @@ def job_console(label: str | None = None) -> Iterator[None]:
     root = logging.getLogger()
     captured = logging.captureWarnings  # warnings.warn -> the py.warnings logger -> the handlers below
     captured(True)
+    worker = in_worker_process()
+    if worker:  # no bars here, so tqdm needs no cross-process lock (its semaphore leaked when Ctrl-C ended the job)
+        tqdm.set_lock(threading.RLock())
     try:
-        with logging_redirect_tqdm(loggers=[root]):
+        # A worker's lines need no detour through tqdm.write either.
+        with contextlib.nullcontext() if worker else logging_redirect_tqdm(loggers=[root]):
             consoles = [h for h in root.handlers if not isinstance(h, logging.FileHandler)
                         and isinstance(h, logging.StreamHandler)]
             originals = [h.formatter for h in consoles]
