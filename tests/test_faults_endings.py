@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -229,3 +230,47 @@ def test_ctrl_c_in_a_joblib_sweep_is_one_line_exit_130_and_each_job_records_wher
     # checkpoint has been seen to end without error.json: a relaunch still resumes it from that checkpoint.)
     assert errors and all(e["error"].startswith("interrupted; relaunch the same command to resume from")
                           for e in errors), errors
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 72 MiB tmpfs (just above the 64 MiB a run needs to start), mounted for the test; skipped where mounting is
+    not allowed (not root, a container without the capability)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=72m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("needs to mount a tmpfs (root): " + mounted.stderr.decode(errors="replace").strip())
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill(disk: Path) -> None:
+    """Write to `disk` until it is full."""
+    with open(disk / "filler", "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 2**20)
+                out.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_mid_run_is_one_line_and_error_json_lands_in_the_temp_dir(small_disk, monkeypatch, capsys):
+    """No simulation: the run dir and the store share a disk that fills up after the first epoch, so the epoch's
+    checkpoint cannot be written, nor error.json beside it."""
+    cfg = job_cfg(small_disk, "method=random", "train.epochs=3")
+    stop_in_epoch(monkeypatch, "train", 1, lambda: _fill(small_disk))
+    status, err, error = end_of(cfg, capsys)
+    (store,) = (small_disk / "cache" / "runs").iterdir()
+    assert status == 1 and len(err) == 1 and error == {}, err
+    assert err[0].startswith(f"error: disk full: could not write {store / 'checkpoint.pt'} (0 MiB free there); "
+                             "free some space and relaunch the same command to resume from epoch 1"), err
+    where = Path(err[0].split("error.json written to ", 1)[1].split(": no room in", 1)[0])
+    assert where.parent.parent == Path(tempfile.gettempdir()) / ending.FALLBACK_DIR
+    assert json.loads(where.read_text())["status"] == "failed"
+    assert not list(store.glob(".*.tmp"))  # nothing torn, no temp file left
+    where.unlink()
