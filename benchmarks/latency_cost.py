@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.markdown import Provenance, parser, publish
+from benchmarks.markdown import Provenance, parser, publish, verdict
 
 SECTION = "latency_cost"
 MAKE_RUN = ("experiment=mnist1d_compare", "method=rgp", "ratio=0.9", "measure.latency.enabled=true")
@@ -88,10 +88,6 @@ def collect(command: str = "python -m benchmarks.latency_cost") -> LatencyCostRo
     return LatencyCostRows(Provenance.here(command, time.perf_counter() - start, torch=torch.__version__), cases)
 
 
-def _met(ok: bool) -> str:
-    return "met" if ok else "**missed**"
-
-
 def render(rows: LatencyCostRows) -> str:
     """The section: each target, what was measured, met or missed."""
     by = {case.name: case for case in rows.cases}
@@ -110,17 +106,17 @@ def render(rows: LatencyCostRows) -> str:
         "|---|---|---|",
         f"| `make run`: latency ≤ {TARGETS['run_share']:.0%} of the run | {run.latency_seconds:.1f} s of "
         f"{run.total_seconds:.0f} s ({run.share:.1%}); speed-up {run.batches} | "
-        f"{_met(run.share <= TARGETS['run_share'])} |",
+        f"{verdict(run.share <= TARGETS['run_share'])} |",
         f"| `make run`: materialised faster than dense at batch 64 | {run.speedups[0]:.2f}× | "
-        f"{_met(run.speedups[0] > 1)} |",
+        f"{verdict(run.speedups[0] > 1)} |",
         f"| 12-run default sweep: latency ≤ {TARGETS['sweep_share']:.0%} of job time | {sweep.latency_seconds:.1f} s "
         f"of {sweep.total_seconds:.0f} s ({sweep.share:.1%}) over {sweep.runs} runs | "
-        f"{_met(sweep.share <= TARGETS['sweep_share'])} |",
+        f"{verdict(sweep.share <= TARGETS['sweep_share'])} |",
         f"| ResNet-50 at 224×224, cost only: latency ≤ {TARGETS['resnet50_seconds']:.0f} s | "
         f"{r50.latency_seconds:.1f} s ({memory}); speed-up {r50.batches} | "
-        f"{_met(r50.latency_seconds <= TARGETS['resnet50_seconds'])} |",
+        f"{verdict(r50.latency_seconds <= TARGETS['resnet50_seconds'])} |",
         f"| two measurements of one model agree within {TARGETS['agreement']:.0%} | {a:.2f}× and {b:.2f}× "
-        f"({agreement:.1%} apart) | {_met(agreement <= TARGETS['agreement'])} |",
+        f"({agreement:.1%} apart) | {verdict(agreement <= TARGETS['agreement'])} |",
         "",
         "Commands: " + "; ".join(f"{case.name}: `{case.command}`" for case in rows.cases) + ".",
         "",

@@ -58,6 +58,11 @@ class Provenance:
         return cls(command, utc_stamp(), seconds, {**machine(), **versions})
 
 
+def verdict(ok: bool) -> str:
+    """How every section marks a target: "met", or "**missed**" in bold."""
+    return "met" if ok else "**missed**"
+
+
 def parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
     """The command line every recipe starts from: `--output FILE`."""
     p = argparse.ArgumentParser(prog=prog, description=(doc or "").strip().split("\n")[0])

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.markdown import Provenance, parser, publish
+from benchmarks.markdown import Provenance, parser, publish, verdict
 from rgp_bench.graphs import feasible_degree
 
 SECTION = "memory"
@@ -107,10 +107,6 @@ def _gib(mib: float) -> str:
     return f"{mib / GIB:.2f} GiB"
 
 
-def _met(ok: bool) -> str:
-    return "met" if ok else "**missed**"
-
-
 def render(rows: MemoryRows) -> str:
     """The section: each bounded phase's peak per model and the graph engine's, against their budgets."""
     p, m = rows.provenance, rows.provenance.machine
@@ -135,13 +131,13 @@ def render(rows: MemoryRows) -> str:
         whole = run.peak_mib.get("run", float("nan"))
         ok = all(value <= budget for value in [*peaks, whole])
         lines.append(f"| {run.model} | " + " | ".join(_gib(v) for v in peaks)
-                     + f" | {_gib(whole)} | {run.seconds.get('total', float('nan')):.0f} s | {_met(ok)} |")
+                     + f" | {_gib(whole)} | {run.seconds.get('total', float('nan')):.0f} s | {verdict(ok)} |")
     g, degree = rows.graph, feasible_degree(GRAPH_NODES, GRAPH_RATIO)
     lines += [
         "",
         f"Graph engine at {GRAPH_NODES:,} nodes, k = {degree} (`{g.command}`): {_gib(g.peak_mib)} peak in "
         f"{g.seconds:.0f} s, "
-        f"{_met(g.peak_mib <= graph_budget)}.",
+        f"{verdict(g.peak_mib <= graph_budget)}.",
         "",
         "Commands: " + "; ".join(f"{run.model}: `{run.command}`" for run in rows.runs) + ".",
         "",

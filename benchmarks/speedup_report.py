@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from benchmarks.markdown import Provenance
+from benchmarks.markdown import Provenance, verdict
 from rgp_bench.speedup.end_to_end import (
     DENSE,
     DENSE_COMPILED,
@@ -102,8 +102,7 @@ def _find(rows: Sequence[SpeedupRow], model: str, batch: int, label: str) -> Spe
 def _status(value: float | None, target: float, strict: bool = False) -> str:
     if value is None:
         return "not run"
-    met = value > target if strict else value >= target
-    return "met" if met else "**missed**"
+    return verdict(value > target if strict else value >= target)
 
 
 def targets_table(rows: Sequence[SpeedupRow]) -> str:
