@@ -24,6 +24,7 @@ import torch
 
 from benchmarks.markdown import Provenance, parser, publish, verdict
 from rgp_bench.graphs import feasible_degree
+from rgp_bench.measure.memory import maxrss_bytes
 
 SECTION = "memory"
 GIB = 1024.0  # MiB
@@ -89,8 +90,8 @@ def _graph() -> GraphMemory:
                            if proc.stderr else "graph engine failed")
     if proc.stderr:
         proc.stderr.close()
-    peak = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2**20  # Linux states kB
-    return GraphMemory(command="python -m rgp_bench.graphs " + " ".join(GRAPH), peak_mib=peak,
+    return GraphMemory(command="python -m rgp_bench.graphs " + " ".join(GRAPH),
+                       peak_mib=maxrss_bytes(usage.ru_maxrss) / 2**20,
                        seconds=time.perf_counter() - start)
 
 

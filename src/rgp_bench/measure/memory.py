@@ -16,6 +16,11 @@ CLEAR_REFS = Path("/proc/self/clear_refs")
 RESET_HIGH_WATER = "5"  # proc(5): "reset the peak resident set size (VmHWM) to the current value"
 
 
+def maxrss_bytes(ru_maxrss: int) -> int:
+    """`getrusage`'s ru_maxrss in bytes (macOS states bytes, Linux kB)."""
+    return ru_maxrss if sys.platform == "darwin" else ru_maxrss * 1024
+
+
 def peak_rss_bytes() -> int:
     """The process's resident high-water mark in bytes: since the last `reset_peak()` on Linux, else since start."""
     try:
@@ -24,8 +29,7 @@ def peak_rss_bytes() -> int:
                 return int(line.split()[1]) * 1024  # stated in kB
     except (OSError, ValueError, IndexError):
         pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # macOS states bytes, Linux kB
+    return maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def reset_peak() -> bool:
