@@ -73,13 +73,18 @@ def cfg_factory() -> Callable[..., DictConfig]:
     return make_cfg
 
 
+# The sweep-end report's plots (PNG, SVG and PDF of every figure) cost seconds per sweep; tests of the figures
+# themselves draw them in-process (tests/test_report_figures.py) or ask for them with `{SWEEP_FIGURES}=true`.
+SWEEP_FIGURES = "hydra.callbacks.sweep_report.figures"
+
+
 def run_cli(args: list[str], tmp: Path, *, fast: bool = True, timeout: int = 240,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run `python -m rgp_bench ARGS` with its outputs and caches under `tmp` (through the fork server of
     tests/cli_runner.py, which behaves as a fresh process but skips the import of torch and friends)."""
     extra = [f"hydra.run.dir={tmp}/run", f"hydra.sweep.dir={tmp}/sweep", f"cache_dir={tmp}/cache"]
-    if fast:  # no tracking, no latency measurement (tests that need them say so)
-        extra += ["logger=none", "measure.latency.enabled=false"]
+    if fast:  # no tracking, no latency measurement, a sweep's report without plots (tests that need them say so)
+        extra += ["logger=none", "measure.latency.enabled=false", f"{SWEEP_FIGURES}=false"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
     flags = [a for a in args if a.startswith("-")]  # argparse wants flags before the overrides
     overrides = [a for a in args if not a.startswith("-")]

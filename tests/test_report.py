@@ -297,12 +297,18 @@ def test_skipped_rerun_copies_are_not_duplicates(tmp_path: Path) -> None:
 def test_cli_ok_prints_one_line(
     sweep_report: tuple[Path, Report], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sweep, _ = sweep_report
-    assert main([str(sweep), "--out", str(tmp_path / "r"), "--no-baselines"]) == 0
+    sweep, full = sweep_report
+    # --no-figures: the same tables without a plot (the fixture drew them), and a note saying how to draw them.
+    assert main([str(sweep), "--out", str(tmp_path / "r"), "--no-baselines", "--no-figures"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "12 runs" in out[0] and "1 failed, 1 incomplete, 4 missing" in out[0]
-    assert (tmp_path / "r" / "report.html").is_file()
-    assert main([str(sweep), "--out", str(tmp_path / "r"), "--no-baselines", "--strict"]) == 1
+    assert (tmp_path / "r" / "report.html").is_file() and not list((tmp_path / "r").rglob("*.png"))
+    assert list(full.files["markdown"].parent.rglob("*.png"))
+    tables_only = (tmp_path / "r" / "results.csv").read_text()
+    assert tables_only == full.files["csv"].read_text()
+    assert f"figures not drawn (asked for tables only); to draw them: python -m rgp_bench.report {sweep}" in (
+        tmp_path / "r" / "report.md").read_text()
+    assert main([str(sweep), "--out", str(tmp_path / "r"), "--no-baselines", "--strict", "--no-figures"]) == 1
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty"])

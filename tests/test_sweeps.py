@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import make_cfg, read_results, run_cli
+from tests.conftest import SWEEP_FIGURES, make_cfg, read_results, run_cli
 
 from hydra_plugins.rgp_bench_launcher.resilient import threads_per_worker
 from rgp_bench.core.console import FORCE_TTY_ENV
@@ -30,7 +30,7 @@ def joblib_sweep(tmp_path_factory):
     # A stated thread count keeps the run ids the same under another launcher (the relaunch test), which would
     # otherwise resolve hardware.threads to another count.
     args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "method=rgp,magnitude,random",
-            "ratio=0.5,0.9", "seed=0,1", "hardware.threads=1", *TINY]
+            "ratio=0.5,0.9", "seed=0,1", "hardware.threads=1", *TINY, f"{SWEEP_FIGURES}=true"]
     # As if a terminal were attached (the acceptance case: two workers must not draw bars over each other).
     proc = run_cli(args, tmp, timeout=600, env={FORCE_TTY_ENV: "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -78,7 +78,7 @@ def test_relaunching_the_sweep_skips_all_complete_runs(joblib_sweep):
     # (basic launcher): skipping is the job's logic, whatever the launcher (the lost-worker test relaunches under
     # joblib), and twelve worker processes would only add their start-up.
     args = [a for a in args if not a.startswith(("hydra.sweep.dir", "hydra/launcher", "hydra.launcher"))]
-    args += ["hydra/launcher=basic", f"hydra.sweep.dir={tmp}/relaunch"]
+    args += ["hydra/launcher=basic", f"hydra.sweep.dir={tmp}/relaunch", f"{SWEEP_FIGURES}=false"]
     start = time.perf_counter()
     proc = run_cli(args, tmp, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -107,6 +107,16 @@ def test_slurm_launcher_config_composes():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "SlurmLauncher" in proc.stdout and "max_num_timeout: 3" in proc.stdout
+
+
+@pytest.mark.parametrize(("overrides", "figures"), [([], True), ([f"{SWEEP_FIGURES}=false"], False)])
+def test_the_sweep_report_draws_figures_unless_told_not_to(overrides, figures):
+    from hydra.utils import instantiate
+    from tests.test_presets import compose_with_hydra
+
+    callback = instantiate(compose_with_hydra(*overrides).hydra.callbacks.sweep_report)
+    assert (type(callback).__name__, callback.figures, callback.reference) == (
+        "SweepReport", figures, ("magnitude", "random", "uniform", "random_search", "dense"))
 
 
 @pytest.mark.slow
@@ -211,6 +221,7 @@ def test_wandb_sweep_groups_runs_and_logs_a_summary_run(tmp_path):
 def test_a_lost_joblib_worker_fails_only_its_job_and_a_relaunch_completes_it(tmp_path):
     common = ["train.epochs=8", "model.width=256", "logger=none", "measure.latency.enabled=false"]
     args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "method=rgp,random", "seed=0", *common,
+            f"{SWEEP_FIGURES}=false",
             f"hydra.sweep.dir={tmp_path}/sweep", f"cache_dir={tmp_path}/cache"]
     # Job 0 of the sweep; its own checkpoint (not just any) must exist when it is killed, or it restarts from 0.
     # The launcher gives each of its 2 workers their share of the cores, and the thread count is part of the run id.

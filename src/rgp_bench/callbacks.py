@@ -28,10 +28,12 @@ class SweepReport(Callback):
     Jobs may run in other processes (joblib, submitit), so both the count and the report come from the files on
     disk (`results.json`, `error.json`), never from in-memory job returns. `reference`: the methods every other
     method is compared with (set in conf/config.yaml; override with `hydra.callbacks.sweep_report.reference=[...]`).
+    `figures`: draw the plots (false: tables only, `hydra.callbacks.sweep_report.figures=false`).
     """
 
-    def __init__(self, reference: Sequence[str] = ()) -> None:
+    def __init__(self, reference: Sequence[str] = (), figures: bool = True) -> None:
         self.reference = tuple(reference)
+        self.figures = bool(figures)
         self.jobs: int | None = None  # set before the launch; the launcher hands this object to its workers
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
@@ -56,7 +58,8 @@ class SweepReport(Callback):
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            report = build_report([sweep_dir], sweep_dir / "report", references=self.reference)
+            report = build_report([sweep_dir], sweep_dir / "report", references=self.reference,
+                                  figures=self.figures)
         except Exception as exc:  # still report the failed runs below, even without a report
             log.warning("sweep report not written: %s", exc)
             report = None

@@ -43,7 +43,8 @@ POLL_SECONDS = 0.2
 INTERRUPT_GRACE_S = 3.0
 # Imported once by multiprocessing's fork server, so that a job process is a fork of a clean process that has
 # them already, not a fresh interpreter importing torch for ~6 s.
-FORKSERVER_PRELOAD = ["torch", "torch.optim", "torchvision", "hydra", "omegaconf", "numpy", "rgp_bench.run.job"]
+FORKSERVER_PRELOAD = ["torch", "torch.optim", "torchvision", "hydra", "omegaconf", "numpy", "sklearn.datasets",
+                      "rgp_bench.run.job"]
 
 
 @dataclass

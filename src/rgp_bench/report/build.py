@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from rgp_bench.report.compare import Comparison, SanityCheck, compare, sanity_ch
 from rgp_bench.report.dedupe import deduplicate
 from rgp_bench.report.dense import match_dense
 from rgp_bench.report.emphasis import ALPHA, mark_best
-from rgp_bench.report.figures import draw_figures
+from rgp_bench.report.figures import Figures, draw_figures
 from rgp_bench.report.groups import Group, group_runs, natural_key
 from rgp_bench.report.plots import pdf_path, svg_path
 from rgp_bench.report.plots.topology import draw_topology
@@ -77,14 +78,16 @@ def build_report(
     references: Sequence[str] = (),
     baselines_dir: str | Path | None = None,
     with_published: bool = True,
+    figures: bool = True,
 ) -> Report:
     """Collect every run under `paths` and write the report files into `out_dir`.
 
     `metric` picks the accuracy the tables and plots use: "best_val" (test top-1 at the epoch with the best
     validation accuracy) or "final" (last epoch). Every method is compared, paired by seed, with each method
     in `references`. Published numbers come from `baselines_dir` (default: `published.default_dir()`);
-    `with_published=False` leaves them out. Raises UserError for bad input (missing path, no runs, unknown
-    metric, an invalid file in an explicitly given `baselines_dir`).
+    `with_published=False` leaves them out; `figures=False` writes the tables without drawing any plot (the
+    figure-only sections are left out and a note says how to draw them). Raises UserError for bad input (missing
+    path, no runs, unknown metric, an invalid file in an explicitly given `baselines_dir`).
     """
     if metric not in METRICS:
         raise choices_error("metric", metric, METRICS)
@@ -102,16 +105,21 @@ def build_report(
         raise UserError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
     files: dict[str, Path] = {"csv": _write_csv(out / "results.csv", found.runs)}
     pairs = sorted({(g.dataset, g.model) for g in found.groups})
-    figures = draw_figures(out, found.groups, found.studies, sources, pairs, metric)
-    for png in figures.made():
+    if figures:
+        drawn = draw_figures(out, found.groups, found.studies, sources, pairs, metric)
+    else:
+        drawn = Figures()
+        notes.append("figures not drawn (asked for tables only); to draw them: python -m rgp_bench.report "
+                     + " ".join(shlex.quote(str(p)) for p in paths) + f" --out {shlex.quote(str(out))}")
+    for png in drawn.made():
         files[png.stem] = png
         files[f"{png.stem}.svg"] = svg_path(png)
         files[f"{png.stem}.pdf"] = pdf_path(png)
     topology = runs_study(found.runs, metric)
-    topology_plots = draw_topology(out, topology, metric)
+    topology_plots = draw_topology(out, topology, metric) if figures else {}
     files.update({p.stem: p for p in topology_plots.values() if isinstance(p, Path)})
     data = ReportData(paths, found.runs, found.groups, found.comparisons, found.studies, found.problems, notes,
-                      sources, pairs, figures, metric, references, found.sanity, topology, topology_plots,
+                      sources, pairs, drawn, metric, references, found.sanity, topology, topology_plots,
                       found.best_tests)
     doc = Document("rgp-bench report")
     for section in SECTIONS:
@@ -121,7 +129,7 @@ def build_report(
                     comparisons=[c.to_dict() for c in found.comparisons],
                     problems=[p.to_dict() for p in found.problems], files=files, metric=metric,
                     aspl=[s.to_dict() for s in found.studies], notes=notes, references=references,
-                    skipped_plots=figures.skipped(), topology=topology.to_dict() if topology.points else None,
+                    skipped_plots=drawn.skipped(), topology=topology.to_dict() if topology.points else None,
                     best_tests=found.best_tests)
     files["json"] = _write_json(out / "report.json", report)
     files["markdown"] = out / "report.md"

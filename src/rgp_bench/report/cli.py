@@ -1,4 +1,5 @@
-"""Command line: `python -m rgp_bench.report PATH... [--out DIR] [--metric best_val|final] [--reference M,...]`."""
+"""Command line: `python -m rgp_bench.report PATH... [--out DIR] [--metric best_val|final] [--reference M,...]
+[--no-figures]`."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         help="folder of published reference numbers (default: $RGP_BENCH_BASELINES or ./baselines)",
     )
     p.add_argument("--no-baselines", action="store_true", help="leave published numbers out")
+    p.add_argument("--no-figures", action="store_true", help="tables only: draw no plot (faster on large sweeps)")
     p.add_argument("--strict", action="store_true", help="exit 1 when any run failed, is incomplete or missing")
     return p
 
@@ -63,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     references = default_references() if args.reference is None else [m for m in args.reference.split(",") if m]
     try:
         report = build_report(args.paths, out, metric=args.metric, references=references,
-                              baselines_dir=args.baselines, with_published=not args.no_baselines)
+                              baselines_dir=args.baselines, with_published=not args.no_baselines,
+                              figures=not args.no_figures)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
