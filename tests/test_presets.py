@@ -94,10 +94,13 @@ def cli_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, P
     base = tmp_path_factory.mktemp("cli")
     for name in jobs:
         (base / name).mkdir()
+    # One cache for all (the last cache_dir wins): MNIST-1D is generated once and RGP's graphs are shared, as in a
+    # user's sweeps; the runs write it concurrently, as a sweep's jobs do.
+    shared_cache = f"cache_dir={base / 'cache'}"
 
     def launch(name: str) -> tuple[subprocess.CompletedProcess, Path]:
         args, out = jobs[name]
-        return run_cli(args, base / name, timeout=600), base / name / out
+        return run_cli([*args, shared_cache], base / name, timeout=600), base / name / out
 
     # Slowest first, so the two workers finish together.
     order = sorted(jobs, key=lambda n: ("resnet50" not in n, "vgg16" not in n, n != MULTIRUN))
