@@ -183,3 +183,42 @@ def test_the_report_has_the_section_with_discovery_and_confirmation(tmp_path: Pa
     assert set(rows) == {h.measure for h in HYPOTHESES}
     assert rows["spectral_gap"]["verdict"] == "holds" and rows["aspl"]["verdict"] == "n/a"
     assert report.files["mnist1d_mlp_topology_r0.9"].read_bytes()[:4] == b"\x89PNG"
+    assert "graph2nn" not in markdown  # published numbers left out: no yardstick either
+    # With a baselines folder, the section gives graph2nn's correlations as the yardstick, tables only here.
+    baselines = _graph2nn_csv(tmp_path / "baselines", [("a", 0.9, 1.5, 40.0), ("b", 0.5, 2.0, 35.0),
+                                                      ("c", 0.2, 3.0, 30.0)])
+    again = build_report([tmp_path / "runs"], tmp_path / "again", baselines_dir=baselines, figures=False)
+    section = again.files["markdown"].read_text().split("## Does topology predict accuracy?")[1]
+    assert "over graph2nn's released results (You et al., ICML 2020: 3 relational graphs" in section
+    assert "Spearman's ρ of top-1 accuracy with path length +1.00 (p = 0.00e+00) and clustering -1.00" in section
+
+
+def _graph2nn_csv(folder: Path, rows: list[tuple[str, float, float, float]]) -> Path:
+    """A graph2nn table (graph, clustering, path length, top-1 error) in the committed file's columns."""
+    from rgp_bench.report.graph2nn import FILE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["graph,graph_density,rewiring_p,graph_seed,clustering,path_length,top1_error_mean,top1_error_std,seeds"]
+    lines += [f"{g},0.5,0.1,0,{c},{length},{err},0.1,5" for g, c, length, err in rows]
+    (folder / FILE).write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_graph2nn_reference_is_spearman_over_the_relational_graphs(tmp_path: Path) -> None:
+    from rgp_bench.core.errors import UserError
+    from rgp_bench.report.graph2nn import load_graph2nn
+
+    # Error falls as the path lengthens (accuracy rises): rho +1; clustering the other way: rho -1. The complete
+    # graph (the notebook's baseline run) is no relational graph and stays out, or it would break the ranks.
+    rows = [("complete", 1.0, 1.0, 10.0), ("a", 0.9, 1.5, 40.0), ("b", 0.5, 2.0, 35.0), ("c", 0.2, 3.0, 30.0)]
+    ref = load_graph2nn(_graph2nn_csv(tmp_path / "ok", rows))
+    assert ref is not None and ref.graphs == 3
+    assert ref.rho == {"path_length": pytest.approx(1.0), "clustering": pytest.approx(-1.0)}
+    assert "3 relational graphs" in ref.sentence() and "path length +1.00" in ref.sentence()
+    assert load_graph2nn(tmp_path / "none") is None and load_graph2nn(None) is None
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "graph2nn_mlp_cifar10.csv").write_text("graph,clustering\nx,0.1\n")
+    with pytest.raises(UserError, match=r"graph2nn_mlp_cifar10.csv: unreadable graph2nn table \(KeyError"):
+        load_graph2nn(tmp_path / "bad")
+    committed = load_graph2nn(Path(__file__).parents[1] / "baselines")
+    assert committed is not None and committed.graphs == 52  # the released table: 52 relational graphs

@@ -25,6 +25,7 @@ from rgp_bench.report.dedupe import deduplicate
 from rgp_bench.report.dense import match_dense
 from rgp_bench.report.emphasis import ALPHA, mark_best
 from rgp_bench.report.figures import Figures, draw_figures
+from rgp_bench.report.graph2nn import Graph2nnReference, load_graph2nn
 from rgp_bench.report.groups import Group, group_runs, natural_key
 from rgp_bench.report.plots import pdf_path, svg_path
 from rgp_bench.report.plots.topology import draw_topology
@@ -97,6 +98,7 @@ def build_report(
     found = analyse(paths, metric, references)
     notes = found.notes
     sources = _published_sources(baselines_dir, notes) if with_published else []
+    graph2nn = _graph2nn(baselines_dir, notes) if with_published else None
 
     out = Path(out_dir)
     try:
@@ -120,7 +122,7 @@ def build_report(
     files.update({p.stem: p for p in topology_plots.values() if isinstance(p, Path)})
     data = ReportData(paths, found.runs, found.groups, found.comparisons, found.studies, found.problems, notes,
                       sources, pairs, drawn, metric, references, found.sanity, topology, topology_plots,
-                      found.best_tests)
+                      found.best_tests, graph2nn)
     doc = Document("rgp-bench report")
     for section in SECTIONS:
         section(doc, data)
@@ -208,6 +210,16 @@ def _published_sources(baselines_dir: str | Path | None, notes: list[str]) -> li
             raise
         notes.append(f"published numbers left out: {exc}")  # auto-found folder; the report still matters
         return []
+
+
+def _graph2nn(baselines_dir: str | Path | None, notes: list[str]) -> Graph2nnReference | None:
+    try:
+        return load_graph2nn(Path(baselines_dir) if baselines_dir is not None else published.default_dir())
+    except UserError as exc:
+        if baselines_dir is not None:
+            raise
+        notes.append(f"graph2nn reference left out: {exc}")
+        return None
 
 
 def _write_csv(path: Path, runs: Sequence[Run]) -> Path:

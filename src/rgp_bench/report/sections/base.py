@@ -9,6 +9,7 @@ from pathlib import Path
 from rgp_bench.report.aspl import AsplStudy
 from rgp_bench.report.compare import Comparison, SanityCheck
 from rgp_bench.report.figures import Figures, Pair
+from rgp_bench.report.graph2nn import Graph2nnReference
 from rgp_bench.report.groups import OFF_TARGET_TOLERANCE, Group
 from rgp_bench.report.plots import PlotResult, pdf_path, svg_path
 from rgp_bench.report.problems import Problem
@@ -38,6 +39,7 @@ class ReportData:
     topology: TopologyStudy | None = None  # the topology study (report.topology_study) and its figures by name
     topology_plots: dict[str, PlotResult] = field(default_factory=dict)
     best_tests: int = 0  # paired tests behind the results table's emphasis (report.emphasis)
+    graph2nn: Graph2nnReference | None = None  # the topology section's yardstick, from the baselines folder
 
 
 # A section writes its part of the document.

@@ -60,6 +60,8 @@ def topology_section(doc: Document, d: ReportData) -> None:
         "density profile determines it (nothing is left once the density is regressed out), or too few runs."
     )
     doc.columns_table(COLUMNS, study.results)
+    if d.graph2nn is not None:
+        doc.p(d.graph2nn.sentence())
     for cell, plot in d.topology_plots.items():
         if plot is None:
             continue
