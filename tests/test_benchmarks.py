@@ -10,14 +10,14 @@ import re
 from pathlib import Path
 
 import pytest
-from benchmarks import collapse, gnnrl, latency_cost, memory, speedup_report
+from benchmarks import collapse, export_speed, gnnrl, latency_cost, memory, speedup_report
 from benchmarks.markdown import Provenance, parser, publish
 
 from rgp_bench.pruning.collapse import Collapse
 from rgp_bench.speedup.end_to_end import DENSE, DENSE_COMPILED, MATERIALISED, MATERIALISED_COMPILED, EndToEnd
 from rgp_bench.speedup.report import CandidateResult, LayerReport, MaterialiseReport
 
-RECIPES = ("graphs", "speedup", "collapse", "gnnrl", "latency_cost", "memory")
+RECIPES = ("graphs", "speedup", "collapse", "gnnrl", "latency_cost", "memory", "export_speed")
 MACHINE = {"cpu": "Test CPU", "cores": "2", "python": "3.11", "os": "Linux", "torch": "2.x"}
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,6 +171,19 @@ def test_latency_cost_render_states_each_target_met_or_missed():
     assert "| ResNet-50 at 224×224, cost only: latency ≤ 60 s | 75.0 s (2.9 GiB peak RSS)" in text
     assert text.count("**missed**") == 2  # ResNet-50 over its limit; the repeats 20 % apart
     assert "5.00× and 4.00× (20.0% apart)" in text
+
+
+def test_export_speed_render_compares_each_batch_with_the_run():
+    rows = export_speed.ExportSpeedRows(
+        Provenance("python -m benchmarks.export_speed", "2026-12-05 18:00 UTC", 41.0,
+                   {"cpu": "Test CPU", "cores": "2", "torch": "2.x"}),
+        "python -m rgp_bench x", "python -m rgp_bench.export RUN_DIR --materialise --format aoti", False,
+        (export_speed.BatchRow(1, 4.8, 230.0, 48.0, 27.0, 4.7, 8.5),
+         export_speed.BatchRow(64, 5.0, 1500.0, 300.0, 320.0, 5.0, 4.7)))
+    text = export_speed.render(rows)
+    assert "| 1 | 4.80× | **8.50×** | 4.70× | 230.0 | 27.0 | 48.0 | met |" in text
+    assert "| 64 | 5.00× | **4.70×** | 5.00× | 1500.0 | 320.0 | 300.0 | **missed** |" in text
+    assert "rgp-bench imported there: no" in text
 
 
 def test_memory_render_states_each_phase_against_the_budget():

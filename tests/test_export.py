@@ -13,7 +13,7 @@ import torch
 from tests.conftest import run_cli
 
 from rgp_bench.export import load_model
-from rgp_bench.export.cli import FORMATS, main, with_suffix
+from rgp_bench.export.cli import AOTI_DIRECT_CALL, FORMATS, main, with_suffix
 
 TINY = ["train.epochs=1", "train.pretrain_epochs=1", "model.width=64", "model.depth=3", "train.progress=false"]
 # Loads the export with torch (and onnxruntime) only, in a process that never imports rgp_bench.
@@ -150,8 +150,9 @@ exec(open(note).read(), namespace)
 out = namespace["model"](torch.load(x_path))
 y = torch.load(y_path)
 assert "rgp_bench" not in sys.modules
-if sys.argv[4].endswith(".aoti.pt2"):  # compiled: its graph is C++ code
+if sys.argv[4].endswith(".aoti.pt2"):  # compiled: its graph is C++ code; the note's direct call gives the same
     assert "aoti_load_package" in open(note).read()
+    assert torch.equal(namespace["run"]([torch.load(x_path)])[0], out)
 else:
     assert any(getattr(n.target, "namespace", None) == "rgp_bench" for n in torch.export.load(sys.argv[4]).graph.nodes)
 err = float((out - y).abs().max() / y.abs().max())
@@ -187,6 +188,7 @@ def test_materialised_export_with_the_cpp_kernels_loads_in_plain_torch(runs, tmp
     library = next(tmp_path.glob("rgp_block_sparse_*.so"))  # the kernel library, copied next to the export
     assert f"torch.ops.load_library({str(library.resolve())!r})" in printed
     assert f"model = {loader.format(str(out.resolve()))}" in printed
+    assert (AOTI_DIRECT_CALL in printed) == (fmt == "aoti")
     x, y = _reference(runs["rgp"], tmp_path)
     proc = subprocess.run([sys.executable, "-c", PLAIN_LOAD, str(note), str(x), str(y), str(out)],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)

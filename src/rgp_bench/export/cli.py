@@ -10,7 +10,8 @@ them), C++ kernel forms included: such a program calls the operators `rgp_bench:
 library is copied next to it and a plain torch process loads it with two lines (printed, and written to FILE's
 `.load.txt`): `torch.ops.load_library(LIB)`, then `torch.export.load(FILE).module()` (`pt`) or
 `torch._inductor.aoti_load_package(FILE)` (`aoti`: compiled ahead of time, which needs a C++ compiler here; it
-drops the exported module's Python overhead per call). The library is built for this CPU and torch version.
+drops the exported module's Python overhead per call, and `model.loader.boxed_run([x])` also the package
+wrapper's). The library is built for this CPU and torch version.
 `onnx` keeps the portable forms (ONNX has no custom operators) and is timed in ONNX Runtime against the torch
 model it came from (1 thread, outputs checked equal) at the run's latency batch sizes.
 """
@@ -35,6 +36,10 @@ from rgp_bench.record.io import ERROR_FILE, RESULTS_FILE
 from rgp_bench.speedup.kernel import compiler_missing
 
 FORMATS = {"pt": ".pt2", "aoti": ".aoti.pt2", "onnx": ".onnx"}
+# model(x) parses the package's input and output specs on every call (torch's AOTICompiledModel): at batch 1 that
+# costs more than the pruned layers (benchmarks.export_speed). The loader runs the same compiled code without it.
+AOTI_DIRECT_CALL = ("run = model.loader.boxed_run  # y = run([x])[0]: model(x) without its per-call input parsing, "
+                    "the fast call at small batches")
 TRACED = ("pt", "aoti")  # formats made from a torch.export program (C++ kernel operators included)
 
 
@@ -106,7 +111,10 @@ def loader_lines(out: Path, fmt: str) -> list[str]:
     if library.resolve() != library_path().resolve():
         shutil.copy2(library_path(), library)
     load = "torch.export.load({!r}).module()" if fmt == "pt" else "torch._inductor.aoti_load_package({!r})"
-    return [f"torch.ops.load_library({str(library.resolve())!r})", "model = " + load.format(str(out.resolve()))]
+    lines = [f"torch.ops.load_library({str(library.resolve())!r})", "model = " + load.format(str(out.resolve()))]
+    if fmt == "aoti":
+        lines.append(AOTI_DIRECT_CALL)
+    return lines
 
 
 def write_loader_note(out: Path, lines: list[str]) -> Path:
