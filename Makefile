@@ -60,6 +60,7 @@ bench: install
 	$(PY) -m benchmarks.latency_cost --output BENCHMARKS.md
 	$(PY) -m benchmarks.memory --output BENCHMARKS.md
 	$(PY) -m benchmarks.export_speed --output BENCHMARKS.md
+	$(PY) -m benchmarks.thin_convs --output BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .mypy_cache

@@ -10,14 +10,14 @@ import re
 from pathlib import Path
 
 import pytest
-from benchmarks import collapse, export_speed, gnnrl, latency_cost, memory, speedup_report
+from benchmarks import collapse, export_speed, gnnrl, latency_cost, memory, speedup_report, thin_convs
 from benchmarks.markdown import Provenance, parser, publish
 
 from rgp_bench.pruning.collapse import Collapse
 from rgp_bench.speedup.end_to_end import DENSE, DENSE_COMPILED, MATERIALISED, MATERIALISED_COMPILED, EndToEnd
 from rgp_bench.speedup.report import CandidateResult, LayerReport, MaterialiseReport
 
-RECIPES = ("graphs", "speedup", "collapse", "gnnrl", "latency_cost", "memory", "export_speed")
+RECIPES = ("graphs", "speedup", "collapse", "gnnrl", "latency_cost", "memory", "export_speed", "thin_convs")
 MACHINE = {"cpu": "Test CPU", "cores": "2", "python": "3.11", "os": "Linux", "torch": "2.x"}
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -184,6 +184,20 @@ def test_export_speed_render_compares_each_batch_with_the_run():
     assert "| 1 | 4.80× | **8.50×** | 4.70× | 230.0 | 27.0 | 48.0 | met |" in text
     assert "| 64 | 5.00× | **4.70×** | 5.00× | 1500.0 | 320.0 | 300.0 | **missed** |" in text
     assert "rgp-bench imported there: no" in text
+
+
+def test_thin_convs_render_compares_each_kept_conv_with_its_dense_and_rounded_twins():
+    t = thin_convs.ConvTime
+    rows = thin_convs.ThinConvRows(
+        Provenance("python -m benchmarks.thin_convs", "2026-12-05 18:00 UTC", 20.0,
+                   {"cpu": "Test CPU", "cores": "2", "torch": "2.x"}),
+        (t(2, 32, 32, 16, "dense", 4e-3), t(2, 21, 21, 16, "kept", 2.4e-3),
+         t(2, 24, 24, 16, "kept, rounded up to 8", 2.4e-3), t(3, 64, 64, 8, "dense", 4e-3),
+         t(3, 48, 48, 8, "kept", 2.3e-3)))
+    text = thin_convs.render(rows)
+    assert "| 2 | 16×16 | 21 → 21 | kept | 2.40 | 0.60 | 0.43 |" in text
+    assert "1 of the kept convolutions take over 1.25× the time their MACs predict (worst: 21 → 21" in text
+    assert "takes 1.00–1.00× the time of the same convolution with its widths rounded up" in text
 
 
 def test_memory_render_states_each_phase_against_the_budget():
