@@ -89,6 +89,16 @@ def test_targets_table_lists_the_mlp_and_resnet18_targets():
     assert "not run" in speedup_report.targets_table([])
 
 
+def test_a_missed_channel_target_says_why():
+    rows = [_row("resnet18", 64, "uniform channels −50% MACs", 7.0), _row("resnet56", 64, "uniform channels −50% MACs",
+                                                                         1.0)]
+    lines = speedup_report.targets_table(rows).splitlines()
+    (r18,) = [line for line in lines if line.startswith("| resnet18, batch 64, `uniform`")]
+    (r56,) = [line for line in lines if line.startswith("| resnet56, batch 64, `uniform`")]
+    assert r18.endswith("= 0.88× the factor | met |")
+    assert r56.endswith("= 0.12× the factor | **missed**" + speedup_report.CHANNELS_WHY + " |")
+
+
 def test_speedup_render_states_the_conditions_and_shows_every_table():
     text = speedup_report.render(SPEEDUP)
     assert text == speedup_report.render(SPEEDUP)
