@@ -14,11 +14,12 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
-from torch.utils.benchmark import Timer
 
 from benchmarks.markdown import Provenance, parser, publish
+from rgp_bench.measure.latency import time_interleaved
 
 SECTION = "thin_convs"
 STAGES = ((16, 32), (32, 16), (64, 8))  # (channels, feature map side) of the CIFAR ResNets' three stages
@@ -84,15 +85,13 @@ def collect(command: str = "python -m benchmarks.thin_convs") -> ThinConvRows:
             rounded = (stage, _up8(cin), _up8(cout), side, "kept, rounded up to 8")
             if (_up8(cin), _up8(cout)) not in ((cin, cout), (width, width)) and rounded not in cases:
                 cases.append(rounded)
-    convs = {case: (torch.nn.Conv2d(case[1], case[2], 3, padding=1, bias=False).eval(),
-                    torch.randn(BATCH, case[1], case[3], case[3])) for case in cases}
-    seconds: dict[tuple[int, int, int, int, str], list[float]] = {case: [] for case in cases}
+    calls = {}
+    for case in cases:
+        conv = torch.nn.Conv2d(case[1], case[2], 3, padding=1, bias=False).eval()
+        calls[repr(case)] = partial(conv, torch.randn(BATCH, case[1], case[3], case[3]))
     with torch.inference_mode():
-        for _ in range(ROUNDS):
-            for case, (conv, x) in convs.items():
-                timer = Timer("conv(x)", globals={"conv": conv, "x": x})
-                seconds[case].append(timer.blocked_autorange(min_run_time=MIN_RUN_TIME_S).median)
-    times = tuple(ConvTime(*case, statistics.median(seconds[case])) for case in cases)
+        seconds = time_interleaved(calls, rounds=ROUNDS, min_run_time=MIN_RUN_TIME_S)
+    times = tuple(ConvTime(*case, statistics.median(seconds[repr(case)])) for case in cases)
     return ThinConvRows(Provenance.here(command, time.perf_counter() - start, torch=torch.__version__), times)
 
 
@@ -105,8 +104,8 @@ def render(rows: ThinConvRows) -> str:
         f"`{p.command}` ({p.date}; {m['cpu']}, {m['cores']} cores, torch {m['torch']}; {p.seconds:.0f} s). Each "
         "distinct 3×3 stride-1 convolution of ResNet-56 after `uniform` removed 50 % of its MACs (as the `speedup` "
         f"section times it), beside its stage's dense one and with its widths rounded up to a multiple of 8; batch "
-        f"{BATCH}, 1 thread, oneDNN through torch eager, {ROUNDS} interleaved rounds of `blocked_autorange` (min "
-        f"{MIN_RUN_TIME_S} s), median.",
+        f"{BATCH}, 1 thread, oneDNN through torch eager, {ROUNDS} interleaved rounds (`time_interleaved`, min "
+        f"{MIN_RUN_TIME_S} s per measurement), median.",
         "",
         "| stage | map | channels in → out | kind | ms | × dense time | MACs predict | GMAC/s |",
         "|---:|---:|---:|---|---:|---:|---:|---:|",
