@@ -184,6 +184,8 @@ def test_the_report_has_the_section_with_discovery_and_confirmation(tmp_path: Pa
     assert rows["spectral_gap"]["verdict"] == "holds" and rows["aspl"]["verdict"] == "n/a"
     assert report.files["mnist1d_mlp_topology_r0.9"].read_bytes()[:4] == b"\x89PNG"
     assert "graph2nn" not in markdown  # published numbers left out: no yardstick either
+    assert "[PDF](plots/mnist1d_mlp_topology_r0.9.pdf)" in markdown  # every format of the figure is linked
+    assert (report.files["mnist1d_mlp_topology_r0.9"].parent / "mnist1d_mlp_topology_r0.9.pdf").is_file()
     # With a baselines folder, the section gives graph2nn's correlations as the yardstick, tables only here.
     baselines = _graph2nn_csv(tmp_path / "baselines", [("a", 0.9, 1.5, 40.0), ("b", 0.5, 2.0, 35.0),
                                                       ("c", 0.2, 3.0, 30.0)])

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from rgp_bench.report.plots import Skipped, svg_path
+from rgp_bench.report.plots import Skipped, pdf_path, svg_path
 from rgp_bench.report.render import Document, TableColumn, interval, pval, signed
 from rgp_bench.report.sections.base import ReportData
 from rgp_bench.report.topology_study import (
@@ -69,4 +69,4 @@ def topology_section(doc: Document, d: ReportData) -> None:
         if isinstance(plot, Skipped):
             doc.p(f"{alt}: not drawn, {plot.reason}.")
         else:
-            doc.image(plot, alt, svg_path(plot))
+            doc.image(plot, alt, svg_path(plot), pdf_path(plot))
