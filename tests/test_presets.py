@@ -150,6 +150,13 @@ def test_preset_matches_the_paper(name: str) -> None:
         assert other.method.name == method and other.train.epochs == recipe["epochs"]
 
 
+def test_the_topology_study_runs_one_job_per_core_by_default() -> None:
+    launcher = compose_with_hydra("experiment=topology_study").hydra.launcher
+    assert launcher._target_.endswith("ResilientJoblibLauncher") and launcher.n_jobs == -1
+    other = compose_with_hydra("experiment=topology_study", "hydra/launcher=basic").hydra.launcher
+    assert other._target_.endswith("BasicLauncher")  # the command line still picks another
+
+
 def test_aspl_study_spans_ring_to_optimised_graph() -> None:
     cfg = make_cfg("experiment=aspl_study")
     assert (cfg.dataset.name, cfg.model.name, cfg.method.name) == ("digits", "mlp", "rgp")
