@@ -20,7 +20,7 @@ from rgp_bench.speedup import direct as direct_module
 from rgp_bench.speedup import kernel as kernel_module
 from rgp_bench.speedup.build_kernel import main as build_kernel_main
 from rgp_bench.speedup.fuse import DictConv2d, DictLinear, fuse_for_inference
-from rgp_bench.speedup.kernel import simd_info
+from rgp_bench.speedup.kernel import SimdInfo, simd_info
 from rgp_bench.speedup.linear import block_bases
 
 
@@ -211,8 +211,17 @@ def test_row_tiles_are_chosen_for_narrow_chunks_only_where_they_apply(cpp_kernel
     assert strided.geometry(32, 32).tile_kind == direct_module.FLAT_TILES
     wide = build_form("direct", masked_layer(nn.Conv2d(512, 512, 3, 1, 1, bias=False),
                                              rgp_mask(512, 512, (3, 3), 64, 8)))
-    assert wide.geometry(4, 4).tile_kind == direct_module.PIXEL_TILES  # 8 outputs per chunk on a 4x4 map
+    # 8 outputs per chunk on a 4x4 map: pixel tiles (an 8-float accumulator per pixel) where 8 floats fill a
+    # vector (AVX2); with 16-float vectors (AVX-512) a pixel tile would use half of each, and flat tiles win.
+    _, slots, _, chunk_out = wide.weight.shape
+    expected = {8: direct_module.PIXEL_TILES, 16: direct_module.FLAT_TILES}
+    for target in (SimdInfo(8, 16, 4), SimdInfo(16, 32, 4)):
+        chosen = direct_module.plane_geometry(wide.layout, 4, 4, wide.kernel_size, wide.stride, wide.padding,
+                                              wide.dilation, int(chunk_out), int(slots), target)
+        assert chosen.tile_kind == expected[target.lanes], target
     assert simd.lanes in (4, 8, 16)
+    if simd.lanes in expected:  # the loaded build follows the same model
+        assert wide.geometry(4, 4).tile_kind == expected[simd.lanes]
 
 
 def test_conv_folds_a_following_batch_norm(cpp_kernel):
