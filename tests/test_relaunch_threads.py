@@ -96,6 +96,11 @@ def test_sweeps_into_one_dir_keep_each_plan_and_a_refused_job_fails_its_sweep_un
     texts = {p.name: p.read_text() for p in (tmp_path / "sweep").glob("multirun*.yaml")}
     assert len(texts) == 2 and "hardware.threads=2" in texts["multirun.yaml"]
     assert any("hardware.threads=1" in t for n, t in texts.items() if n != "multirun.yaml")
+    # Its progress lines count the folder's records, the first sweep's too, so they give no "of N".
+    assert "[sweep] 1 of 1 done" in first.stdout + first.stderr
+    out = second.stdout + second.stderr
+    assert "[sweep] 1 done, 0 failed" in out and " of 1 done" not in out
+    assert "the progress lines count every run in" in out
     third = run_cli([*sweep, "hardware.threads=1"], tmp_path)
     assert third.returncode == 0 and "refused" not in third.stderr, third.stderr[-2000:]
     assert not (job / "refused.txt").exists()

@@ -45,12 +45,17 @@ class SweepReport(Callback):
             log.debug("sweep progress not shown: %s", exc)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from rgp_bench.run.relaunch import keep_earlier_sweep_plan
+        from rgp_bench.run.relaunch import earlier_plans, keep_earlier_sweep_plan
 
-        moved = keep_earlier_sweep_plan(Path(config.hydra.sweep.dir), list(config.hydra.overrides.task))
+        sweep_dir = Path(config.hydra.sweep.dir)
+        moved = keep_earlier_sweep_plan(sweep_dir, list(config.hydra.overrides.task))
         if moved is not None:
-            print(f"note: {config.hydra.sweep.dir} held another sweep; its plan is kept as {moved.name}")
-        self.jobs = sweep_size(config)
+            print(f"note: {sweep_dir} held another sweep; its plan is kept as {moved.name}")
+        if earlier_plans(sweep_dir):  # the records counted are not all this sweep's: no "of N"
+            print(f"note: the progress lines count every run in {sweep_dir}, the earlier sweeps' too")
+            self.jobs = None
+        else:
+            self.jobs = sweep_size(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from rgp_bench.report import build_report

@@ -83,6 +83,11 @@ def clear_refused(out_dir: Path) -> None:
     (out_dir / REFUSED_FILE).unlink(missing_ok=True)
 
 
+def earlier_plans(sweep_dir: Path) -> list[Path]:
+    """The plans of earlier, different sweeps into `sweep_dir`, kept by `keep_earlier_sweep_plan`."""
+    return sorted(sweep_dir.glob("multirun.*.yaml"))
+
+
 def keep_earlier_sweep_plan(sweep_dir: Path, overrides: list[str]) -> Path | None:
     """Before a sweep writes `multirun.yaml` into `sweep_dir`, rename the one of an earlier, different sweep to
     `multirun.<its time>.yaml` so both plans stay (the same sweep relaunched to resume keeps one file).
