@@ -150,6 +150,7 @@ def test_study_points_from_records_place_the_equal_mac_twin_in_rgps_cell() -> No
                            (far, 85.0, "uniform"), (bare, 90.0, "rgp")])
     assert [(p.label, p.ratio, p.accuracy) for p in points] == [("rgp", 0.9, 80.0), ("rgp+shuffle", 0.9, 70.0),
                                                                 ("uniform", 0.9, 75.0)]
+    assert [p.twin for p in points] == [False, False, True]  # the MAC-budget run is the cell's dense twin
     measures = points[0].measures
     assert measures["aspl"] is None and measures["log10_effective_paths"] is None  # no node graph, no model
     assert measures["spectral_gap"] == pytest.approx(topology.layers[0].spectral_gap)
@@ -224,3 +225,22 @@ def test_graph2nn_reference_is_spearman_over_the_relational_graphs(tmp_path: Pat
         load_graph2nn(tmp_path / "bad")
     committed = load_graph2nn(Path(__file__).parents[1] / "baselines")
     assert committed is not None and committed.graphs == 52  # the released table: 52 relational graphs
+
+
+def test_sparse_series_are_compared_with_their_cells_dense_twin_paired_by_seed() -> None:
+    """A twin 3 points better than series m0 on every seed (plus noise), and tied with m1: the table says which."""
+    rng = np.random.default_rng(5)
+    points = []
+    for seed in range(10):
+        base = 70 + rng.normal()  # shared by the seed's runs: what the pairing removes
+        for label, shift, twin in (("m0", -3.0, False), ("m1", 0.0, False), ("uniform", 0.0, True)):
+            points.append(Point("mnist1d", "mlp", 0.9, label, seed, base + shift + rng.normal() * 0.3,
+                                {"signal": rng.normal()}, {"a": 0.1}, twin=twin))
+    points.append(Point("mnist1d", "mlp", 0.5, "m0", 0, 70.0, {"signal": 0.0}, {"a": 0.5}))  # no twin in this cell
+    twins = topology_study(points, (SIGNAL,), resamples=10).twins
+    assert [(c.ratio, c.label, c.twin, c.pairs) for c in twins] == [(0.9, "m0", "uniform", 10),
+                                                                     (0.9, "m1", "uniform", 10)]
+    worse, tied = twins
+    assert worse.diff == pytest.approx(worse.mean - worse.twin_mean) and -3.5 < worse.diff < -2.5
+    assert worse.p is not None and worse.p < 1e-6 and worse.p_holm == pytest.approx(min(1.0, 2 * worse.p))
+    assert tied.p is not None and tied.p > 0.01 and abs(tied.diff) < 0.5

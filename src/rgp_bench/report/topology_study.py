@@ -26,6 +26,7 @@ import numpy as np
 
 from rgp_bench.record.schema import RunRecord
 from rgp_bench.record.topology import Topology
+from rgp_bench.report.stats import holm, paired_test
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Point:
     accuracy: float
     measures: dict[str, float | None]
     density: dict[str, float]
+    twin: bool = False  # the equal-MAC dense twin (a MAC-budget uniform run placed in this cell)
 
     @property
     def cell(self) -> Cell:
@@ -119,7 +121,8 @@ def study_points(records: Iterable[tuple[RunRecord, float, str]]) -> list[Point]
             continue
         assert r.topology is not None
         label = name if r.sanity == "none" else f"{name}+{r.sanity}"
-        points.append(Point(r.dataset, r.model, ratio, label, r.seed, acc, measures_of(r.topology), r.topology.density))
+        points.append(Point(r.dataset, r.model, ratio, label, r.seed, acc, measures_of(r.topology), r.topology.density,
+                            twin=r.budget.basis == "macs"))
     return points
 
 
@@ -212,17 +215,6 @@ def fisher_pool(cells: Sequence[tuple[float, int]]) -> tuple[float | None, float
     return math.tanh(z), float(2.0 * norm.sf(abs(z) * math.sqrt(weight)))
 
 
-def holm(p_values: Sequence[float | None]) -> list[float | None]:
-    """Holm's step-down adjusted p-values (None stays None and is not counted)."""
-    order = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
-    out: list[float | None] = [None] * len(p_values)
-    running = 0.0
-    for rank, (p, i) in enumerate(order):
-        running = max(running, min(1.0, (len(order) - rank) * p))
-        out[i] = running
-    return out
-
-
 # ------------------------------------------------------------------------------------------------- the study
 @dataclass
 class Pooled:
@@ -277,16 +269,59 @@ class MeasureResult:
                 "cells": [asdict(c) for c in self.cells]}
 
 
+@dataclass(frozen=True)
+class TwinComparison:
+    """A sparse series against the equal-MAC dense twin of its cell, paired by seed (all seeds)."""
+
+    dataset: str
+    model: str
+    ratio: float
+    label: str
+    twin: str
+    pairs: int
+    mean: float
+    twin_mean: float
+    diff: float  # series − twin, in accuracy points
+    p: float | None  # paired t-test
+    p_holm: float | None = None  # Holm over every comparison of the study
+
+
+def twin_comparisons(points: Sequence[Point]) -> list[TwinComparison]:
+    """Each sparse series of a cell against that cell's equal-MAC dense twin, paired by seed; Holm-corrected over
+    all of them. Answers the reviewer's question: is a sparse topology better than a narrower dense network?"""
+    by_series: dict[tuple[Cell, str], dict[int, Point]] = defaultdict(dict)
+    for p in points:
+        by_series[(p.cell, p.label)][p.seed] = p
+    found = []
+    for (cell, twin_label), twins in sorted(by_series.items()):
+        if not next(iter(twins.values())).twin:
+            continue
+        for (other_cell, label), series in sorted(by_series.items()):
+            seeds = sorted(set(series) & set(twins))
+            if other_cell != cell or label == twin_label or next(iter(series.values())).twin or len(seeds) < 2:
+                continue
+            test = paired_test([series[s].accuracy for s in seeds], [twins[s].accuracy for s in seeds])
+            found.append(TwinComparison(*cell, label, twin_label, len(seeds),
+                                        float(np.mean([series[s].accuracy for s in seeds])),
+                                        float(np.mean([twins[s].accuracy for s in seeds])),
+                                        float(test["mean_diff"]), test["p_value"]))
+    adjusted = holm([c.p for c in found])
+    return [TwinComparison(**{**asdict(c), "p_holm": p}) for c, p in zip(found, adjusted, strict=True)]
+
+
 @dataclass
 class TopologyStudy:
-    """The whole study: one result per measure, and the points it was computed from."""
+    """The whole study: one result per measure, the sparse series against their equal-MAC dense twin, and the points
+    it was computed from."""
 
     results: list[MeasureResult]
     points: list[Point]
+    twins: list[TwinComparison] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"alpha": ALPHA, "discovery_seeds": sorted(DISCOVERY_SEEDS),
-                "confirmation_seeds": sorted(CONFIRMATION_SEEDS), "results": [r.to_dict() for r in self.results]}
+                "confirmation_seeds": sorted(CONFIRMATION_SEEDS), "results": [r.to_dict() for r in self.results],
+                "twins": [asdict(t) for t in self.twins]}
 
 
 def _cells(points: Sequence[Point], measure: str) -> dict[Cell, list[Point]]:
@@ -386,7 +421,7 @@ def topology_study(points: Sequence[Point], hypotheses: Sequence[Hypothesis] = H
             setattr(r, f"p_{half}", p)
     for r in results:
         r.verdict = verdict(r.hypothesis, r.discovery, r.confirmation, r.p_discovery, r.p_confirmation)
-    return TopologyStudy(results, list(points))
+    return TopologyStudy(results, list(points), twin_comparisons(points))
 
 
 def _cell_components(members: Sequence[Point]) -> int:

@@ -13,6 +13,7 @@ from rgp_bench.report.topology_study import (
     DISCOVERY_SEEDS,
     MIN_BOOTSTRAP_RUNS,
     MeasureResult,
+    TwinComparison,
 )
 
 COLUMNS: tuple[TableColumn[MeasureResult], ...] = (
@@ -29,6 +30,19 @@ COLUMNS: tuple[TableColumn[MeasureResult], ...] = (
     TableColumn("ρ confirmation", lambda r: signed(r.confirmation.rho, 3), numeric=True),
     TableColumn("p confirmation (Holm)", lambda r: pval(r.p_confirmation), numeric=True),
     TableColumn("verdict", lambda r: r.verdict, highlight=lambda r: r.verdict == "holds"),
+)
+
+TWIN_COLUMNS: tuple[TableColumn[TwinComparison], ...] = (
+    TableColumn("model", lambda c: f"{c.dataset} / {c.model}", sticky=True),
+    TableColumn("ratio", lambda c: f"{c.ratio:g}", numeric=True),
+    TableColumn("series", lambda c: c.label),
+    TableColumn("pairs", lambda c: str(c.pairs), numeric=True),
+    TableColumn("sparse", lambda c: f"{c.mean:.2f}", numeric=True),
+    TableColumn("dense twin", lambda c: f"{c.twin_mean:.2f}", numeric=True),
+    TableColumn("diff", lambda c: signed(c.diff, 2), numeric=True),
+    TableColumn("p", lambda c: pval(c.p), numeric=True),
+    TableColumn("p (Holm)", lambda c: pval(c.p_holm), numeric=True,
+                highlight=lambda c: c.p_holm is not None and c.p_holm < ALPHA),
 )
 
 
@@ -62,6 +76,15 @@ def topology_section(doc: Document, d: ReportData) -> None:
     doc.columns_table(COLUMNS, study.results)
     if d.graph2nn is not None:
         doc.p(d.graph2nn.sentence())
+    if study.twins:
+        doc.h3("Sparse masks against the equal-MAC dense twin")
+        doc.p(
+            "Each sparse series of a cell against that cell's dense twin (`uniform` channel pruning at the fraction of "
+            "the MACs that cell's rgp runs removed, trained from scratch), paired by seed over all seeds: diff = "
+            "sparse − twin in test top-1 points; p from a paired t-test, Holm-corrected over the table (bold: "
+            f"p (Holm) < {ALPHA}). A negative diff: the narrower dense network is better at the same MACs."
+        )
+        doc.columns_table(TWIN_COLUMNS, study.twins)
     for cell, plot in d.topology_plots.items():
         if plot is None:
             continue
