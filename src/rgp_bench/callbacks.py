@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from rgp_bench.core.console import emit
 from rgp_bench.record.io import ERROR_FILE, RESULTS_FILE
+from rgp_bench.record.read import earlier_plans
 from rgp_bench.run.tracking import start_run, sweep_group
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class SweepReport(Callback):
             log.debug("sweep progress not shown: %s", exc)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from rgp_bench.run.relaunch import earlier_plans, keep_earlier_sweep_plan
+        from rgp_bench.run.relaunch import keep_earlier_sweep_plan
 
         sweep_dir = Path(config.hydra.sweep.dir)
         moved = keep_earlier_sweep_plan(sweep_dir, list(config.hydra.overrides.task))

@@ -19,6 +19,8 @@ from rgp_bench.record.upgrade import OLDEST_VERSION, upgrade
 
 RESULTS_FILE = "results.json"
 ERROR_FILE = "error.json"
+MULTIRUN_FILE = "multirun.yaml"  # a sweep folder's plan (Hydra)
+EARLIER_PLAN = "multirun.{}.yaml"  # the plan of an earlier, different sweep into the same folder, by its time
 COMPLETE, FAILED = "complete", "failed"
 
 
@@ -110,3 +112,8 @@ def _version(path: Path, data: dict[str, Any]) -> int:
         raise RecordError(f"{path.name}: schema_version {version} is older than any this code reads "
                           f"({OLDEST_VERSION} to {SCHEMA_VERSION})")
     return version
+
+
+def earlier_plans(sweep_dir: Path) -> list[Path]:
+    """The plans of earlier, different sweeps kept in `sweep_dir` (rgp_bench.run.relaunch keeps them), oldest first."""
+    return sorted(sweep_dir.glob(EARLIER_PLAN.format("*")))

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from rgp_bench.core.errors import UserError
 from rgp_bench.record.read import ERROR_FILE as ERROR
+from rgp_bench.record.read import MULTIRUN_FILE, earlier_plans, read_created, read_error, read_name, read_results
 from rgp_bench.record.read import RESULTS_FILE as RESULTS
-from rgp_bench.record.read import read_created, read_error, read_name, read_results
 from rgp_bench.record.schema import SCHEMA_VERSION
 from rgp_bench.record.typed import RecordError
 from rgp_bench.report.jobs import HYDRA_DIR, Job, describe, read_job
 from rgp_bench.report.problems import Problem, first_line
 from rgp_bench.report.runs import Run, make_run
-from rgp_bench.report.sweeps import MULTIRUN, expand_sweep, matches
+from rgp_bench.report.sweeps import expand_sweep, matches
 
 log = logging.getLogger(__name__)
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
@@ -65,7 +65,7 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
         for dirpath, dirnames, filenames in os.walk(p):
             d = Path(dirpath).resolve()
             dirnames[:] = sorted(n for n in dirnames if not n.startswith(".") and n not in _SKIP_DIRS)
-            if MULTIRUN in filenames:
+            if MULTIRUN_FILE in filenames:
                 sweeps[d] = None
             if _is_job_dir(d):
                 jobs[d] = None
@@ -102,7 +102,7 @@ def _expand_plans(sweep_dir: Path) -> tuple[list, list[str]]:
     into the same folder, kept as `multirun.<time>.yaml` (rgp_bench.run.relaunch)."""
     combos: list = []
     notes: list[str] = []
-    for plan in [sweep_dir / MULTIRUN, *sorted(sweep_dir.glob("multirun.*.yaml"))]:
+    for plan in [sweep_dir / MULTIRUN_FILE, *earlier_plans(sweep_dir)]:
         found, said = expand_sweep(plan)
         combos += [c for c in found if c not in combos]
         notes += said

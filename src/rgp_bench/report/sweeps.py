@@ -7,7 +7,6 @@ from pathlib import Path
 
 from rgp_bench.report.jobs import Job, job_value, normalize_value, override_key, read_yaml
 
-MULTIRUN = "multirun.yaml"
 # One expected job: sweep key -> normalised value (None: not enumerable, matches anything).
 Combination = dict[str, str | None]
 

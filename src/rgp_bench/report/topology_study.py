@@ -19,7 +19,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -289,24 +289,22 @@ class TwinComparison:
 def twin_comparisons(points: Sequence[Point]) -> list[TwinComparison]:
     """Each sparse series of a cell against that cell's equal-MAC dense twin, paired by seed; Holm-corrected over
     all of them. Answers the reviewer's question: is a sparse topology better than a narrower dense network?"""
-    by_series: dict[tuple[Cell, str], dict[int, Point]] = defaultdict(dict)
+    cells: dict[Cell, dict[str, dict[int, Point]]] = defaultdict(lambda: defaultdict(dict))
     for p in points:
-        by_series[(p.cell, p.label)][p.seed] = p
+        cells[p.cell][p.label][p.seed] = p
     found = []
-    for (cell, twin_label), twins in sorted(by_series.items()):
-        if not next(iter(twins.values())).twin:
-            continue
-        for (other_cell, label), series in sorted(by_series.items()):
-            seeds = sorted(set(series) & set(twins))
-            if other_cell != cell or label == twin_label or next(iter(series.values())).twin or len(seeds) < 2:
-                continue
-            test = paired_test([series[s].accuracy for s in seeds], [twins[s].accuracy for s in seeds])
-            found.append(TwinComparison(*cell, label, twin_label, len(seeds),
-                                        float(np.mean([series[s].accuracy for s in seeds])),
-                                        float(np.mean([twins[s].accuracy for s in seeds])),
-                                        float(test["mean_diff"]), test["p_value"]))
-    adjusted = holm([c.p for c in found])
-    return [TwinComparison(**{**asdict(c), "p_holm": p}) for c, p in zip(found, adjusted, strict=True)]
+    for cell, series in sorted(cells.items()):
+        twins = {label: runs for label, runs in series.items() if any(p.twin for p in runs.values())}
+        for twin_label, twin in sorted(twins.items()):
+            for label, runs in sorted(series.items()):
+                seeds = sorted(set(runs) & set(twin))
+                if label in twins or len(seeds) < 2:
+                    continue
+                ours, theirs = [runs[s].accuracy for s in seeds], [twin[s].accuracy for s in seeds]
+                test = paired_test(ours, theirs)
+                found.append(TwinComparison(*cell, label, twin_label, len(seeds), float(np.mean(ours)),
+                                            float(np.mean(theirs)), float(test["mean_diff"]), test["p_value"]))
+    return [replace(c, p_holm=p) for c, p in zip(found, holm([c.p for c in found]), strict=True)]
 
 
 @dataclass

@@ -20,9 +20,9 @@ from rgp_bench.core.errors import UserError
 from rgp_bench.core.fileio import atomic_write_text
 from rgp_bench.core.hardware import resolved_threads
 from rgp_bench.record.io import RESULTS_FILE
+from rgp_bench.record.read import EARLIER_PLAN, MULTIRUN_FILE
 from rgp_bench.run.identity import run_id
 
-MULTIRUN_FILE = "multirun.yaml"
 # In a sweep's job directory: the line of a job that refused to replace the record there (the sweep then fails).
 REFUSED_FILE = "refused.txt"
 
@@ -83,11 +83,6 @@ def clear_refused(out_dir: Path) -> None:
     (out_dir / REFUSED_FILE).unlink(missing_ok=True)
 
 
-def earlier_plans(sweep_dir: Path) -> list[Path]:
-    """The plans of earlier, different sweeps into `sweep_dir`, kept by `keep_earlier_sweep_plan`."""
-    return sorted(sweep_dir.glob("multirun.*.yaml"))
-
-
 def keep_earlier_sweep_plan(sweep_dir: Path, overrides: list[str]) -> Path | None:
     """Before a sweep writes `multirun.yaml` into `sweep_dir`, rename the one of an earlier, different sweep to
     `multirun.<its time>.yaml` so both plans stay (the same sweep relaunched to resume keeps one file).
@@ -103,9 +98,9 @@ def keep_earlier_sweep_plan(sweep_dir: Path, overrides: list[str]) -> Path | Non
     if earlier == list(overrides):
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(plan.stat().st_mtime))
-    target = sweep_dir / f"multirun.{stamp}.yaml"
+    target = sweep_dir / EARLIER_PLAN.format(stamp)
     n = 1
     while target.exists():
-        target, n = sweep_dir / f"multirun.{stamp}-{n}.yaml", n + 1
+        target, n = sweep_dir / EARLIER_PLAN.format(f"{stamp}-{n}"), n + 1
     plan.rename(target)
     return target
