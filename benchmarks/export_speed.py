@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.markdown import Provenance, parser, publish, verdict
+from benchmarks.markdown import Provenance, run_recipe, verdict
 
 SECTION = "export_speed"
 MAKE_RUN = ("experiment=mnist1d_compare", "method=rgp", "ratio=0.9", "measure.latency.enabled=true",
@@ -128,11 +128,11 @@ def collect(command: str = "python -m benchmarks.export_speed") -> ExportSpeedRo
 
 def render(rows: ExportSpeedRows) -> str:
     """The section: per batch size, the run's speed-up and the export's through each call, met or missed."""
-    p, m = rows.provenance, rows.provenance.machine
+    p = rows.provenance
     lines = [
         "## The exported default model keeps its speed",
         "",
-        f"`{p.command}` ({p.date}; {m['cpu']}, {m['cores']} cores, torch {m['torch']}; {p.seconds:.0f} s). "
+        p.stated() + f" "
         f"`{rows.run_command}`, then `{rows.export_command}`; the package is timed in a fresh process that imports "
         f"only torch (rgp-bench imported there: {'yes' if rows.rgp_bench_imported else 'no'}) against a plain-torch "
         f"dense MLP of the run's architecture, 1 thread, {ROUNDS} interleaved rounds of `blocked_autorange` "
@@ -159,9 +159,7 @@ def render(rows: ExportSpeedRows) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure, print the section and (with --output) write it."""
-    args = parser("python -m benchmarks.export_speed", __doc__).parse_args(argv)
-    publish(SECTION, render(collect()), args.output)
-    return 0
+    return run_recipe("python -m benchmarks.export_speed", __doc__, SECTION, collect, render, argv)
 
 
 if __name__ == "__main__":

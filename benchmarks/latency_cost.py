@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.markdown import Provenance, parser, publish, verdict
+from benchmarks.markdown import Provenance, run_recipe, verdict
 
 SECTION = "latency_cost"
 MAKE_RUN = ("experiment=mnist1d_compare", "method=rgp", "ratio=0.9", "measure.latency.enabled=true")
@@ -94,12 +94,12 @@ def render(rows: LatencyCostRows) -> str:
     run, sweep, r50 = by["make_run"], by["sweep"], by["resnet50"]
     a, b = by["repeat_a"].speedups[0], by["repeat_b"].speedups[0]
     agreement = abs(a - b) / max(a, b)
-    p, m = rows.provenance, rows.provenance.machine
+    p = rows.provenance
     memory = f"{r50.peak_rss_gib:.1f} GiB peak RSS" if r50.peak_rss_gib else "peak RSS not measured"
     lines = [
         "## What latency costs a run",
         "",
-        f"`{p.command}` ({p.date}; {m['cpu']}, {m['cores']} cores, torch {m['torch']}; {p.seconds / 60:.0f} min). "
+        p.stated(minutes=True) + " "
         "Timing runs on 1 thread (`measure.latency.threads`); each case is a fresh process and cache.",
         "",
         "| target | measured | |",
@@ -126,9 +126,7 @@ def render(rows: LatencyCostRows) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure, print the section and (with --output) write it."""
-    args = parser("python -m benchmarks.latency_cost", __doc__).parse_args(argv)
-    publish(SECTION, render(collect()), args.output)
-    return 0
+    return run_recipe("python -m benchmarks.latency_cost", __doc__, SECTION, collect, render, argv)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ import datetime as _dt
 import os
 import platform
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rgp_bench.core.fileio import atomic_write_text
 
@@ -57,6 +58,12 @@ class Provenance:
         """This machine, now, with `versions` added to machine()."""
         return cls(command, utc_stamp(), seconds, {**machine(), **versions})
 
+    def stated(self, minutes: bool = False) -> str:
+        """"`command` (date; CPU, N cores, torch X; how long)": the sentence a timing section opens with."""
+        took = f"{self.seconds / 60:.0f} min" if minutes else f"{self.seconds:.0f} s"
+        m = self.machine
+        return f"`{self.command}` ({self.date}; {m['cpu']}, {m['cores']} cores, torch {m['torch']}; {took})."
+
 
 def verdict(ok: bool) -> str:
     """How every section marks a target: "met", or "**missed**" in bold."""
@@ -77,6 +84,14 @@ def publish(name: str, section: str, output: str | os.PathLike | None) -> None:
     if output is not None:
         write_section(output, name, section)
         print(f"wrote the {name} section of {output}", file=sys.stderr)
+
+
+def run_recipe(prog: str, doc: str | None, name: str, collect: Callable[[], Any], render: Callable[[Any], str],
+               argv: Sequence[str] | None = None) -> int:
+    """A recipe's `main`: parse `--output`, measure (`collect`), print the section and (with --output) write it."""
+    args = parser(prog, doc).parse_args(argv)
+    publish(name, render(collect()), args.output)
+    return 0
 
 
 def write_section(path: str | os.PathLike, name: str, section: str) -> None:

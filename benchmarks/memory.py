@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.markdown import Provenance, parser, publish, verdict
+from benchmarks.markdown import Provenance, run_recipe, verdict
 from rgp_bench.graphs import feasible_degree
 from rgp_bench.measure.memory import maxrss_bytes
 
@@ -110,12 +110,12 @@ def _gib(mib: float) -> str:
 
 def render(rows: MemoryRows) -> str:
     """The section: each bounded phase's peak per model and the graph engine's, against their budgets."""
-    p, m = rows.provenance, rows.provenance.machine
+    p = rows.provenance
     budget, graph_budget = BUDGET_MIB["run"], BUDGET_MIB["graph_engine"]
     lines = [
         "## Peak memory on the largest models (issue 22)",
         "",
-        f"`{p.command}` ({p.date}; {m['cpu']}, {m['cores']} cores, torch {m['torch']}; {p.seconds / 60:.0f} min). "
+        p.stated(minutes=True) + " "
         "Peak resident memory of each phase of a cost-only run at 224×224 (fabricated images, RGP at ratio 0.9, "
         "the default latency protocol on 1 thread), as the run records it (`peak_memory_mib`; the high-water "
         "mark is reset between phases), and of the graph engine alone at its node limit.",
@@ -148,9 +148,7 @@ def render(rows: MemoryRows) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure, print the section and (with --output) write it."""
-    args = parser("python -m benchmarks.memory", __doc__).parse_args(argv)
-    publish(SECTION, render(collect()), args.output)
-    return 0
+    return run_recipe("python -m benchmarks.memory", __doc__, SECTION, collect, render, argv)
 
 
 if __name__ == "__main__":

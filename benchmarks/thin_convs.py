@@ -18,7 +18,7 @@ from functools import partial
 
 import torch
 
-from benchmarks.markdown import Provenance, parser, publish
+from benchmarks.markdown import Provenance, run_recipe
 from rgp_bench.measure.latency import time_interleaved
 
 SECTION = "thin_convs"
@@ -97,11 +97,11 @@ def collect(command: str = "python -m benchmarks.thin_convs") -> ThinConvRows:
 
 def render(rows: ThinConvRows) -> str:
     """One row per case: time, time relative to the stage's dense convolution, what MACs alone would predict."""
-    p, m = rows.provenance, rows.provenance.machine
+    p = rows.provenance
     lines = [
         "## Thin convolutions: why `uniform` misses its MAC factor on ResNet-56",
         "",
-        f"`{p.command}` ({p.date}; {m['cpu']}, {m['cores']} cores, torch {m['torch']}; {p.seconds:.0f} s). Each "
+        p.stated() + f" Each "
         "distinct 3×3 stride-1 convolution of ResNet-56 after `uniform` removed 50 % of its MACs (as the `speedup` "
         f"section times it), beside its stage's dense one and with its widths rounded up to a multiple of 8; batch "
         f"{BATCH}, 1 thread, oneDNN through torch eager, {ROUNDS} interleaved rounds (`time_interleaved`, min "
@@ -142,9 +142,7 @@ def render(rows: ThinConvRows) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure, print the section and (with --output) write it."""
-    args = parser("python -m benchmarks.thin_convs", __doc__).parse_args(argv)
-    publish(SECTION, render(collect()), args.output)
-    return 0
+    return run_recipe("python -m benchmarks.thin_convs", __doc__, SECTION, collect, render, argv)
 
 
 if __name__ == "__main__":

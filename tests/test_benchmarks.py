@@ -181,6 +181,8 @@ def test_latency_cost_render_states_each_target_met_or_missed():
     assert "| ResNet-50 at 224×224, cost only: latency ≤ 60 s | 75.0 s (2.9 GiB peak RSS)" in text
     assert text.count("**missed**") == 2  # ResNet-50 over its limit; the repeats 20 % apart
     assert "5.00× and 4.00× (20.0% apart)" in text
+    assert text.count("`python -m benchmarks.latency_cost` (2026-12-05 18:00 UTC; Test CPU, 2 cores, torch 2.x; "
+                      "15 min). Timing runs on 1 thread") == 1
 
 
 def test_export_speed_render_compares_each_batch_with_the_run():
@@ -194,6 +196,7 @@ def test_export_speed_render_compares_each_batch_with_the_run():
     assert "| 1 | 4.80× | **8.50×** | 4.70× | 230.0 | 27.0 | 48.0 | met |" in text
     assert "| 64 | 5.00× | **4.70×** | 5.00× | 1500.0 | 320.0 | 300.0 | **missed** |" in text
     assert "rgp-bench imported there: no" in text
+    assert "`python -m benchmarks.export_speed` (2026-12-05 18:00 UTC; Test CPU, 2 cores, torch 2.x; 41 s). `" in text
 
 
 def test_thin_convs_render_compares_each_kept_conv_with_its_dense_and_rounded_twins():
